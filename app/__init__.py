@@ -1,0 +1,1 @@
+"""Image Noise Removal service: salt-and-pepper denoising over ONNX models."""
