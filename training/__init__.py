@@ -1,0 +1,1 @@
+"""Training, export, evaluation and benchmarking of the denoising models (needs the `train` extra)."""

@@ -1,0 +1,155 @@
+"""Pre-fill + residual U-Net: the service's default model.
+
+Why this shape (see docs/model-design.md):
+- Small ReLU nets learn "mean of the clean neighbours" badly, so a weight-free classical fill runs
+  inside the graph first: masked means of the non-impulse values on an average-pooling pyramid,
+  blended coarse to fine, so every impulse gets a value even at 95% density.
+- The network then predicts a residual on that fill, and the output is switching: values that are
+  not 0/1 pass through untouched (exact at low density), impulse values get `fill + residual`.
+  The network also sees whether each impulse was salt or pepper, so it can learn to keep true
+  clipped highlights and black shadows that merely look like impulses.
+- Space-to-depth in, strided convs down, 1x1 conv + depth-to-space up, no ConvTranspose
+  (slow in onnxruntime on CPU).
+Input: (B, H, W, 3) floats in [0, 1], H and W multiples of `PAD_MULTIPLE` (the caller pads).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from training.recipe import Recipe
+
+PYRAMID_LEVELS = 5
+PAD_MULTIPLE = 2**PYRAMID_LEVELS  # also a multiple of the U-Net's stride (8)
+
+RECIPE = Recipe(
+    loss="l1",
+    learning_rate=1e-3,
+    clipnorm=1.0,
+    cosine_decay=True,
+    batch=16,
+    patch=96,
+    density_max=0.95,
+    per_pixel_share=0.3,
+    grey_share=0.2,
+    clip_augment_share=0.15,
+    salt_ratio_range=(0.3, 0.7),
+    pad_multiple=PAD_MULTIPLE,
+)
+
+
+def _isolated(extreme):
+    """Drop the extreme values that belong to a solid 5x5 block of that extreme (per channel).
+
+    That is a morphological opening: it keeps clipped highlights and crushed shadows, even with
+    noise on them, as content, and they then serve as clean values for the fill, so noise inside a
+    blown highlight is filled with white. Random noise makes a solid 5x5 block with probability
+    (density * salt_ratio)^25, about 2e-9 at density 0.9. (A 3x3 rule fired on 0.1% of the noise at
+    density 0.9 and smeared those false values through the fill: -2.3 dB. Letting the net learn
+    clipped regions by itself swamped its training.)
+    """
+    solid = -tf.nn.max_pool2d(-extreme, 5, 1, "SAME")  # 5x5 erosion
+    return extreme * (1.0 - tf.nn.max_pool2d(solid, 5, 1, "SAME"))  # minus the 5x5 dilation of it
+
+
+class ImpulsePrefill(layers.Layer):
+    """Weight-free fill of the 0/1 values from the others, plus context the net cannot see locally.
+
+    Values at 0 or 1 are impulses unless `_isolated` finds them inside a solid clipped region.
+    Returns (at full resolution) [filled (3), signed impulse mask (3)] where signed = +1 for a
+    1 (salt), -1 for a 0 (pepper), 0 elsewhere; and (at 1/2 resolution) the fractions of salt and of
+    pepper around each place at two coarse scales (12 and 48 pixels). A large clipped highlight is
+    a region of nearly all salt, which random noise never makes; without this context that
+    difference lies outside the net's receptive field and it cannot learn to keep such regions.
+    """
+
+    def __init__(self, levels: int = PYRAMID_LEVELS, context_levels: tuple[int, ...] = (2, 4), **kwargs):
+        super().__init__(**kwargs)
+        self.levels = levels
+        self.context_levels = tuple(context_levels)
+
+    def call(self, x):
+        salt = _isolated(tf.cast(x >= 1.0, x.dtype))
+        pepper = _isolated(tf.cast(x <= 0.0, x.dtype))
+        impulse = salt + pepper
+        clean = 1.0 - impulse
+        values, weights, salts, peppers = x * clean, clean, salt, pepper
+        means, trust, context = [], [], []
+        for level in range(self.levels + 1):
+            if level:
+                values, weights, salts, peppers = (tf.nn.avg_pool2d(t, 2, 2, "VALID") for t in (values, weights, salts, peppers))
+            s = tf.nn.avg_pool2d(values, 3, 1, "SAME")
+            n = tf.nn.avg_pool2d(weights, 3, 1, "SAME")
+            means.append(s / tf.maximum(n, 1e-6))
+            # Clean values seen in the 3x3 window at this level; trust it fully from 2 upwards.
+            trust.append(tf.minimum(n * (9.0 * 4.0**level) / 2.0, 1.0))
+            if level in self.context_levels:
+                local = tf.concat([tf.nn.avg_pool2d(salts, 3, 1, "SAME"), tf.nn.avg_pool2d(peppers, 3, 1, "SAME")], -1)
+                factor = 2 ** (level - 1)  # back to 1/2 resolution
+                context.append(tf.repeat(tf.repeat(local, factor, axis=1), factor, axis=2))
+        fill = means[-1]
+        for level in range(self.levels - 1, -1, -1):
+            coarse = tf.repeat(tf.repeat(fill, 2, axis=1), 2, axis=2)
+            fill = trust[level] * means[level] + (1.0 - trust[level]) * coarse
+        filled = clean * x + impulse * fill
+        return tf.concat([filled, salt - pepper], axis=-1), tf.concat(context, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "levels": self.levels, "context_levels": self.context_levels}
+
+
+class SpaceToDepth(layers.Layer):
+    def __init__(self, block: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def call(self, x):
+        return tf.nn.space_to_depth(x, self.block)
+
+    def get_config(self):
+        return {**super().get_config(), "block": self.block}
+
+
+class DepthToSpace(SpaceToDepth):
+    def call(self, x):
+        return tf.nn.depth_to_space(x, self.block)
+
+
+class SwitchingOutput(layers.Layer):
+    """Impulse values get fill + residual; every other value is the input, bit for bit.
+
+    No clip here: a clip zeroes the gradient of every impulse whose residual overshoots, and those
+    pixels never recover (training stalls). Callers round and clip to the output bit depth.
+    """
+
+    def call(self, inputs):
+        x, filled_and_sign, residual = inputs
+        filled = filled_and_sign[..., :3]
+        impulse = tf.abs(filled_and_sign[..., 3:])
+        return impulse * (filled + residual) + (1.0 - impulse) * x
+
+
+def _conv(x, filters: int, strides: int = 1, kernel: int = 3, activation: str | None = "relu"):
+    return layers.Conv2D(filters, kernel, strides=strides, padding="same", activation=activation)(x)
+
+
+def build(widths: tuple[int, int, int] = (32, 64, 128)) -> keras.Model:
+    """U-Net at 1/2, 1/4 and 1/8 resolution over the pre-filled image."""
+    w1, w2, w3 = widths
+    image = keras.Input(shape=(None, None, 3), name="image")
+    prefilled, context = ImpulsePrefill(name="prefill")(image)
+    h1 = layers.Concatenate()([SpaceToDepth(2)(prefilled), context])  # 1/2 resolution, 24 + 12 channels
+    h1 = _conv(_conv(h1, w1), w1)
+    h2 = _conv(_conv(h1, w2, strides=2), w2)  # 1/4
+    h3 = _conv(_conv(_conv(h2, w3, strides=2), w3), w3)  # 1/8
+    u2 = DepthToSpace(2)(_conv(h3, w2 * 4, kernel=1, activation=None))
+    u2 = _conv(layers.Add()([u2, h2]), w2)
+    u1 = DepthToSpace(2)(_conv(u2, w1 * 4, kernel=1, activation=None))
+    u1 = _conv(layers.Add()([u1, h1]), w1)
+    # Zero-initialised: the net starts as the pre-fill itself. A random start gives large residuals
+    # whose first gradients killed every ReLU of the layer before (a dead net that never learns).
+    residual = DepthToSpace(2)(layers.Conv2D(12, 3, padding="same", kernel_initializer="zeros")(u1))
+    restored = SwitchingOutput(name="restored")([image, prefilled, residual])
+    return keras.Model(image, restored, name="prefill_unet")

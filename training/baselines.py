@@ -1,0 +1,100 @@
+"""Classical salt-and-pepper filters the models are compared with; vectorised, uint8 in and out.
+
+Each takes (H, W) or (H, W, C) uint8 and returns the same shape. Filters that detect impulses treat
+a value of exactly 0 or 255 as corrupt, the same rule the models' pre-fill uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+
+def _per_channel(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    if image.ndim == 2:
+        return fn(image)
+    return np.stack([fn(np.ascontiguousarray(image[..., c])) for c in range(image.shape[2])], axis=2)
+
+
+def median(image: np.ndarray, size: int) -> np.ndarray:
+    """Plain median filter (reflected borders): blurs every pixel, noisy or not."""
+    return _per_channel(image, lambda ch: cv2.medianBlur(ch, size))
+
+
+def adaptive_median(image: np.ndarray, max_size: int = 7) -> np.ndarray:
+    """Textbook adaptive median (Gonzalez & Woods), windows 3, 5, ... max_size.
+
+    Per pixel, the smallest window whose median is not an extreme of the window decides: keep the
+    pixel when it is not an extreme either, else take that median; when no window qualifies, the
+    largest window's median.
+    """
+
+    def one(ch: np.ndarray) -> np.ndarray:
+        out = cv2.medianBlur(ch, max_size)
+        decided = np.zeros(ch.shape, bool)
+        for size in range(3, max_size + 1, 2):
+            kernel = np.ones((size, size), np.uint8)
+            lo = cv2.erode(ch, kernel, borderType=cv2.BORDER_REFLECT_101)
+            hi = cv2.dilate(ch, kernel, borderType=cv2.BORDER_REFLECT_101)
+            med = cv2.medianBlur(ch, size)
+            here = ~decided & (lo < med) & (med < hi)
+            keep = (lo < ch) & (ch < hi)
+            out[here] = np.where(keep, ch, med)[here]
+            decided |= here
+        return out
+
+    return _per_channel(image, one)
+
+
+def switching_mean(image: np.ndarray, max_iterations: int = 100) -> np.ndarray:
+    """Decision-based filter: keep every value that is not 0/255; fill the others, iteratively.
+
+    Each pass fills the corrupt values that have at least one known 3x3 neighbour with the mean of
+    those neighbours (known = clean, or filled in an earlier pass), as in iterative mean filters.
+    """
+
+    def one(ch: np.ndarray) -> np.ndarray:
+        known = (ch != 0) & (ch != 255)
+        if known.all():
+            return ch.copy()
+        if not known.any():
+            return np.full_like(ch, 128)
+        values = np.where(known, ch, 0).astype(np.float32)
+        mask = known.astype(np.float32)
+        for _ in range(max_iterations):
+            s = cv2.boxFilter(values * mask, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+            n = cv2.boxFilter(mask, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+            new = (mask == 0) & (n > 0)
+            values[new] = s[new] / n[new]
+            mask[new] = 1.0
+            if mask.all():
+                break
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+    return _per_channel(image, one)
+
+
+def inpaint_telea(image: np.ndarray, radius: int = 3) -> np.ndarray:
+    """OpenCV Telea inpainting of the 0/255 values, channel by channel (each has its own mask)."""
+
+    def one(ch: np.ndarray) -> np.ndarray:
+        mask = ((ch == 0) | (ch == 255)).astype(np.uint8)
+        if not mask.any():
+            return ch.copy()
+        if mask.all():
+            return np.full_like(ch, 128)
+        return cv2.inpaint(ch, mask, radius, cv2.INPAINT_TELEA)
+
+    return _per_channel(image, one)
+
+
+METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "noisy input": lambda x: x,
+    "median 3x3": lambda x: median(x, 3),
+    "median 5x5": lambda x: median(x, 5),
+    "adaptive median 7x7": adaptive_median,
+    "switching mean": switching_mean,
+    "inpaint (Telea)": inpaint_telea,
+}

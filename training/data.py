@@ -1,0 +1,140 @@
+"""Photo folders -> random crops -> fresh salt-and-pepper noise, as numpy batches.
+
+Noise comes from `app.noise.salt_and_pepper` (the service's own generator), drawn anew for every
+patch, so no two epochs see the same corruption.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.noise import salt_and_pepper
+from training.recipe import Recipe
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Every image file under `folder`, recursively, sorted for reproducibility."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"not a folder: {folder}")
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """uint8 (H, W, 3); grey images become three equal channels."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def split_files(files: list[Path], val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """Seeded random split into (train, validation); validation gets at least one file."""
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_val = max(1, int(round(len(files) * val_fraction))) if len(files) > 1 else 0
+    val = sorted(files[i] for i in order[:n_val])
+    train = sorted(files[i] for i in order[n_val:])
+    return train, val
+
+
+@dataclass
+class Batch:
+    noisy: np.ndarray  # float32 (B, P, P, 3) in [0, 1]
+    clean: np.ndarray
+
+
+def _random_crop(image: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    if h < patch or w < patch:  # small image: reflect-pad up to the patch size
+        image = np.pad(image, ((0, max(0, patch - h)), (0, max(0, patch - w)), (0, 0)), mode="reflect")
+        h, w = image.shape[:2]
+    y, x = rng.integers(0, h - patch + 1), rng.integers(0, w - patch + 1)
+    crop = image[y : y + patch, x : x + patch]
+    crop = np.rot90(crop, rng.integers(4))
+    return crop[:, ::-1] if rng.random() < 0.5 else crop
+
+
+def _clip_augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Exposure/contrast/gamma change that clips, so clean patches hold true 0 and 255 regions.
+
+    Phone and camera photos have blown highlights and crushed shadows that the BSDS photos rarely
+    have; the model must learn to keep them although they look like impulses.
+    """
+    x = crop.astype(np.float32) / 255.0
+    x = x ** rng.uniform(0.6, 1.6)
+    gain = rng.uniform(1.0, 2.0)
+    pivot = rng.uniform(0.2, 0.8)
+    x = (x - pivot) * gain + pivot + rng.uniform(-0.3, 0.3)
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def make_patch_pair(
+    image: np.ndarray, recipe: Recipe, patch: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One (noisy, clean) uint8 patch pair following the recipe's augmentation shares."""
+    crop = _random_crop(image, patch, rng)
+    if rng.random() < recipe.clip_augment_share:
+        crop = _clip_augment(crop, rng)
+    grey = rng.random() < recipe.grey_share
+    if grey:
+        crop = np.repeat(crop.mean(axis=2, keepdims=True).round().astype(np.uint8), 3, axis=2)
+    per_pixel = grey or rng.random() < recipe.per_pixel_share
+    density = rng.uniform(0.0, recipe.density_max)
+    salt_ratio = rng.uniform(*recipe.salt_ratio_range)
+    noisy = salt_and_pepper(crop, density, salt_ratio, per_channel=not per_pixel, rng=rng)
+    return noisy, np.ascontiguousarray(crop)
+
+
+class PatchSampler:
+    """Endless seeded batches of random patches from images held in memory.
+
+    A background thread builds the next batches while TensorFlow trains on the current one.
+    """
+
+    def __init__(self, images: list[np.ndarray], recipe: Recipe, patch: int, batch: int, seed: int):
+        if not images:
+            raise ValueError("no training images")
+        self.images, self.recipe, self.patch, self.batch = images, recipe, patch, batch
+        self.rng = np.random.default_rng(seed)
+
+    def next_batch(self) -> Batch:
+        pairs = [
+            make_patch_pair(self.images[self.rng.integers(len(self.images))], self.recipe, self.patch, self.rng)
+            for _ in range(self.batch)
+        ]
+        noisy = np.stack([p[0] for p in pairs]).astype(np.float32) / 255.0
+        clean = np.stack([p[1] for p in pairs]).astype(np.float32) / 255.0
+        return Batch(noisy, clean)
+
+    def prefetch(self, depth: int = 8) -> Iterator[Batch]:
+        q: queue.Queue[Batch] = queue.Queue(maxsize=depth)
+
+        def work() -> None:
+            while True:
+                q.put(self.next_batch())
+
+        threading.Thread(target=work, daemon=True).start()
+        while True:
+            yield q.get()
+
+
+def validation_set(
+    images: list[np.ndarray], patch: int, densities: tuple[float, ...], seed: int, per_image: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed validation patches: centre-ish crops of held-out photos at each density, per-channel noise."""
+    rng = np.random.default_rng(seed)
+    noisy, clean = [], []
+    for image in images:
+        for _ in range(per_image):
+            crop = _random_crop(image, patch, rng)
+            for density in densities:
+                noisy.append(salt_and_pepper(crop, density, rng=rng))
+                clean.append(np.ascontiguousarray(crop))
+    return np.stack(noisy).astype(np.float32) / 255.0, np.stack(clean)

@@ -1,0 +1,203 @@
+"""Score classical filters and ONNX models on benchmark photos with the field's protocol.
+
+Protocol (docs/evaluation.md): clean images as stored (grey stays grey); noise from
+`app.noise.salt_and_pepper`, salt ratio 0.5, per channel for colour (a second table per pixel),
+seeded per (image, density, noise mode) so every method sees the same corrupted input; outputs
+rounded to uint8; PSNR (peak 255) and SSIM (Gaussian sigma 1.5) from `app.metrics`; mean over images.
+Models run through the service's own `Denoiser` (padding and tiling included), not through Keras.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import sys
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.imaging import DecodedImage
+from app.inference import Denoiser
+from app.metrics import psnr, ssim
+from app.noise import salt_and_pepper
+from training.baselines import METHODS
+from training.data import list_images
+
+DEFAULT_DENSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def noise_seed(image_name: str, density: float, noise: str) -> int:
+    """The seed of one (image, density, noise mode): stable across runs, machines and methods."""
+    return zlib.crc32(f"{image_name}|{density:.6f}|{noise}".encode())
+
+
+def load_as_stored(path: Path) -> np.ndarray:
+    """uint8 (H, W) for grey files, (H, W, 3) for colour; no resizing, no border crop."""
+    with Image.open(path) as im:
+        if im.mode in ("L", "1", "I;16", "I"):
+            return np.asarray(im.convert("L"))
+        return np.asarray(im.convert("RGB"))
+
+
+def model_method(path: Path, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    denoiser = Denoiser(path, threads=threads)
+    return lambda noisy: denoiser.denoise(DecodedImage(noisy)).image.pixels
+
+
+@dataclass
+class Row:
+    dataset: str
+    image: str
+    noise: str
+    density: float
+    method: str
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], noises: tuple[str, ...] | None = None,
+             methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True) -> list[Row]:
+    """Every (image, noise mode, density, method) scored; the order of rows is deterministic."""
+    from tqdm import tqdm
+
+    files = list_images(data)[: limit or None]
+    images = [load_as_stored(f) for f in files]
+    colour = any(im.ndim == 3 for im in images)
+    noises = noises or (("per-channel", "per-pixel") if colour else ("per-pixel",))
+    chosen = {name: fn for name, fn in METHODS.items() if not methods or name in methods}
+    chosen.update({p.stem: model_method(p, threads) for p in model_paths})
+    rows: list[Row] = []
+    jobs = [(f, im, noise, d) for noise in noises for d in densities for f, im in zip(files, images)]
+    for path, clean, noise, density in tqdm(jobs, desc=f"evaluate {data.name}", disable=not progress, mininterval=2):
+        noisy = salt_and_pepper(clean, density, 0.5, per_channel=noise == "per-channel",
+                                seed=noise_seed(path.name, density, noise))
+        for name, fn in chosen.items():
+            started = time.perf_counter()
+            out = fn(noisy)
+            seconds = time.perf_counter() - started
+            rows.append(Row(data.name, path.name, noise, density, name, psnr(clean, out), ssim(clean, out), seconds))
+    return rows
+
+
+def summarise(rows: list[Row]) -> dict:
+    """{noise: {method: {density: {"psnr": mean, "ssim": mean, "images": n}}}}."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[(r.noise, r.method, r.density)].append(r)
+    out: dict = {}
+    for (noise, method, density), rs in groups.items():
+        out.setdefault(noise, {}).setdefault(method, {})[f"{density:g}"] = {
+            "psnr": round(float(np.mean([r.psnr for r in rs])), 3),
+            "ssim": round(float(np.mean([r.ssim for r in rs])), 4),
+            "images": len(rs),
+            "seconds_per_image": round(float(np.mean([r.seconds for r in rs])), 4),
+        }
+    return out
+
+
+def markdown(summary: dict, dataset: str, command: str) -> str:
+    lines = [f"# {dataset}", "", f"Command: `{command}`", ""]
+    for noise, by_method in summary.items():
+        densities = list(next(iter(by_method.values())))
+        for metric, fmt in (("psnr", "{:.2f}"), ("ssim", "{:.4f}")):
+            lines += [f"## {metric.upper()}, {noise} noise (mean over {next(iter(next(iter(by_method.values())).values()))['images']} images)", "",
+                      "| method | " + " | ".join(densities) + " |", "|---|" + "---:|" * len(densities)]
+            best = {d: max(v[d][metric] for v in by_method.values()) for d in densities}
+            for method, by_density in by_method.items():
+                cells = []
+                for d in densities:
+                    text = fmt.format(by_density[d][metric])
+                    cells.append(f"**{text}**" if by_density[d][metric] == best[d] else text)
+                lines.append(f"| {method} | " + " | ".join(cells) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def figure(data: Path, density: float, methods: dict[str, Callable[[np.ndarray], np.ndarray]], out: Path,
+           images: int = 2, crop: int = 128, scale: int = 2, noise: str | None = None) -> None:
+    """A grid: per image one row of clean, noisy and each method on the same crop, labelled with PSNR."""
+    from PIL import ImageDraw
+
+    files = list_images(data)[:images]
+    label_h = 18
+    tiles = []
+    for path in files:
+        clean = load_as_stored(path)
+        mode = noise or ("per-channel" if clean.ndim == 3 else "per-pixel")
+        noisy = salt_and_pepper(clean, density, 0.5, per_channel=mode == "per-channel", seed=noise_seed(path.name, density, mode))
+        h, w = clean.shape[:2]
+        y, x = (h - crop) // 2, (w - crop) // 2
+        row = [("clean", clean, None)] + [(name, fn(noisy), None) for name, fn in methods.items()]
+        tiles.append([(name, img[y : y + crop, x : x + crop], psnr(clean, img) if name != "clean" else None) for name, img, _ in row])
+    cols = len(tiles[0])
+    size = crop * scale
+    sheet = Image.new("RGB", (cols * (size + 4), len(tiles) * (size + label_h + 4)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, row in enumerate(tiles):
+        for c, (name, img, score) in enumerate(row):
+            tile = Image.fromarray(img).convert("RGB").resize((size, size), Image.NEAREST)
+            x0, y0 = c * (size + 4), r * (size + label_h + 4)
+            sheet.paste(tile, (x0, y0 + label_h))
+            draw.text((x0 + 2, y0 + 3), name if score is None else f"{name}: {score:.2f} dB", fill="black")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+
+
+def write_outputs(rows: list[Row], summary: dict, out: Path, dataset: str, command: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "per_image.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["dataset", "image", "noise", "density", "method", "psnr", "ssim", "seconds"])
+        for r in rows:
+            writer.writerow([r.dataset, r.image, r.noise, r.density, r.method, f"{r.psnr:.4f}", f"{r.ssim:.5f}", f"{r.seconds:.4f}"])
+    (out / "summary.json").write_text(json.dumps({"dataset": dataset, "command": command, "summary": summary}, indent=1) + "\n")
+    (out / "README.md").write_text(markdown(summary, dataset, command) + "\n")
+
+
+def update_cards(summary: dict, dataset: str, model_paths: list[Path], command: str) -> None:
+    """Write each model's scores, next to the noisy input's, into its model card."""
+    for path in model_paths:
+        card_path = path.with_suffix(".json")
+        if not card_path.exists():
+            continue
+        card = json.loads(card_path.read_text())
+        scores = card.setdefault("scores", {})
+        scores[dataset] = {
+            noise: {d: {"psnr": v["psnr"], "ssim": v["ssim"], "noisy_psnr": by_method["noisy input"][d]["psnr"],
+                        "best_classical_psnr": max(m[d]["psnr"] for name, m in by_method.items()
+                                                   if name in METHODS and name != "noisy input")}
+                    for d, v in by_method[path.stem].items()}
+            for noise, by_method in summary.items() if path.stem in by_method
+        }
+        scores[dataset]["command"] = command
+        card_path.write_text(json.dumps(card, indent=1) + "\n")
+
+
+def run_cli(args) -> None:
+    command = "python -m training " + shlex.join(sys.argv[1:])
+    models_dir = Path(args.models_dir)
+    if args.models == ["all"]:
+        model_paths = sorted(models_dir.glob("*.onnx"))
+    else:
+        model_paths = [Path(m) if m.endswith(".onnx") else models_dir / f"{m}.onnx" for m in args.models or []]
+    data = Path(args.data)
+    rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
+                    limit=args.limit, threads=args.threads)
+    summary = summarise(rows)
+    out = Path(args.out or f"docs/eval/{data.name}")
+    write_outputs(rows, summary, out, data.name, command)
+    figure_methods = {name: fn for name, fn in METHODS.items() if name in ("noisy input", "adaptive median 7x7", "switching mean")}
+    figure_methods.update({p.stem: model_method(p, args.threads) for p in model_paths})
+    figure(data, args.figure_density, figure_methods, out / "figure.png")
+    print(markdown(summary, data.name, command))
+    if args.card:
+        update_cards(summary, data.name, model_paths, command)
+        print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")

@@ -1,0 +1,154 @@
+"""Keras checkpoint -> ONNX (tf2onnx, opset 17) + model card, with an onnxruntime parity check.
+
+The ONNX file takes the raw image, floats in [0, 1], shape (batch, height, width, 3), all dynamic;
+input "image", output "restored". Its metadata holds `pad_multiple`, which the service reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from training import architectures
+
+DATASETS = {
+    "CBSD432": ("432 colour photos (BSDS500 minus the 68 CBSD68 test images), 481x321, JPEG",
+                "Berkeley Segmentation Dataset: non-commercial research and educational use only"),
+    "Train400": ("400 grey 180x180 crops of BSDS500 train/test photos (DnCNN's Train400)",
+                 "Berkeley Segmentation Dataset: non-commercial research and educational use only"),
+}
+PARITY_TOLERANCE = 1e-4
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_data(folders: list[str], files_used: dict[str, int] | None = None) -> list[dict]:
+    out = []
+    for folder in folders:
+        name = Path(folder).name
+        summary, licence = DATASETS.get(name, ("user-supplied photo folder", "see the folder's own terms"))
+        out.append({"name": name, "path": folder, "description": summary, "licence": licence})
+    return out
+
+
+def to_onnx(model, opset: int = 17):
+    """tf2onnx conversion with named, fully dynamic input and output."""
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = tf.TensorSpec((None, None, None, 3), tf.float32, name="image")
+    # from_function over an inference-mode call: from_keras trips on Keras 3 Sequential models.
+    forward = tf.function(lambda image: model(image, training=False))
+    onnx_model, _ = tf2onnx.convert.from_function(forward, input_signature=[spec], opset=opset)
+    graph = onnx_model.graph
+    old = graph.output[0].name
+    for node in graph.node:
+        node.output[:] = ["restored" if o == old else o for o in node.output]
+        node.input[:] = ["restored" if i == old else i for i in node.input]
+    graph.output[0].name = "restored"
+    for value in (graph.input[0], graph.output[0]):
+        for dim, label in zip(value.type.tensor_type.shape.dim, ("batch", "height", "width")):
+            dim.dim_param = label
+    return onnx_model
+
+
+def parity(model, onnx_path: Path, pad_multiple: int, seed: int = 0) -> float:
+    """Max |Keras - onnxruntime| on odd sizes (reflect-padded as the service pads) and a batch of 3."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for shape in ((1, 97, 131, 3), (3, 64, 80, 3)):
+        x = rng.random(shape, dtype=np.float32)
+        x[rng.random(shape) < 0.3] = 0.0
+        x[rng.random(shape) < 0.15] = 1.0
+        h, w = shape[1:3]
+        ph, pw = -h % pad_multiple, -w % pad_multiple
+        x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
+        expected = model(x, training=False).numpy()
+        got = session.run(["restored"], {"image": x})[0]
+        worst = max(worst, float(np.abs(expected - got).max()))
+    return worst
+
+
+def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset: int = 17,
+           description: str = "", command: str | None = None) -> dict:
+    """Write out_dir/<name>.onnx and out_dir/<name>.json from a fit run folder's best weights."""
+    import onnx
+
+    state = json.loads((run_dir / "state.json").read_text())
+    config = state["config"]
+    module = architectures.get(config["arch"])
+    model = module.build()
+    model.load_weights(run_dir / "best.weights.h5")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    onnx_model = to_onnx(model, opset)
+    for key, value in {"pad_multiple": str(module.RECIPE.pad_multiple), "architecture": config["arch"], "name": name}.items():
+        prop = onnx_model.metadata_props.add()
+        prop.key, prop.value = key, value
+    onnx_model.doc_string = description or module.__doc__.strip().splitlines()[0]
+    onnx.save(onnx_model, str(onnx_path))
+    error = parity(model, onnx_path, module.RECIPE.pad_multiple)
+    if not error <= PARITY_TOLERANCE:
+        onnx_path.unlink()
+        raise RuntimeError(f"onnxruntime differs from Keras by {error:.2e} (> {PARITY_TOLERANCE})")
+
+    trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))
+    history = state["history"]
+    card_path = out_dir / f"{name}.json"
+    previous = json.loads(card_path.read_text()) if card_path.exists() else {}
+    card = {
+        "name": name,
+        "default": default,
+        "description": description or module.__doc__.strip().splitlines()[0],
+        "architecture": {"name": config["arch"], "summary": module.__doc__.strip(),
+                         "layers": [f"{layer.__class__.__name__}" for layer in model.layers]},
+        "parameters": {"total": int(model.count_params()), "trainable": trainable},
+        "io": {"input": "image: float32 (batch, height, width, 3), RGB in [0, 1], height and width multiples of pad_multiple",
+               "output": "restored: float32, same shape; round and clip to the output bit depth"},
+        "pad_multiple": module.RECIPE.pad_multiple,
+        "opset": opset,
+        "onnx_parity_max_abs_error": error,
+        "sha256": sha256(onnx_path),
+        "training": {
+            "data": describe_data(config["data"]),
+            "train_files": state["train_files"], "validation_files": state["val_files"],
+            "validation": "held-out share of the training folders (seeded split); never the test sets",
+            "recipe": module.RECIPE.as_dict(),
+            "epochs": state["epochs_done"], "steps_per_epoch": config["steps"], "batch": config["batch"],
+            "patch": config["patch"], "learning_rate": config["lr"], "seed": config["seed"],
+            "seconds": round(state["seconds"]), "best_validation_psnr": state["best_val_psnr"],
+            "learning_curve": [{k: h[k] for k in ("epoch", "loss", "val_psnr")} for h in history[:: max(1, len(history) // 10)]]
+            + ([{k: history[-1][k] for k in ("epoch", "loss", "val_psnr")}] if history else []),
+            "command": _fit_command(config),
+        },
+        "commands": {"export": command or "python -m training " + shlex.join(sys.argv[1:])},
+        # Filled by `python -m training evaluate --card` and `python -m training bench --card`; kept across re-exports.
+        "scores": previous.get("scores", {}),
+        "speed": previous.get("speed", {}),
+    }
+    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    return card
+
+
+def _fit_command(config: dict) -> str:
+    parts = ["python", "-m", "training", "fit", "--arch", config["arch"], "--data", *config["data"],
+             "--out", config["out"], "--epochs", str(config["epochs"]), "--steps", str(config["steps"]),
+             "--patch", str(config["patch"]), "--batch", str(config["batch"]), "--lr", str(config["lr"]),
+             "--seed", str(config["seed"]), "--val-fraction", str(config["val_fraction"])]
+    if config.get("max_images"):
+        parts += ["--max-images", str(config["max_images"])]
+    return shlex.join(parts)
