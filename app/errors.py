@@ -1,0 +1,74 @@
+"""One error hierarchy; each error carries its HTTP status and a stable machine-readable code.
+
+Every error response has the same JSON body: {"error": code, "detail": human text}.
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    headers: dict[str, str] = {}
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if headers:
+            self.headers = headers
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.code, "detail": self.detail}
+
+
+class EmptyFile(ApiError):
+    code = "empty_file"
+
+
+class InvalidImage(ApiError):
+    """Not an image we can decode, or a truncated/corrupt one."""
+
+    status = 415
+    code = "invalid_image"
+
+
+class UnsupportedImage(ApiError):
+    """A real image in a form the service does not handle (e.g. float pixels)."""
+
+    status = 415
+    code = "unsupported_image"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ImageTooLarge(ApiError):
+    status = 413
+    code = "image_too_large"
+
+
+class InvalidParameter(ApiError):
+    status = 422
+    code = "invalid_parameter"
+
+
+class NotAcceptable(ApiError):
+    status = 406
+    code = "not_acceptable"
+
+
+class UnknownModel(ApiError):
+    status = 404
+    code = "unknown_model"
+
+
+class Overloaded(ApiError):
+    status = 503
+    code = "overloaded"
+
+
+class NotReady(ApiError):
+    status = 503
+    code = "not_ready"

@@ -1,0 +1,164 @@
+"""Decode uploads into arrays the models take, and encode results; shared by the service and the CLI.
+
+What comes out of `decode`:
+- `pixels`: (H, W) grey or (H, W, 3) RGB, uint8 or uint16 (16-bit grey PNG/TIFF stay 16-bit).
+- `alpha`: the alpha channel, carried through untouched (only colour is denoised), or None.
+- EXIF orientation is applied, so the array is upright; the EXIF block itself is not copied to the
+  output (its orientation tag would rotate the image twice). The ICC profile is kept and written back.
+Limits are checked on the header, before pixels are decoded, so a tiny file that claims 40000x40000
+pixels costs nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.errors import EmptyFile, ImageTooLarge, InvalidImage, InvalidParameter, UnsupportedImage
+
+# Output formats: name -> (Pillow format, media type). JPEG is lossy; callers refuse it where impulses matter.
+FORMATS: dict[str, tuple[str, str]] = {
+    "png": ("PNG", "image/png"),
+    "webp": ("WEBP", "image/webp"),
+    "tiff": ("TIFF", "image/tiff"),
+    "jpeg": ("JPEG", "image/jpeg"),
+}
+MEDIA_TYPES = {media: name for name, (_, media) in FORMATS.items()}
+MEDIA_TYPES["image/jpg"] = "jpeg"
+LOSSLESS_FORMATS = ("png", "webp", "tiff")
+
+
+@dataclass
+class DecodedImage:
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    source_format: str | None = None
+    icc_profile: bytes | None = None
+
+    @property
+    def is_grey(self) -> bool:
+        return self.pixels.ndim == 2
+
+    @property
+    def max_value(self) -> int:
+        return int(np.iinfo(self.pixels.dtype).max)
+
+    @property
+    def megapixels(self) -> float:
+        return self.pixels.shape[0] * self.pixels.shape[1] / 1e6
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    if not data:
+        raise EmptyFile("the uploaded file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageTooLarge(f"image too large: {e}") from None
+    except UnidentifiedImageError:
+        raise InvalidImage("the file is not an image in a supported format (PNG, JPEG, WebP, TIFF, BMP, GIF)") from None
+    except Exception as e:  # Pillow raises many types for malformed headers
+        raise InvalidImage(f"the image header could not be read: {e}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}")
+    if width == 0 or height == 0:
+        raise InvalidImage("the image has no pixels")
+    return image
+
+
+def probe_size(data: bytes, max_pixels: int) -> tuple[int, int]:
+    """(width, height) from the header alone, with the same checks as `decode`."""
+    return _open(data, max_pixels).size
+
+
+def _to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        return np.asarray(image, dtype=np.uint16), None
+    if mode == "I":
+        values = np.asarray(image)
+        if values.min() < 0 or values.max() > 65535:
+            raise UnsupportedImage("32-bit integer images outside 0..65535 are not supported")
+        return values.astype(np.uint16), None
+    if mode == "F":
+        raise UnsupportedImage("floating-point images are not supported")
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "PA":
+        image = image.convert("RGBA")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode == "La":
+        image = image.convert("LA")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA" if mode.endswith("A") or mode == "RGBa" else "RGB")  # CMYK, YCbCr, LAB, HSV...
+    array = np.asarray(image)
+    if image.mode in ("LA", "RGBA"):
+        return np.ascontiguousarray(array[..., :-1].squeeze(-1) if image.mode == "LA" else array[..., :3]), array[..., -1].copy()
+    return array, None
+
+
+def decode(data: bytes, max_pixels: int) -> DecodedImage:
+    """Decode an upload (first frame of animations), upright, within the pixel limit."""
+    image = _open(data, max_pixels)
+    source_format = image.format
+    icc = image.info.get("icc_profile")
+    try:
+        image.seek(0)
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        pixels, alpha = _to_arrays(image)
+    except (UnsupportedImage, ImageTooLarge):
+        raise
+    except Exception as e:  # truncated data, bad compression stream, ...
+        raise InvalidImage(f"the image data is truncated or corrupt: {e}") from None
+    return DecodedImage(np.ascontiguousarray(pixels), alpha, source_format, icc)
+
+
+def to_pil(image: DecodedImage) -> Image.Image:
+    pixels = image.pixels
+    if pixels.dtype == np.uint16:
+        if pixels.ndim == 3:  # Pillow has no 16-bit RGB mode
+            pixels = (pixels >> 8).astype(np.uint8)
+        else:
+            return Image.fromarray(pixels, mode="I;16")
+    if image.alpha is not None:
+        alpha = image.alpha if image.alpha.dtype == np.uint8 else (image.alpha >> 8).astype(np.uint8)
+        stacked = np.dstack([pixels, alpha])
+        return Image.fromarray(stacked, mode="LA" if pixels.ndim == 2 else "RGBA")
+    return Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB")
+
+
+def encode(image: DecodedImage, fmt: str = "png", quality: int = 95) -> tuple[bytes, str]:
+    """(bytes, media type) in `fmt`; WebP is written lossless, JPEG at `quality` (alpha dropped)."""
+    if fmt not in FORMATS:
+        raise InvalidParameter(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    pil_format, media_type = FORMATS[fmt]
+    pil = to_pil(image)
+    options: dict = {}
+    if image.icc_profile and fmt != "tiff":
+        options["icc_profile"] = image.icc_profile
+    if fmt == "webp":
+        if pil.mode == "I;16":
+            pil = Image.fromarray((image.pixels >> 8).astype(np.uint8), mode="L")
+        options.update(lossless=True, quality=100, method=4)
+    elif fmt == "jpeg":
+        if pil.mode in ("RGBA", "LA"):
+            pil = pil.convert(pil.mode[:-1])
+        if pil.mode == "I;16":
+            pil = Image.fromarray((image.pixels >> 8).astype(np.uint8), mode="L")
+        options.update(quality=quality)
+    elif fmt == "png":
+        options.update(compress_level=3)  # ~3x faster than the default, files ~5% larger
+    elif fmt == "tiff":
+        options.update(compression="tiff_deflate")
+    buffer = io.BytesIO()
+    pil.save(buffer, pil_format, **options)
+    return buffer.getvalue(), media_type

@@ -1,0 +1,78 @@
+"""The models in `models/`: each `<name>.onnx` with its `<name>.json` card, loaded once and warmed up.
+
+Lifecycle as in MLServer: `load()` builds every session (the process is live before this finishes),
+`warm_up()` runs each once so the first request does not pay for allocation; then `ready` is true.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.errors import NotReady, UnknownModel
+from app.inference import Denoiser, choose_providers
+from app.settings import Settings
+
+log = logging.getLogger("app.registry")
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    path: Path
+    card: dict
+    denoiser: Denoiser
+
+    def describe(self) -> dict:
+        """What /models shows: the card's summary fields and how this process runs the model."""
+        keys = ("description", "architecture", "parameters", "training", "scores", "speed", "sha256", "opset")
+        return {"name": self.name, "provider": self.denoiser.provider, "pad_multiple": self.denoiser.pad_multiple,
+                **{k: self.card[k] for k in keys if k in self.card}}
+
+
+@dataclass
+class ModelRegistry:
+    settings: Settings
+    models: dict[str, LoadedModel] = field(default_factory=dict)
+    default_name: str | None = None
+    ready: bool = False
+
+    def load(self) -> None:
+        providers = choose_providers(self.settings.provider)
+        paths = sorted(Path(self.settings.models_dir).glob("*.onnx"))
+        if not paths:
+            raise RuntimeError(f"no .onnx models in {self.settings.models_dir}")
+        for path in paths:
+            card_path = path.with_suffix(".json")
+            card = json.loads(card_path.read_text()) if card_path.exists() else {}
+            denoiser = Denoiser(path, providers, self.settings.threads, self.settings.tile_size, self.settings.tile_margin)
+            self.models[path.stem] = LoadedModel(path.stem, path, card, denoiser)
+            log.info("loaded model", extra={"model": path.stem, "provider": denoiser.provider})
+        self.default_name = self._pick_default()
+
+    def _pick_default(self) -> str:
+        wanted = self.settings.default_model
+        if wanted:
+            if wanted not in self.models:
+                raise RuntimeError(f"default model {wanted!r} is not in {self.settings.models_dir}")
+            return wanted
+        flagged = [m.name for m in self.models.values() if m.card.get("default")]
+        return flagged[0] if flagged else next(iter(self.models))
+
+    def warm_up(self) -> None:
+        probe = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
+        for model in self.models.values():
+            model.denoiser.restore(probe)
+        self.ready = True
+
+    def get(self, name: str | None) -> LoadedModel:
+        if not self.ready:
+            raise NotReady("the models are still loading; retry shortly", headers={"Retry-After": "5"})
+        name = name or self.default_name
+        if name not in self.models:
+            raise UnknownModel(f"unknown model {name!r}; available: {', '.join(self.models)}")
+        return self.models[name]

@@ -1,0 +1,1 @@
+"""One router per resource: denoise, corrupt, models, health, metrics, demo page."""

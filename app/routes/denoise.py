@@ -1,0 +1,54 @@
+"""POST /denoise: upload an image, get it back with the salt-and-pepper noise removed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from app.imaging import decode, encode
+from app.noise import impulse_fraction
+from app.responses import IMAGE_CONTENT, error_docs
+from app.routes.formats import OutputFormat, negotiate
+from app.services import Services, get_services
+
+router = APIRouter(tags=["images"])
+
+
+@router.post(
+    "/denoise",
+    response_class=Response,
+    responses={200: {"content": IMAGE_CONTENT, "description": "the cleaned image, same size and mode"},
+               **error_docs(400, 404, 406, 413, 415, 422, 503)},
+    summary="Remove salt-and-pepper noise from an image",
+)
+async def denoise(
+    request: Request,
+    file: UploadFile = File(..., description="PNG, JPEG, WebP, TIFF, BMP or GIF (first frame)"),
+    model: str | None = Form(None, description="model name from GET /models; default: the service's default"),
+    format: OutputFormat | None = Form(None, description="output format; default: from Accept, else PNG"),
+    quality: int = Form(95, ge=1, le=100, description="JPEG quality (JPEG output only)"),
+    services: Services = Depends(get_services),
+) -> Response:
+    loaded = services.registry.get(model)
+    fmt = negotiate(format, request.headers.get("accept"))
+    data = await file.read()
+    settings = services.settings
+
+    def work() -> tuple[bytes, str, float, float, int]:
+        image = decode(data, settings.max_pixels)
+        noise = impulse_fraction(image.pixels)
+        result = loaded.denoiser.denoise(image)
+        body, media_type = encode(result.image, fmt, quality)
+        return body, media_type, result.seconds, noise, image.pixels.shape[0] * image.pixels.shape[1]
+
+    async with services.gate.slot():
+        body, media_type, seconds, noise, pixels = await run_in_threadpool(work)
+    services.metrics.inference.labels(loaded.name).observe(seconds)
+    services.metrics.pixels.labels("/denoise", loaded.name).inc(pixels)
+    return Response(body, media_type=media_type, headers={
+        "X-Model": loaded.name,
+        "X-Provider": loaded.denoiser.provider,
+        "X-Inference-Ms": f"{seconds * 1000:.1f}",
+        "X-Impulse-Fraction": f"{noise:.4f}",
+    })

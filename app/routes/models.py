@@ -1,0 +1,17 @@
+"""GET /models: the loaded models, the default, the provider each runs on, their model cards."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from app.responses import error_docs
+from app.services import Services, get_services
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/models", responses=error_docs(503), summary="List the models")
+async def list_models(services: Services = Depends(get_services)) -> dict:
+    registry = services.registry
+    registry.get(None)  # 503 until loaded
+    return {"default": registry.default_name, "models": [m.describe() for m in registry.models.values()]}

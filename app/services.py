@@ -1,0 +1,24 @@
+"""What the routes share, built once per app by the lifespan: settings, models, gate, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from app.gate import InferenceGate
+from app.observability import Metrics
+from app.registry import ModelRegistry
+from app.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: ModelRegistry
+    gate: InferenceGate
+    metrics: Metrics
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services

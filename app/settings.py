@@ -1,0 +1,36 @@
+"""Service settings, read from the environment (prefix `DENOISE_`) by pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+class Settings(BaseSettings):
+    """Every limit of the service; each field is documented in the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="DENOISE_", env_file=None, extra="ignore")
+
+    models_dir: Path = Field(REPO_MODELS, description="folder of <name>.onnx + <name>.json model cards")
+    default_model: str | None = Field(None, description="model used when a request names none")
+    provider: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when onnxruntime offers it")
+    threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0: the CPUs this process may use")
+    max_upload_bytes: int = Field(50_000_000, gt=0, description="largest accepted upload")
+    max_pixels: int = Field(60_000_000, gt=0, description="largest accepted image, width x height")
+    tile_size: int = Field(1024, ge=64, description="core size of inference tiles (rounded to the model's multiple)")
+    tile_margin: int = Field(64, ge=0, description="context added around each tile, discarded after inference")
+    max_concurrent: int = Field(0, ge=0, description="inferences at once; 0: 1 per 8 CPUs (each uses all threads), at least 1")
+    max_queue: int = Field(8, ge=0, description="requests waiting for an inference slot; beyond it: 503")
+    retry_after_s: int = Field(2, ge=1, description="Retry-After sent with 503 when the queue is full")
+    log_json: bool = Field(True, description="structured JSON logs (false: plain text)")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
