@@ -128,12 +128,12 @@ def to_pil(image: DecodedImage) -> Image.Image:
         if pixels.ndim == 3:  # Pillow has no 16-bit RGB mode
             pixels = (pixels >> 8).astype(np.uint8)
         else:
-            return Image.fromarray(pixels, mode="I;16")
+            return Image.fromarray(pixels)  # I;16
     if image.alpha is not None:
         alpha = image.alpha if image.alpha.dtype == np.uint8 else (image.alpha >> 8).astype(np.uint8)
         stacked = np.dstack([pixels, alpha])
-        return Image.fromarray(stacked, mode="LA" if pixels.ndim == 2 else "RGBA")
-    return Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB")
+        return Image.fromarray(stacked)  # LA or RGBA, inferred from the shape
+    return Image.fromarray(pixels)  # L or RGB
 
 
 def encode(image: DecodedImage, fmt: str = "png", quality: int = 95) -> tuple[bytes, str]:
@@ -147,13 +147,13 @@ def encode(image: DecodedImage, fmt: str = "png", quality: int = 95) -> tuple[by
         options["icc_profile"] = image.icc_profile
     if fmt == "webp":
         if pil.mode == "I;16":
-            pil = Image.fromarray((image.pixels >> 8).astype(np.uint8), mode="L")
+            pil = Image.fromarray((image.pixels >> 8).astype(np.uint8))
         options.update(lossless=True, quality=100, method=4)
     elif fmt == "jpeg":
         if pil.mode in ("RGBA", "LA"):
             pil = pil.convert(pil.mode[:-1])
         if pil.mode == "I;16":
-            pil = Image.fromarray((image.pixels >> 8).astype(np.uint8), mode="L")
+            pil = Image.fromarray((image.pixels >> 8).astype(np.uint8))
         options.update(quality=quality)
     elif fmt == "png":
         options.update(compress_level=3)  # ~3x faster than the default, files ~5% larger

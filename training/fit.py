@@ -88,8 +88,11 @@ def fit(config: FitConfig, log=print) -> RunState:
 
     cfg = config.resolved()
     threads = cfg.threads or available_cpus()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already started in this process (tests): keep its threads
+        pass
     keras.utils.set_random_seed(cfg.seed)
 
     out = Path(cfg.out)

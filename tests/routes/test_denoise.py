@@ -1,0 +1,82 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.metrics import psnr
+from app.noise import salt_and_pepper
+from tests.conftest import decode_png, png_bytes
+
+
+def test_denoise_raises_psnr_of_a_real_photo_and_keeps_size(client, astronaut):
+    noisy = salt_and_pepper(astronaut, 0.3, seed=11)
+    r = client.post("/denoise", files={"file": ("noisy.png", png_bytes(noisy), "image/png")})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out = decode_png(r.content)
+    assert out.shape == astronaut.shape and out.dtype == np.uint8
+    assert psnr(astronaut, out) > psnr(astronaut, noisy) + 15
+    assert r.headers["x-model"] and r.headers["x-provider"].endswith("ExecutionProvider")
+    assert float(r.headers["x-inference-ms"]) > 0
+    assert float(r.headers["x-impulse-fraction"]) == pytest.approx(0.3, abs=0.02)
+    assert r.headers["x-request-id"]
+
+
+def test_grey_in_grey_out(client, camera):
+    noisy = salt_and_pepper(camera, 0.5, seed=12)
+    r = client.post("/denoise", files={"file": ("g.png", png_bytes(noisy))})
+    assert r.status_code == 200
+    out = Image.open(io.BytesIO(r.content))
+    assert out.mode == "L" and out.size == (camera.shape[1], camera.shape[0])
+    assert psnr(camera, np.asarray(out)) > psnr(camera, noisy) + 15
+
+
+def test_every_shipped_model_can_be_chosen_by_name(client, astronaut):
+    names = [m["name"] for m in client.get("/models").json()["models"]]
+    assert len(names) >= 2
+    for name in names:
+        r = client.post("/denoise", files={"file": ("a.png", png_bytes(astronaut[:64, :64]))}, data={"model": name})
+        assert r.status_code == 200 and r.headers["x-model"] == name
+
+
+def test_jpeg_upload_and_output_formats(client, astronaut):
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut).save(buffer, "JPEG", quality=95)
+    for fmt, media in [("webp", "image/webp"), ("tiff", "image/tiff"), ("jpeg", "image/jpeg")]:
+        r = client.post("/denoise", files={"file": ("a.jpg", buffer.getvalue())}, data={"format": fmt})
+        assert r.status_code == 200 and r.headers["content-type"] == media
+        assert Image.open(io.BytesIO(r.content)).size == (astronaut.shape[1], astronaut.shape[0])
+
+
+def test_accept_header_chooses_the_format(client, camera):
+    r = client.post("/denoise", files={"file": ("g.png", png_bytes(camera))}, headers={"Accept": "image/webp"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/webp"
+    r = client.post("/denoise", files={"file": ("g.png", png_bytes(camera))}, headers={"Accept": "text/html"})
+    assert r.status_code == 406 and r.json()["error"] == "not_acceptable"
+
+
+@pytest.mark.parametrize(
+    "files,data,status,code",
+    [
+        ({"file": ("e.png", b"")}, {}, 400, "empty_file"),
+        ({"file": ("t.txt", b"hello, not an image")}, {}, 415, "invalid_image"),
+        ({"image": ("x.png", b"abc")}, {}, 422, "invalid_parameter"),
+        (None, {"model": "x"}, 422, "invalid_parameter"),
+        ({"file": ("a.png", "PNG")}, {"model": "no-such-model"}, 404, "unknown_model"),
+        ({"file": ("a.png", "PNG")}, {"format": "gif"}, 422, "invalid_parameter"),
+        ({"file": ("a.png", "PNG")}, {"quality": "0"}, 422, "invalid_parameter"),
+    ],
+)
+def test_bad_requests_get_a_json_4xx_and_the_service_keeps_serving(client, camera, files, data, status, code):
+    if files and files.get("file", (None, None))[1] == "PNG":
+        files = {"file": ("a.png", png_bytes(camera[:32, :32]))}
+    r = client.post("/denoise", files=files, data=data)
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["error"] == code and body["detail"]
+    assert client.get("/health/live").status_code == 200
+
+
+def test_truncated_png_is_a_4xx(client, astronaut):
+    r = client.post("/denoise", files={"file": ("t.png", png_bytes(astronaut)[:3000])})
+    assert r.status_code == 415 and r.json()["error"] == "invalid_image"

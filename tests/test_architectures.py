@@ -1,0 +1,67 @@
+"""The source project's autoencoder, reproduced exactly, and the default model's in-graph pre-fill."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras", reason="needs the train extra")  # installed by make test
+
+from training.architectures import get, prefill_unet, seed_autoencoder  # noqa: E402
+
+
+def test_seed_autoencoder_has_the_source_layers_and_parameter_count():
+    model = seed_autoencoder.build()
+    assert model.count_params() == 53_363
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 53_011
+    kinds = [(type(layer).__name__, getattr(layer, "filters", None)) for layer in model.layers]
+    expected = [("Conv2D", 64), ("LeakyReLU", None)]
+    for filters in (32, 16, 8, 8, 16):
+        expected += [("Conv2D", filters), ("BatchNormalization", None), ("LeakyReLU", None)]
+    for filters in (32, 64):
+        expected += [("Conv2DTranspose", filters), ("BatchNormalization", None), ("LeakyReLU", None)]
+    expected += [("Conv2DTranspose", 3)]
+    assert kinds == expected
+    for layer in model.layers:
+        if hasattr(layer, "kernel_size"):
+            assert layer.kernel_size == (3, 3) and layer.strides == (1, 1) and layer.padding == "same"
+        if isinstance(layer, keras.layers.LeakyReLU):
+            assert layer.negative_slope == pytest.approx(0.01)
+    assert model.layers[-1].activation.__name__ == "sigmoid"
+
+
+def test_unknown_architecture_lists_the_known_ones():
+    with pytest.raises(ValueError, match="seed-autoencoder"):
+        get("nope")
+
+
+def test_prefill_fills_every_impulse_and_keeps_clean_values():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.05, 0.95, (1, 64, 64, 3)).astype(np.float32)
+    hit = rng.random(x.shape) < 0.9
+    noisy = np.where(hit, rng.integers(0, 2, x.shape).astype(np.float32), x)
+    prefilled, context = prefill_unet.ImpulsePrefill()(noisy)
+    filled, sign = prefilled.numpy()[..., :3], prefilled.numpy()[..., 3:]
+    assert np.array_equal(np.abs(sign) == 1, hit)
+    assert np.array_equal(filled[~hit], noisy[~hit])
+    assert np.all((filled[hit] > 0.0) & (filled[hit] < 1.0))  # no impulse left, even at 90%
+    assert context.shape == (1, 32, 32, 12)
+
+
+def test_solid_clipped_regions_are_content_not_noise():
+    x = np.full((1, 64, 64, 3), 0.5, np.float32)
+    x[:, 10:40, 10:40, :] = 1.0  # a blown highlight
+    x[:, 20, 20, 0] = 0.0  # one pepper inside it
+    prefilled, _ = prefill_unet.ImpulsePrefill()(x)
+    sign = prefilled.numpy()[..., 3:]
+    assert np.all(sign[:, 12:38, 12:38][sign[:, 12:38, 12:38] != -1] == 0)  # highlight kept
+    assert sign[0, 20, 20, 0] == -1  # the pepper is still noise
+    assert prefilled.numpy()[0, 20, 20, 0] == pytest.approx(1.0)  # filled from the highlight
+
+
+def test_default_model_output_is_switching():
+    model = prefill_unet.build()
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.05, 0.95, (2, 32, 64, 3)).astype(np.float32)
+    x[rng.random(x.shape) < 0.3] = 0.0
+    y = model(x).numpy()
+    clean = (x > 0) & (x < 1)
+    assert np.array_equal(y[clean], x[clean])

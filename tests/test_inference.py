@@ -1,0 +1,60 @@
+"""The Denoiser on the shipped default model: shapes, padding, tiling seams, grey and 16-bit."""
+
+import numpy as np
+import pytest
+
+from app.imaging import DecodedImage
+from app.inference import Denoiser
+from app.metrics import psnr
+from app.noise import salt_and_pepper
+from tests.conftest import MODELS
+
+
+@pytest.fixture(scope="module")
+def default_model_path():
+    import json
+
+    cards = {p.stem: json.loads(p.read_text()) for p in MODELS.glob("*.json")}
+    default = [name for name, card in cards.items() if card.get("default")]
+    assert len(default) == 1, "exactly one shipped model is the default"
+    return MODELS / f"{default[0]}.onnx"
+
+
+def test_odd_sizes_come_back_the_same_size(default_model_path):
+    denoiser = Denoiser(default_model_path, threads=2)
+    image = np.random.default_rng(0).integers(1, 255, (37, 53, 3), dtype=np.uint8)
+    out = denoiser.denoise(DecodedImage(image)).image.pixels
+    assert out.shape == image.shape and out.dtype == np.uint8
+
+
+def test_clean_values_pass_through_untouched(default_model_path, astronaut):
+    """Switching output: a value that is not 0/255 is returned exactly."""
+    noisy = salt_and_pepper(astronaut, 0.3, seed=0)
+    out = Denoiser(default_model_path, threads=2).denoise(DecodedImage(noisy)).image.pixels
+    untouched = (noisy != 0) & (noisy != 255)
+    assert np.array_equal(out[untouched], noisy[untouched])
+
+
+def test_tiles_are_seamless(default_model_path):
+    """Tiled output matches whole-image output within one grey level at 99.9% of values."""
+    rng = np.random.default_rng(1)
+    base = np.kron(rng.integers(30, 220, (12, 12, 3)), np.ones((32, 32, 1))).astype(np.uint8)
+    smooth = np.clip(base + rng.normal(0, 6, base.shape), 1, 254).astype(np.uint8)
+    noisy = salt_and_pepper(smooth, 0.5, seed=2)
+    whole = Denoiser(default_model_path, threads=2, tile_size=4096).denoise(DecodedImage(noisy)).image.pixels
+    tiler = Denoiser(default_model_path, threads=2, tile_size=96, tile_margin=64)
+    assert tiler.tile_size < noisy.shape[0]
+    tiled = tiler.denoise(DecodedImage(noisy)).image.pixels
+    close = np.abs(tiled.astype(int) - whole.astype(int)) <= 1
+    assert close.mean() >= 0.999
+
+
+def test_grey_and_sixteen_bit_images(default_model_path, camera):
+    denoiser = Denoiser(default_model_path, threads=2)
+    noisy = salt_and_pepper(camera, 0.3, seed=3)
+    out = denoiser.denoise(DecodedImage(noisy)).image.pixels
+    assert out.shape == camera.shape and psnr(camera, out) > psnr(camera, noisy) + 10
+    deep = camera.astype(np.uint16) * 257
+    noisy16 = salt_and_pepper(deep, 0.3, seed=3)
+    out16 = denoiser.denoise(DecodedImage(noisy16)).image.pixels
+    assert out16.dtype == np.uint16 and psnr(deep, out16, peak=65535) > psnr(deep, noisy16, peak=65535) + 10

@@ -1,0 +1,62 @@
+"""A tiny real training run, then export to ONNX with the Keras/onnxruntime parity check."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("tensorflow", reason="needs the train extra")  # installed by make test
+
+from app.inference import Denoiser  # noqa: E402
+from training.export import export, sha256  # noqa: E402
+from training.fit import FitConfig, fit  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory, astronaut, camera):
+    """Five small photos, colour and grey, in nested folders and several formats."""
+    root = tmp_path_factory.mktemp("photos")
+    (root / "sub").mkdir()
+    Image.fromarray(astronaut).save(root / "a.png")
+    Image.fromarray(astronaut[:, ::-1]).save(root / "sub" / "b.jpg", quality=95)
+    Image.fromarray(camera).save(root / "c.png")
+    Image.fromarray(camera.T).save(root / "sub" / "d.bmp")
+    Image.fromarray(astronaut[::-1]).save(root / "e.webp", lossless=True)
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+@pytest.mark.parametrize("arch", ["seed-autoencoder", "prefill-unet"])
+def test_tiny_fit_then_export_with_parity(arch, photo_folder, tmp_path):
+    run = tmp_path / "run"
+    config = FitConfig(arch=arch, data=[str(photo_folder)], out=str(run), epochs=2, steps=3, patch=64, batch=4,
+                       seed=0, threads=2)
+    state = fit(config, log=lambda *_: None)
+    assert state.epochs_done == 2 and state.train_files == 4 and state.val_files == 1
+    assert len(state.history) == 2 and all(np.isfinite(h["loss"]) for h in state.history)
+    assert (run / "best.weights.h5").exists() and (run / "train.log").read_text().count("epoch") == 2
+
+    card = export(run, "tiny", tmp_path / "models", command="test")
+    onnx_path = tmp_path / "models" / "tiny.onnx"
+    assert card["onnx_parity_max_abs_error"] <= 1e-4
+    assert card["sha256"] == sha256(onnx_path)
+    assert card["training"]["epochs"] == 2 and card["opset"] == 17
+    saved = json.loads((tmp_path / "models" / "tiny.json").read_text())
+    assert saved["parameters"] == card["parameters"]
+
+    denoiser = Denoiser(onnx_path, threads=2)
+    assert denoiser.input_name == "image" and denoiser.output_name == "restored"
+    out = denoiser.restore(np.random.default_rng(0).random((37, 45, 3), dtype=np.float32))
+    assert out.shape == (37, 45, 3)
+
+
+def test_fit_resumes_where_it_stopped(photo_folder, tmp_path):
+    config = FitConfig(arch="prefill-unet", data=[str(photo_folder)], out=str(tmp_path), epochs=1, steps=2, patch=64,
+                       batch=2, seed=1, threads=2)
+    fit(config, log=lambda *_: None)
+    with pytest.raises(ValueError, match="other settings"):
+        fit(FitConfig(**{**config.__dict__, "batch": 3}), log=lambda *_: None)
+    lines: list[str] = []
+    state = fit(config, log=lines.append)  # same command again: nothing left to do
+    assert state.epochs_done == 1 and not any("epoch 1:" in line for line in lines)
