@@ -24,6 +24,12 @@ def choose_providers(preference: str = "auto") -> list[str]:
     """CUDA first when onnxruntime offers it (and it is not turned off), then the CPU."""
     available = ort.get_available_providers()
     if preference != "cpu" and "CUDAExecutionProvider" in available:
+        preload = getattr(ort, "preload_dlls", None)  # CUDA/cuDNN from the nvidia-* wheels, if installed
+        if preload is not None:
+            try:
+                preload()
+            except Exception:  # noqa: BLE001 - a system CUDA install may still work
+                pass
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if preference == "cuda":
         raise RuntimeError(f"CUDA was asked for, but onnxruntime offers only {available}")

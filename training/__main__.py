@@ -34,6 +34,12 @@ def _evaluate(args: argparse.Namespace) -> None:
     run_cli(args)
 
 
+def _bench(args: argparse.Namespace) -> None:
+    from training.bench import run_cli
+
+    run_cli(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +80,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--figure-density", type=float, default=0.5)
     p.add_argument("--card", action="store_true", help="write the models' scores into their model cards")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("bench", help="throughput and peak memory of the models and classical filters (prints figures)")
+    p.add_argument("--models", nargs="*", default=["all"], help="names in --models-dir, or 'all'")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--sizes", nargs="+", default=["512x512"], help="WxH images to time, e.g. 512x512 6000x4000")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0, help="0: the CPUs this process may use")
+    p.add_argument("--no-classical", action="store_true")
+    p.add_argument("--out", help="also write the figures as JSON here")
+    p.add_argument("--card", action="store_true", help="write each model's figures into its card")
+    p.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)
     args.func(args)

@@ -1,0 +1,122 @@
+"""Deployment files: Dockerfile lint, compose schema, and the container's command run as a plain process.
+
+There is no Docker engine on the build machines, so the image's CMD is run here directly, with the
+same environment variables the Dockerfile sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from ruamel.yaml import YAML
+
+from tests.conftest import ROOT, png_bytes
+
+BIN = Path(sys.executable).parent
+
+
+def dockerfile_cmd() -> list[str]:
+    text = (ROOT / "Dockerfile").read_text()
+    match = re.search(r"^CMD (\[.*\])$", text, re.MULTILINE)
+    assert match, "the Dockerfile has an exec-form CMD"
+    return json.loads(match.group(1))
+
+
+def test_dockerfile_passes_hadolint():
+    result = subprocess.run([str(BIN / "hadolint"), str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_is_multi_stage_non_root_without_tensorflow():
+    text = "\n".join(line for line in (ROOT / "Dockerfile").read_text().splitlines() if not line.startswith("#"))
+    assert len(re.findall(r"^FROM ", text, re.MULTILINE)) >= 2
+    assert re.search(r"^USER (?!root|0\b)", text, re.MULTILINE)
+    assert "HEALTHCHECK" in text and "/health/live" in text
+    assert "tensorflow" not in text.lower() and ".[${RUNTIME}]" in text
+    assert "train" not in re.findall(r"pip install \"([^\"]*)\"", text)[0]
+
+
+def test_compose_file_matches_the_compose_schema():
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
+                             str(ROOT / "docker-compose.yml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())
+    api, gpu = compose["services"]["api"], compose["services"]["api-gpu"]
+    assert api["restart"] == "unless-stopped" and "healthcheck" in api and api["ports"]
+    assert gpu["profiles"] == ["gpu"] and gpu["build"]["args"]["RUNTIME"] == "gpu"
+    assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+
+
+def test_compose_schema_check_catches_mistakes(tmp_path):
+    bad = tmp_path / "compose.yml"
+    bad.write_text((ROOT / "docker-compose.yml").read_text().replace("  api:\n", "  api:\n    healtcheck: {}\n", 1))
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(bad)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_container_command_serves_and_drains_on_sigterm(astronaut):
+    """The Dockerfile's CMD, as a plain process: ready, denoises, and SIGTERM lets a request finish."""
+    command = dockerfile_cmd()
+    port = _free_port()
+    command[0] = str(BIN / command[0])
+    command[command.index("--port") + 1] = str(port)
+    command[command.index("--host") + 1] = "127.0.0.1"
+    env = {**os.environ, "DENOISE_MODELS_DIR": str(ROOT / "models"), "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if urllib.request.urlopen(f"{base}/health/ready", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "not ready in time"
+            time.sleep(0.2)
+
+        big = np.tile(astronaut, (6, 4, 1))  # ~0.7 MP: long enough to be in flight at SIGTERM
+        boundary = "testboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+                f"Content-Type: image/png\r\n\r\n").encode() + png_bytes(big) + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(f"{base}/denoise", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        result: dict = {}
+
+        def call() -> None:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                result["status"], result["bytes"] = response.status, len(response.read())
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        time.sleep(0.3)
+        server.send_signal(signal.SIGTERM)
+        caller.join(timeout=120)
+        assert result.get("status") == 200 and result["bytes"] > 1000
+        # uvicorn drains, then re-raises the signal so the exit status says SIGTERM.
+        assert server.wait(timeout=60) in (0, -signal.SIGTERM)
+        assert "Finished server process" in server.stdout.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
