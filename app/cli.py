@@ -1,0 +1,147 @@
+"""`image-noise-removal`: denoise or corrupt files and folders without a server, or start the server.
+
+Uses the service's own decoding, models, tiling and noise, through onnxruntime directly.
+Exit status: 0 when every file succeeded, 1 when any failed (each failure is reported, the batch
+goes on), 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
+SUFFIX = {"png": ".png", "webp": ".webp", "tiff": ".tiff", "jpeg": ".jpg"}
+
+
+def _inputs(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """(file, path relative to the folder it was found under) for files and folders, recursively."""
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
+                    yield file, file.relative_to(path)
+        elif path.exists():  # missing paths are reported by the caller
+            yield path, Path(path.name)
+
+
+def _process(args: argparse.Namespace, work) -> int:
+    from tqdm import tqdm
+
+    from app.errors import ApiError
+    from app.imaging import encode
+
+    jobs = list(_inputs(args.inputs))
+    missing = [p for p in args.inputs if not p.exists()]
+    failures: list[tuple[Path, str]] = [(p, "no such file or folder") for p in missing]
+    done = 0
+    for file, relative in tqdm(jobs, desc=args.command, unit="image", disable=args.quiet or not jobs):
+        target = args.output / relative.with_suffix(SUFFIX[args.format])
+        try:
+            image = work(file.read_bytes())
+            body, _ = encode(image, args.format, getattr(args, "quality", 95))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
+            done += 1
+        except (ApiError, OSError, ValueError) as e:
+            failures.append((file, getattr(e, "detail", None) or str(e)))
+    for path, reason in failures:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    print(f"{args.command}: {done} written to {args.output}, {len(failures)} failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _denoise(args: argparse.Namespace) -> int:
+    from app.errors import UnknownModel
+    from app.imaging import decode
+    from app.registry import ModelRegistry
+    from app.settings import Settings
+
+    settings = Settings(models_dir=args.models_dir, threads=args.threads, max_pixels=args.max_pixels,
+                        tile_size=args.tile_size, default_model=None)
+    registry = ModelRegistry(settings)
+    registry.load()
+    registry.ready = True  # no warm-up needed for a batch: the first file pays for it
+    try:
+        model = registry.get(args.model)
+    except UnknownModel as e:
+        print(f"error: {e.detail}", file=sys.stderr)
+        return 2
+    return _process(args, lambda data: model.denoiser.denoise(decode(data, settings.max_pixels)).image)
+
+
+def _corrupt(args: argparse.Namespace) -> int:
+    from app.imaging import DecodedImage, decode
+    from app.noise import salt_and_pepper
+
+    def work(data: bytes) -> DecodedImage:
+        image = decode(data, args.max_pixels)
+        noisy = salt_and_pepper(image.pixels, args.density, args.salt_ratio, not args.per_pixel, args.seed)
+        return DecodedImage(noisy, image.alpha, image.source_format, image.icc_profile)
+
+    return _process(args, work)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("app.main:app", host=args.host, port=args.port, timeout_graceful_shutdown=30)
+    return 0
+
+
+def _density(value: str) -> float:
+    density = float(value)
+    if not 0.0 <= density <= 1.0:
+        raise argparse.ArgumentTypeError("must be in [0, 1]")
+    return density
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app.settings import REPO_MODELS
+
+    parser = argparse.ArgumentParser(prog="image-noise-removal", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def io_arguments(p: argparse.ArgumentParser, formats: list[str]) -> None:
+        p.add_argument("inputs", nargs="+", type=Path, help="image files and/or folders (searched recursively)")
+        p.add_argument("-o", "--output", type=Path, required=True,
+                       help="output folder; each folder's tree is mirrored inside it")
+        p.add_argument("--format", choices=formats, default="png", help="output format (default png)")
+        p.add_argument("--max-pixels", type=int, default=60_000_000, help="refuse larger images")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("denoise", help="remove salt-and-pepper noise from images",
+                       description="Remove salt-and-pepper noise; grey stays grey, alpha and 16-bit grey are kept.")
+    io_arguments(p, list(SUFFIX))
+    p.add_argument("-m", "--model", help="model name (default: the default model in --models-dir)")
+    p.add_argument("--models-dir", type=Path, default=REPO_MODELS)
+    p.add_argument("--quality", type=int, default=95, help="JPEG quality, with --format jpeg")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: the CPUs available)")
+    p.add_argument("--tile-size", type=int, default=1024, help="tile size for large images")
+    p.set_defaults(func=_denoise)
+
+    p = sub.add_parser("corrupt", help="add salt-and-pepper noise (lossless output only)")
+    io_arguments(p, ["png", "webp", "tiff"])
+    p.add_argument("-d", "--density", type=_density, default=0.2, help="fraction of values hit (0..1)")
+    p.add_argument("--salt-ratio", type=_density, default=0.5, help="share of hits that become white")
+    p.add_argument("--per-pixel", action="store_true", help="hit whole pixels instead of channels")
+    p.add_argument("--seed", type=int, default=None, help="same seed and image give the same noise")
+    p.set_defaults(func=_corrupt)
+
+    p = sub.add_parser("serve", help="start the HTTP service (settings from DENOISE_* variables)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The command line: folders in, mirrored folder out, per-file errors, exit codes."""
+
+import numpy as np
+from PIL import Image
+
+from app.cli import main
+from app.metrics import psnr
+
+
+def test_corrupt_then_denoise_a_folder_tree(tmp_path, astronaut, camera, capsys):
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    Image.fromarray(astronaut).save(photos / "a.png")
+    Image.fromarray(camera).save(photos / "sub" / "c.jpg", quality=95)
+    noisy_dir, clean_dir = tmp_path / "noisy", tmp_path / "clean"
+
+    assert main(["corrupt", str(photos), "-o", str(noisy_dir), "-d", "0.3", "--seed", "1", "-q"]) == 0
+    assert sorted(p.relative_to(noisy_dir).as_posix() for p in noisy_dir.rglob("*.png")) == ["a.png", "sub/c.png"]
+    assert main(["denoise", str(noisy_dir), "-o", str(clean_dir), "-q", "--threads", "2"]) == 0
+    restored = np.asarray(Image.open(clean_dir / "a.png"))
+    noisy = np.asarray(Image.open(noisy_dir / "a.png"))
+    assert restored.shape == astronaut.shape and psnr(astronaut, restored) > psnr(astronaut, noisy) + 15
+    assert Image.open(clean_dir / "sub" / "c.png").mode == "L"
+    assert "2 written" in capsys.readouterr().err
+
+
+def test_failures_are_reported_and_the_batch_goes_on(tmp_path, camera, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(camera).save(photos / "good.png")
+    (photos / "broken.png").write_bytes(b"not a png at all")
+    out = tmp_path / "out"
+    status = main(["denoise", str(photos), str(tmp_path / "missing.png"), "-o", str(out), "-q", "--threads", "2"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert (out / "good.png").exists() and not (out / "broken.png").exists()
+    assert "broken.png" in err and "missing.png" in err and "1 written" in err and "2 failed" in err
+
+
+def test_unknown_model_is_a_usage_error(tmp_path, camera):
+    Image.fromarray(camera).save(tmp_path / "c.png")
+    assert main(["denoise", str(tmp_path / "c.png"), "-o", str(tmp_path / "o"), "-m", "nope", "-q"]) == 2
