@@ -90,7 +90,9 @@ def _to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if mode == "F":
         raise UnsupportedImage("floating-point images are not supported")
     if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        palette = np.asarray(image.getpalette() or [0, 0, 0]).reshape(-1, 3)
+        grey = bool(np.all(palette == palette[:, :1]))  # a grey palette (GIFs of grey images) stays grey
+        image = image.convert(("LA" if grey else "RGBA") if "transparency" in image.info else ("L" if grey else "RGB"))
     elif mode == "PA":
         image = image.convert("RGBA")
     elif mode == "1":

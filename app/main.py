@@ -38,6 +38,34 @@ def _http_error_code(status: int) -> str:
     return {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "payload_too_large"}.get(status, "http_error")
 
 
+def _form_openapi(app: FastAPI) -> dict:
+    """OpenAPI with optional form fields described as optional, not nullable.
+
+    A multipart form cannot send null (only the text "null"); an optional field is simply left out.
+    FastAPI writes `anyOf: [T, null]` for `T | None = Form(None)`, which tells clients and
+    schemathesis that "null" is a valid value. Drop the null branch from form bodies.
+    """
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    for name, body in schema.get("components", {}).get("schemas", {}).items():
+        if not name.startswith("Body_"):
+            continue
+        for prop in body.get("properties", {}).values():
+            options = prop.get("anyOf")
+            if options and {"type": "null"} in options:
+                rest = [o for o in options if o != {"type": "null"}]
+                prop.pop("anyOf")
+                if len(rest) == 1:
+                    prop.update(rest[0])
+                else:
+                    prop["anyOf"] = rest
+    app.openapi_schema = schema
+    return schema
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_json)
@@ -68,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.openapi = lambda: _form_openapi(app)  # type: ignore[method-assign]
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
