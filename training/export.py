@@ -149,6 +149,8 @@ def _fit_command(config: dict) -> str:
              "--out", config["out"], "--epochs", str(config["epochs"]), "--steps", str(config["steps"]),
              "--patch", str(config["patch"]), "--batch", str(config["batch"]), "--lr", str(config["lr"]),
              "--seed", str(config["seed"]), "--val-fraction", str(config["val_fraction"])]
+    if config.get("loss"):  # runs from before --loss existed used the recipe's loss
+        parts += ["--loss", config["loss"]]
     if config.get("max_images"):
         parts += ["--max-images", str(config["max_images"])]
     return shlex.join(parts)

@@ -24,6 +24,8 @@ from training import architectures
 from training.data import PatchSampler, list_images, load_rgb, split_files, validation_set
 
 VAL_DENSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
+GUARD_DB = 0.5  # roll back when validation PSNR falls this far below the best ...
+GUARD_LOSS_FACTOR = 2.0  # ... or the epoch's loss is this many times the best epoch's
 
 
 @dataclass
@@ -38,12 +40,13 @@ class FitConfig:
     lr: float | None = None
     seed: int = 0
     val_fraction: float = 0.2
+    loss: str | None = None  # None: the recipe's ("l1", "l1-per-impulse" or "bce")
     threads: int = 0  # 0: the CPUs this process may use
     max_images: int = 0  # 0: all (tests use a few)
 
     def resolved(self) -> "FitConfig":
         recipe = architectures.get(self.arch).RECIPE
-        return FitConfig(**{**asdict(self), "patch": self.patch or recipe.patch,
+        return FitConfig(**{**asdict(self), "patch": self.patch or recipe.patch, "loss": self.loss or recipe.loss,
                             "batch": self.batch or recipe.batch, "lr": self.lr or recipe.learning_rate})
 
 
@@ -65,6 +68,30 @@ def _lr_factor(step: int, total: int, cosine: bool, warmup: int = 300) -> float:
         return 1.0
     ramp = min(1.0, (step + 1) / min(warmup, max(1, total // 10)))
     return ramp * max(0.01, 0.5 * (1 + math.cos(math.pi * step / total)))
+
+
+def _loss_function(name: str):
+    """loss(noisy, clean, predicted) -> scalar.
+
+    "l1-per-impulse": mean absolute error over each patch's 0/1 values, then over patches, so a patch
+    at density 0.05 weighs as much as one at 0.9 (plain L1 over all values is dominated by dense
+    patches, while PSNR at low density depends on small errors on few values).
+    """
+    import keras
+    import tensorflow as tf
+
+    if name == "bce":
+        bce = keras.losses.BinaryCrossentropy()
+        return lambda x, y, p: bce(y, p)
+    if name == "l1":
+        return lambda x, y, p: tf.reduce_mean(tf.abs(y - p))
+    if name == "l1-per-impulse":
+        def per_impulse(x, y, p):
+            impulse = tf.cast((x <= 0.0) | (x >= 1.0), x.dtype)
+            error = tf.reduce_sum(tf.abs(y - p) * impulse, axis=[1, 2, 3])
+            return tf.reduce_mean(error / (tf.reduce_sum(impulse, axis=[1, 2, 3]) + 1.0))
+        return per_impulse
+    raise ValueError(f"unknown loss {name!r}")
 
 
 def _load_images(folders: list[str], val_fraction: float, seed: int, max_images: int):
@@ -121,16 +148,12 @@ def fit(config: FitConfig, log=print) -> RunState:
     optimizer.build(model.trainable_variables)
     lr_var = optimizer.learning_rate  # a variable: the loop sets it each step (cosine decay, guard)
 
-    if recipe.loss == "bce":
-        bce = keras.losses.BinaryCrossentropy()
-        loss_fn = lambda y, p: bce(y, p)  # noqa: E731
-    else:
-        loss_fn = lambda y, p: tf.reduce_mean(tf.abs(y - p))  # noqa: E731
+    loss_fn = _loss_function(cfg.loss)
 
     @tf.function(reduce_retracing=True)
     def train_step(x, y):
         with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
+            loss = loss_fn(x, y, model(x, training=True))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -180,8 +203,11 @@ def fit(config: FitConfig, log=print) -> RunState:
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
         val = {} if collapsed else validate()
         mean_val = float(np.mean(list(val.values()))) if val else -math.inf
-        if collapsed or (state.epochs_done and mean_val < state.best_val_psnr - 3.0):
-            # Guard: a diverged or collapsed net (dead ReLUs) goes back to its best weights at half the rate.
+        mean_loss = float(np.mean(losses)) if losses else math.inf
+        best_loss = min((h["loss"] for h in state.history), default=math.inf)
+        if collapsed or mean_val < state.best_val_psnr - GUARD_DB or mean_loss > GUARD_LOSS_FACTOR * best_loss:
+            # Guard: a diverged or collapsed net goes back to its best weights at half the learning rate.
+            # (A loss spike at epoch 6 of the first LeakyReLU run threw the net back to the pre-fill's level.)
             state.lr_scale *= 0.5
             restore("best" if (out / "best.weights.h5").exists() else "last")
             log(f"epoch {epoch + 1}: collapse (loss {losses[-1] if losses else 'nan'}, val {mean_val:.2f} dB); "
@@ -189,7 +215,7 @@ def fit(config: FitConfig, log=print) -> RunState:
             continue
         state.epochs_done = epoch + 1
         state.seconds += time.time() - started
-        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_psnr": mean_val,
+        record = {"epoch": epoch + 1, "loss": mean_loss, "val_psnr": mean_val,
                   "val_psnr_by_density": val, "lr": float(lr_var.numpy()), "seconds": round(state.seconds, 1)}
         state.history.append(record)
         if mean_val > state.best_val_psnr:

@@ -13,7 +13,7 @@ class Recipe:
     the evaluator pad (reflect) to it and crop back.
     """
 
-    loss: str  # "bce" or "l1"
+    loss: str  # "bce", "l1" or "l1-per-impulse" (training/fit.py)
     learning_rate: float
     clipnorm: float | None
     cosine_decay: bool

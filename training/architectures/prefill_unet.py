@@ -25,7 +25,7 @@ PYRAMID_LEVELS = 5
 PAD_MULTIPLE = 2**PYRAMID_LEVELS  # also a multiple of the U-Net's stride (8)
 
 RECIPE = Recipe(
-    loss="l1",
+    loss="l1-per-impulse",
     learning_rate=1e-3,
     clipnorm=1.0,
     cosine_decay=True,
@@ -131,8 +131,11 @@ class SwitchingOutput(layers.Layer):
         return impulse * (filled + residual) + (1.0 - impulse) * x
 
 
-def _conv(x, filters: int, strides: int = 1, kernel: int = 3, activation: str | None = "relu"):
-    return layers.Conv2D(filters, kernel, strides=strides, padding="same", activation=activation)(x)
+def _conv(x, filters: int, strides: int = 1, kernel: int = 3, activation: bool = True):
+    """Conv + LeakyReLU(0.1). With plain ReLU the whole 1/8 level died within minutes of training
+    (all units of its last conv at zero), and the net lost its large-context path."""
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same")(x)
+    return layers.LeakyReLU(negative_slope=0.1)(x) if activation else x
 
 
 def build(widths: tuple[int, int, int] = (32, 64, 128)) -> keras.Model:
@@ -144,9 +147,9 @@ def build(widths: tuple[int, int, int] = (32, 64, 128)) -> keras.Model:
     h1 = _conv(_conv(h1, w1), w1)
     h2 = _conv(_conv(h1, w2, strides=2), w2)  # 1/4
     h3 = _conv(_conv(_conv(h2, w3, strides=2), w3), w3)  # 1/8
-    u2 = DepthToSpace(2)(_conv(h3, w2 * 4, kernel=1, activation=None))
+    u2 = DepthToSpace(2)(_conv(h3, w2 * 4, kernel=1, activation=False))
     u2 = _conv(layers.Add()([u2, h2]), w2)
-    u1 = DepthToSpace(2)(_conv(u2, w1 * 4, kernel=1, activation=None))
+    u1 = DepthToSpace(2)(_conv(u2, w1 * 4, kernel=1, activation=False))
     u1 = _conv(layers.Add()([u1, h1]), w1)
     # Zero-initialised: the net starts as the pre-fill itself. A random start gives large residuals
     # whose first gradients killed every ReLU of the layer before (a dead net that never learns).
