@@ -24,7 +24,7 @@ from app.gate import InferenceGate
 from app.observability import BodySizeLimitMiddleware, Metrics, RequestContextMiddleware, configure_logging
 from app.registry import ModelRegistry
 from app.responses import error_response
-from app.routes import corrupt, denoise, health, models
+from app.routes import compare, corrupt, denoise, health, models
 from app.routes import metrics as metrics_route
 from app.services import Services
 from app.settings import Settings, get_settings
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"error": "internal_error", "detail": "internal error; the request id is in X-Request-ID"},
                             status_code=500)
 
-    for router in (denoise.router, corrupt.router, models.router, health.router, metrics_route.router):
+    for router in (denoise.router, corrupt.router, compare.router, models.router, health.router, metrics_route.router):
         app.include_router(router)
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="demo")

@@ -7,22 +7,21 @@ same environment variables the Dockerfile sets.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+import httpx
 
 import numpy as np
 from ruamel.yaml import YAML
 
 from tests.conftest import ROOT, png_bytes
+from tests.serverproc import running_server
 
 BIN = Path(sys.executable).parent
 
@@ -67,56 +66,23 @@ def test_compose_schema_check_catches_mistakes(tmp_path):
     assert result.returncode != 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_container_command_serves_and_drains_on_sigterm(astronaut):
     """The Dockerfile's CMD, as a plain process: ready, denoises, and SIGTERM lets a request finish."""
-    command = dockerfile_cmd()
-    port = _free_port()
-    command[0] = str(BIN / command[0])
-    command[command.index("--port") + 1] = str(port)
-    command[command.index("--host") + 1] = "127.0.0.1"
-    env = {**os.environ, "DENOISE_MODELS_DIR": str(ROOT / "models"), "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/health/ready", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "not ready in time"
-            time.sleep(0.2)
-
-        big = np.tile(astronaut, (6, 4, 1))  # ~0.7 MP: long enough to be in flight at SIGTERM
-        boundary = "testboundary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
-                f"Content-Type: image/png\r\n\r\n").encode() + png_bytes(big) + f"\r\n--{boundary}--\r\n".encode()
-        request = urllib.request.Request(f"{base}/denoise", data=body, method="POST",
-                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with running_server(dockerfile_cmd()) as server:
+        base, process = server.base, server.process
+        big = png_bytes(np.tile(astronaut, (6, 4, 1)))  # ~0.7 MP: long enough to be in flight at SIGTERM
         result: dict = {}
 
         def call() -> None:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                result["status"], result["bytes"] = response.status, len(response.read())
+            response = httpx.post(f"{base}/denoise", files={"file": ("a.png", big)}, timeout=120)
+            result["status"], result["bytes"] = response.status_code, len(response.content)
 
         caller = threading.Thread(target=call)
         caller.start()
         time.sleep(0.3)
-        server.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)
         caller.join(timeout=120)
         assert result.get("status") == 200 and result["bytes"] > 1000
         # uvicorn drains, then re-raises the signal so the exit status says SIGTERM.
-        assert server.wait(timeout=60) in (0, -signal.SIGTERM)
-        assert "Finished server process" in server.stdout.read()
-    finally:
-        if server.poll() is None:
-            server.kill()
-        server.wait()
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+        assert "Finished server process" in process.stdout.read()

@@ -1,0 +1,24 @@
+import pytest
+
+from app.metrics import psnr, ssim
+from app.noise import salt_and_pepper
+from tests.conftest import png_bytes
+
+
+def test_compare_reports_the_project_metrics(client, astronaut):
+    noisy = salt_and_pepper(astronaut, 0.2, seed=3)
+    r = client.post("/compare", files={"reference": ("a.png", png_bytes(astronaut)), "image": ("b.png", png_bytes(noisy))})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["psnr"] == pytest.approx(psnr(astronaut, noisy), abs=1e-4)
+    assert body["ssim"] == pytest.approx(ssim(astronaut, noisy), abs=1e-6) and body["identical"] is False
+
+
+def test_identical_images_have_no_finite_psnr(client, camera):
+    r = client.post("/compare", files={"reference": ("a.png", png_bytes(camera)), "image": ("b.png", png_bytes(camera))})
+    assert r.json() == {"psnr": None, "identical": True, "ssim": 1.0}
+
+
+def test_different_sizes_are_422(client, camera):
+    r = client.post("/compare", files={"reference": ("a.png", png_bytes(camera)), "image": ("b.png", png_bytes(camera[:50]))})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_parameter"

@@ -1,0 +1,112 @@
+"""The demo page in a real headless Chromium (Debian's, driven by Playwright; no browser download).
+
+Upload a real photo, add noise, denoise; the three images render at the photo's size, and the PSNR
+the page shows is the one the API computes. Screenshots go to artifacts/ (desktop and phone width).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.conftest import ROOT
+from tests.serverproc import running_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+         "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def blob_bytes(page: Page, selector: str) -> bytes:
+    data = page.evaluate("""async (sel) => {
+        const blob = await (await fetch(document.querySelector(sel).src)).blob();
+        return await new Promise((ok) => { const r = new FileReader(); r.onload = () => ok(r.result); r.readAsDataURL(blob); });
+    }""", selector)
+    return base64.b64decode(data.split(",", 1)[1])
+
+
+def test_corrupt_then_denoise_a_real_photo(server, page, tmp_path, astronaut):
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    page.goto(server.base + "/")
+    expect(page.locator("#model option")).not_to_have_count(0)
+    page.set_input_files("#file", str(photo))
+    page.locator("#density").fill("0.4")
+    page.focus("#corrupt")
+    page.keyboard.press("Enter")  # keyboard alone
+    expect(page.locator("#noisy-score")).to_contain_text("PSNR", timeout=30_000)
+    page.click("#denoise")
+    expect(page.locator("#clean-score")).to_contain_text("PSNR", timeout=60_000)
+    expect(page.locator("#timing")).to_contain_text("ms")
+
+    h, w = astronaut.shape[:2]
+    for selector in ("#original-img", "#noisy-img", "#clean-img"):
+        size = page.eval_on_selector(selector, "img => [img.naturalWidth, img.naturalHeight, img.complete]")
+        assert size == [w, h, True], selector
+
+    shown_clean = float(re.search(r"PSNR ([\d.]+) dB", page.inner_text("#clean-score")).group(1))
+    shown_noisy = float(re.search(r"PSNR ([\d.]+) dB", page.inner_text("#noisy-score")).group(1))
+    cleaned = blob_bytes(page, "#clean-img")
+    api = httpx.post(f"{server.base}/compare", files={"reference": ("a.png", photo.read_bytes()),
+                                                      "image": ("b.png", cleaned)}).json()
+    assert shown_clean == pytest.approx(round(api["psnr"], 2), abs=0.005)
+    assert shown_clean > shown_noisy + 15
+
+    page.locator("#swipe-range").fill("50")
+    assert page.eval_on_selector("#before", "el => el.style.width") == "50%"
+    assert page.get_attribute("#clean-dl", "href").startswith("blob:")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-page.png"), full_page=True)
+
+
+def test_api_errors_are_shown_to_the_user(server, page, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"this is not an image")
+    page.goto(server.base + "/")
+    page.set_input_files("#file", str(bad))
+    page.click("#denoise")
+    expect(page.locator("#error")).to_contain_text("not an image", timeout=30_000)
+    expect(page.locator("#error")).to_contain_text("invalid_image")
+
+
+def test_phone_width_has_no_horizontal_scroll(server, browser, tmp_path, camera):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    photo = tmp_path / "camera.png"
+    Image.fromarray(camera).save(photo)
+    page.goto(server.base + "/")
+    page.set_input_files("#file", str(photo))
+    page.click("#corrupt")
+    expect(page.locator("#noisy-score")).to_contain_text("PSNR", timeout=30_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-page-phone.png"), full_page=True)
+    context.close()
