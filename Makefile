@@ -4,7 +4,7 @@ VENV ?= .venv
 PORT ?= 8000
 BIN := $(VENV)/bin
 
-.PHONY: run test serve-deps test-deps clean
+.PHONY: run test serve-deps test-deps system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -20,7 +20,10 @@ test-deps: $(BIN)/python
 run: serve-deps
 	$(BIN)/uvicorn app.main:app --host 0.0.0.0 --port $(PORT) --timeout-graceful-shutdown 30
 
-test: test-deps
+system-deps:
+	bash scripts/system-deps.sh
+
+test: system-deps test-deps
 	$(BIN)/python -m pytest
 
 clean:
