@@ -20,6 +20,8 @@ import httpx
 import numpy as np
 from ruamel.yaml import YAML
 
+from app.main import MULTIPART_SLACK
+from app.settings import Settings
 from tests.conftest import ROOT, png_bytes
 from tests.serverproc import running_server
 
@@ -52,8 +54,13 @@ def test_compose_file_matches_the_compose_schema():
                              str(ROOT / "docker-compose.yml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())
-    api, gpu = compose["services"]["api"], compose["services"]["api-gpu"]
-    assert api["restart"] == "unless-stopped" and "healthcheck" in api and api["ports"]
+    proxy, api, gpu = (compose["services"][name] for name in ("proxy", "api", "api-gpu"))
+    assert api["restart"] == "unless-stopped" and "healthcheck" in api and "ports" not in api
+    assert str(api["deploy"]["replicas"]).startswith("${REPLICAS") and proxy["ports"]
+    labels = api["labels"]
+    assert labels["traefik.http.services.api.loadbalancer.healthcheck.path"] == "/health/ready"
+    upload_limit = int(labels["traefik.http.middlewares.upload-limit.buffering.maxRequestBodyBytes"])
+    assert upload_limit == Settings().max_upload_bytes + MULTIPART_SLACK  # the proxy and the app agree
     assert gpu["profiles"] == ["gpu"] and gpu["build"]["args"]["RUNTIME"] == "gpu"
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
 
@@ -63,6 +70,33 @@ def test_compose_schema_check_catches_mistakes(tmp_path):
     bad.write_text((ROOT / "docker-compose.yml").read_text().replace("  api:\n", "  api:\n    healtcheck: {}\n", 1))
     result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(bad)],
                             capture_output=True, text=True)
+    assert result.returncode != 0
+
+
+K8S = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+
+
+def test_kubernetes_manifests_validate_strictly():
+    manifests = [p for p in K8S if p.name != "kustomization.yaml"]
+    result = subprocess.run([str(BIN / "kubernetes-validate"), "--strict", "--quiet", *map(str, manifests)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    docs = [d for p in manifests for d in YAML(typ="safe").load_all(p.read_text()) if d]
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler"} <= kinds
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+    gpu = [d for d in docs if d["kind"] == "Deployment" and "gpu" in d["metadata"]["name"]]
+    assert gpu and gpu[0]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+
+
+def test_kubernetes_validation_catches_mistakes(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text().replace("containerPort: 8000", "containerPort: http"))
+    result = subprocess.run([str(BIN / "kubernetes-validate"), "--strict", "--quiet", str(bad)], capture_output=True, text=True)
     assert result.returncode != 0
 
 
