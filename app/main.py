@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,13 +23,12 @@ from app.gate import InferenceGate
 from app.observability import BodySizeLimitMiddleware, Metrics, RequestContextMiddleware, configure_logging
 from app.registry import ModelRegistry
 from app.responses import error_response
-from app.routes import compare, corrupt, denoise, health, models
+from app.routes import compare, corrupt, demo, denoise, health, models
 from app.routes import metrics as metrics_route
 from app.services import Services
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("app")
-STATIC = Path(__file__).parent / "static"
 MULTIPART_SLACK = 64 * 1024  # multipart boundaries and the small form fields around the file
 
 
@@ -120,10 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"error": "internal_error", "detail": "internal error; the request id is in X-Request-ID"},
                             status_code=500)
 
-    for router in (denoise.router, corrupt.router, compare.router, models.router, health.router, metrics_route.router):
+    for router in (denoise.router, corrupt.router, compare.router, models.router, health.router, metrics_route.router,
+                   demo.router):
         app.include_router(router)
-    if (STATIC / "index.html").exists():
-        app.mount("/", StaticFiles(directory=STATIC, html=True), name="demo")
+    app.mount("/static", StaticFiles(directory=demo.STATIC), name="static")
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
