@@ -72,31 +72,50 @@ class Denoiser:
         out = self.session.run([self.output_name], {self.input_name: batch})[0]
         return out[:, :h, :w]
 
-    def restore(self, image: np.ndarray) -> np.ndarray:
-        """(H, W, 3) float32 in [0, 1] -> restored (H, W, 3) float32 (not clipped), tiled if large."""
-        h, w = image.shape[:2]
+    def _tiles(self, h: int, w: int):
+        """(window, core-within-window, core-in-image) slices covering an h x w image.
+
+        One window when the image fits in a tile plus its margins; otherwise tiles of `tile_size`
+        with `tile_margin` context on each side (origins on the model's grid), cores kept.
+        """
         t, m = self.tile_size, self.tile_margin
         if h <= t + 2 * m and w <= t + 2 * m:
-            return self._run(image[None])[0]
-        out = np.empty_like(image)
+            full = (slice(0, h), slice(0, w))
+            yield full, full, full
+            return
         for y in range(0, h, t):
             for x in range(0, w, t):
                 y0, x0 = max(0, y - m), max(0, x - m)
                 y1, x1 = min(h, y + t + m), min(w, x + t + m)
-                tile = self._run(image[None, y0:y1, x0:x1])[0]
-                out[y : y + t, x : x + t] = tile[y - y0 : y - y0 + min(t, h - y), x - x0 : x - x0 + min(t, w - x)]
+                th, tw = min(t, h - y), min(t, w - x)
+                yield ((slice(y0, y1), slice(x0, x1)), (slice(y - y0, y - y0 + th), slice(x - x0, x - x0 + tw)),
+                       (slice(y, y + th), slice(x, x + tw)))
+
+    def restore(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) float32 in [0, 1] -> restored (H, W, 3) float32 (not clipped), tiled if large."""
+        out = np.empty_like(image)
+        for window, core, target in self._tiles(*image.shape[:2]):
+            out[target] = self._run(image[None, window[0], window[1]])[0][core]
         return out
 
     def denoise(self, image: DecodedImage) -> DenoiseResult:
-        """Denoise the colour (or grey) values; alpha and metadata pass through untouched."""
-        top = image.max_value
-        x = image.pixels.astype(np.float32) / np.float32(top)
-        if image.is_grey:
-            x = np.repeat(x[..., None], 3, axis=2)
-        started = time.perf_counter()
-        y = self.restore(np.ascontiguousarray(x))
-        seconds = time.perf_counter() - started
-        if image.is_grey:
-            y = y.mean(axis=2)
-        pixels = np.clip(np.rint(y * top), 0, top).astype(image.pixels.dtype)
-        return DenoiseResult(DecodedImage(pixels, image.alpha, image.source_format, image.icc_profile), seconds)
+        """Denoise the colour (or grey) values; alpha and metadata pass through untouched.
+
+        Works tile by tile from the integer image to the integer result, so memory beyond the input
+        and output arrays is one tile's worth (a 6000x4000 photo stays far below a full float copy).
+        """
+        top = np.float32(image.max_value)
+        pixels = image.pixels
+        out = np.empty_like(pixels)
+        seconds = 0.0
+        for window, core, target in self._tiles(*pixels.shape[:2]):
+            tile = pixels[window].astype(np.float32) / top
+            if image.is_grey:
+                tile = np.repeat(tile[..., None], 3, axis=2)
+            started = time.perf_counter()
+            restored = self._run(tile[None])[0][core]
+            seconds += time.perf_counter() - started
+            if image.is_grey:
+                restored = restored.mean(axis=2)
+            out[target] = np.clip(np.rint(restored * top), 0, top).astype(pixels.dtype)
+        return DenoiseResult(DecodedImage(out, image.alpha, image.source_format, image.icc_profile), seconds)
