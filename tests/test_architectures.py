@@ -39,10 +39,12 @@ def test_prefill_fills_every_impulse_and_keeps_clean_values():
     hit = rng.random(x.shape) < 0.9
     noisy = np.where(hit, rng.integers(0, 2, x.shape).astype(np.float32), x)
     prefilled, context = prefill_unet.ImpulsePrefill()(noisy)
-    filled, sign = prefilled.numpy()[..., :3], prefilled.numpy()[..., 3:]
+    filled, sign, guided = (prefilled.numpy()[..., k : k + 3] for k in (0, 3, 6))
     assert np.array_equal(np.abs(sign) == 1, hit)
     assert np.array_equal(filled[~hit], noisy[~hit])
-    assert np.all((filled[hit] > 0.0) & (filled[hit] < 1.0))  # no impulse left, even at 90%
+    assert np.all((filled[hit] >= 0.0) & (filled[hit] <= 1.0))
+    spatial = hit & (guided == 0)  # no clean channel at that pixel: filled from clean neighbours
+    assert spatial.sum() > 1000 and np.all((filled[spatial] > 0.0) & (filled[spatial] < 1.0))
     assert context.shape == (1, 32, 32, 12)
 
 
@@ -51,10 +53,23 @@ def test_solid_clipped_regions_are_content_not_noise():
     x[:, 10:40, 10:40, :] = 1.0  # a blown highlight
     x[:, 20, 20, 0] = 0.0  # one pepper inside it
     prefilled, _ = prefill_unet.ImpulsePrefill()(x)
-    sign = prefilled.numpy()[..., 3:]
+    sign = prefilled.numpy()[..., 3:6]
     assert np.all(sign[:, 12:38, 12:38][sign[:, 12:38, 12:38] != -1] == 0)  # highlight kept
     assert sign[0, 20, 20, 0] == -1  # the pepper is still noise
     assert prefilled.numpy()[0, 20, 20, 0] == pytest.approx(1.0)  # filled from the highlight
+
+
+def test_cross_channel_fill_uses_the_clean_channels_of_the_same_pixel():
+    """Red = green + 0.1 and blue = green - 0.1 everywhere: red impulses are filled exactly, edges or not."""
+    rng = np.random.default_rng(2)
+    green = np.kron(rng.uniform(0.2, 0.7, (8, 8)), np.ones((8, 8)))  # sharp-edged blocks
+    x = np.stack([green + 0.1, green, green - 0.1], axis=-1)[None].astype(np.float32)
+    hit = rng.random(x.shape[:3]) < 0.3
+    x[..., 0][hit] = 1.0  # salt in red only
+    prefilled, _ = prefill_unet.ImpulsePrefill()(x)
+    filled, has_guide = prefilled.numpy()[..., :3], prefilled.numpy()[..., 6:]
+    assert np.all(has_guide[..., 0][hit] == 1) and np.all(has_guide[..., 1:] == 0)
+    assert np.abs(filled[..., 0][hit] - (green[None][hit] + 0.1)).max() < 1e-5
 
 
 def test_default_model_output_is_switching():
