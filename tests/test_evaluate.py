@@ -21,6 +21,22 @@ def test_every_method_sees_the_same_noise():
     assert np.array_equal(salt_and_pepper(image, 0.3, seed=seed), salt_and_pepper(image, 0.3, seed=seed))
 
 
+def test_over_exposure_clips_and_density_zero_scores_the_clean_photo(tmp_path, astronaut):
+    from training.evaluate import over_expose
+
+    bright = over_expose(astronaut, 1.6)
+    assert (bright == 255).mean() > 0.05 and np.array_equal(over_expose(astronaut, 1.0), astronaut)
+    data = tmp_path / "photos"
+    data.mkdir()
+    Image.fromarray(astronaut[:64, :64]).save(data / "a.png")
+    rows = evaluate(data, (0.0,), [], methods=["noisy input", "switching mean"], exposure=1.6, progress=False)
+    noisy = [r for r in rows if r.method == "noisy input"]
+    assert noisy and all(r.psnr == float("inf") for r in noisy)  # density 0: nothing was corrupted
+    assert summarise(rows)["per-channel"]["noisy input"]["0"]["psnr"] == 100.0  # capped in means
+    with pytest.raises(ValueError):
+        evaluate(data, (1.0,), [], progress=False)
+
+
 def test_tiny_end_to_end_evaluation(tmp_path, astronaut, camera):
     data = tmp_path / "photos"
     data.mkdir()

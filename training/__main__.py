@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM tables of classical filters and ONNX models on a photo folder")
     p.add_argument("--data", required=True, help="folder of clean test photos (never training photos)")
-    p.add_argument("--densities", type=float, nargs="+", default=[0.1, 0.3, 0.5, 0.7, 0.9])
+    p.add_argument("--densities", type=float, nargs="+", default=[0.1, 0.3, 0.5, 0.7, 0.9],
+                   help="in [0, 1); 0 scores the clean photo itself")
     p.add_argument("--models", nargs="*", default=["all"], help="names in --models-dir, .onnx paths, or 'all'")
     p.add_argument("--models-dir", default="models")
     p.add_argument("--noise", nargs="+", choices=["per-channel", "per-pixel"], help="default: both for colour, per-pixel for grey")
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N photos")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--figure-density", type=float, default=0.5)
+    p.add_argument("--exposure", type=float, default=1.0,
+                   help="multiply brightness and clip first: photos with large clipped highlights (e.g. 1.6)")
     p.add_argument("--card", action="store_true", help="write the models' scores into their model cards")
     p.set_defaults(func=_evaluate)
 

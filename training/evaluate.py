@@ -31,6 +31,7 @@ from training.baselines import METHODS
 from training.data import list_images
 
 DEFAULT_DENSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
+PSNR_CAP = 100.0  # identical images (infinite PSNR) count as 100 dB in means; per-image rows keep inf
 
 
 def noise_seed(image_name: str, density: float, noise: str) -> int:
@@ -44,6 +45,16 @@ def load_as_stored(path: Path) -> np.ndarray:
         if im.mode in ("L", "1", "I;16", "I"):
             return np.asarray(im.convert("L"))
         return np.asarray(im.convert("RGB"))
+
+
+def over_expose(image: np.ndarray, gain: float) -> np.ndarray:
+    """A photo with large clipped highlights, as phones and cameras make: brightness x gain, clipped.
+
+    Used to check that true 0/255 regions are kept (they look like impulses). gain 1 = unchanged.
+    """
+    if gain == 1.0:
+        return image
+    return np.clip(np.rint(image.astype(np.float64) * gain), 0, 255).astype(np.uint8)
 
 
 def model_method(path: Path, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
@@ -64,12 +75,18 @@ class Row:
 
 
 def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], noises: tuple[str, ...] | None = None,
-             methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True) -> list[Row]:
-    """Every (image, noise mode, density, method) scored; the order of rows is deterministic."""
+             methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True,
+             exposure: float = 1.0) -> list[Row]:
+    """Every (image, noise mode, density, method) scored; the order of rows is deterministic.
+
+    Density 0 scores each method on the clean photo itself (a denoiser should leave it unchanged).
+    """
     from tqdm import tqdm
 
+    if not all(0.0 <= d < 1.0 for d in densities):
+        raise ValueError("densities must be in [0, 1)")
     files = list_images(data)[: limit or None]
-    images = [load_as_stored(f) for f in files]
+    images = [over_expose(load_as_stored(f), exposure) for f in files]
     colour = any(im.ndim == 3 for im in images)
     noises = noises or (("per-channel", "per-pixel") if colour else ("per-pixel",))
     chosen = {name: fn for name, fn in METHODS.items() if not methods or name in methods}
@@ -95,7 +112,7 @@ def summarise(rows: list[Row]) -> dict:
     out: dict = {}
     for (noise, method, density), rs in groups.items():
         out.setdefault(noise, {}).setdefault(method, {})[f"{density:g}"] = {
-            "psnr": round(float(np.mean([r.psnr for r in rs])), 3),
+            "psnr": round(float(np.mean([min(r.psnr, PSNR_CAP) for r in rs])), 3),
             "ssim": round(float(np.mean([r.ssim for r in rs])), 4),
             "images": len(rs),
             "seconds_per_image": round(float(np.mean([r.seconds for r in rs])), 4),
@@ -122,7 +139,7 @@ def markdown(summary: dict, dataset: str, command: str) -> str:
 
 
 def figure(data: Path, density: float, methods: dict[str, Callable[[np.ndarray], np.ndarray]], out: Path,
-           images: int = 2, crop: int = 128, scale: int = 2, noise: str | None = None) -> None:
+           images: int = 2, crop: int = 128, scale: int = 2, noise: str | None = None, exposure: float = 1.0) -> None:
     """A grid: per image one row of clean, noisy and each method on the same crop, labelled with PSNR."""
     from PIL import ImageDraw
 
@@ -130,7 +147,7 @@ def figure(data: Path, density: float, methods: dict[str, Callable[[np.ndarray],
     label_h = 18
     tiles = []
     for path in files:
-        clean = load_as_stored(path)
+        clean = over_expose(load_as_stored(path), exposure)
         mode = noise or ("per-channel" if clean.ndim == 3 else "per-pixel")
         noisy = salt_and_pepper(clean, density, 0.5, per_channel=mode == "per-channel", seed=noise_seed(path.name, density, mode))
         h, w = clean.shape[:2]
@@ -189,15 +206,16 @@ def run_cli(args) -> None:
     else:
         model_paths = [Path(m) if m.endswith(".onnx") else models_dir / f"{m}.onnx" for m in args.models or []]
     data = Path(args.data)
+    name = data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}"
     rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
-                    limit=args.limit, threads=args.threads)
+                    limit=args.limit, threads=args.threads, exposure=args.exposure)
     summary = summarise(rows)
-    out = Path(args.out or f"docs/eval/{data.name}")
-    write_outputs(rows, summary, out, data.name, command)
+    out = Path(args.out or f"docs/eval/{name}")
+    write_outputs(rows, summary, out, name, command)
     figure_methods = {name: fn for name, fn in METHODS.items() if name in ("noisy input", "adaptive median 7x7", "switching mean")}
     figure_methods.update({p.stem: model_method(p, args.threads) for p in model_paths})
-    figure(data, args.figure_density, figure_methods, out / "figure.png")
-    print(markdown(summary, data.name, command))
+    figure(data, args.figure_density, figure_methods, out / "figure.png", exposure=args.exposure)
+    print(markdown(summary, name, command))
     if args.card:
-        update_cards(summary, data.name, model_paths, command)
+        update_cards(summary, name, model_paths, command)
         print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")
