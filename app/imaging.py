@@ -1,7 +1,8 @@
 """Decode uploads into arrays the models take, and encode results; shared by the service and the CLI.
 
 What comes out of `decode`:
-- `pixels`: (H, W) grey or (H, W, 3) RGB, uint8 or uint16 (16-bit grey PNG/TIFF stay 16-bit).
+- `pixels`: (H, W) grey or (H, W, 3) RGB, uint8 or uint16 (16-bit grey and 16-bit colour PNGs stay
+  16-bit; Pillow has no 16-bit colour mode, so OpenCV reads and writes those).
 - `alpha`: the alpha channel, carried through untouched (only colour is denoised), or None.
 - EXIF orientation is applied, so the array is upright; the EXIF block itself is not copied to the
   output (its orientation tag would rotate the image twice). The ICC profile is kept and written back.
@@ -107,11 +108,29 @@ def _to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return array, None
 
 
+def _is_png_16bit_colour(data: bytes) -> bool:
+    """PNG signature, IHDR with bit depth 16 and colour type 2 (RGB) or 6 (RGBA)."""
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and data[24] == 16 and data[25] in (2, 6)
+
+
+def _decode_png_16bit_colour(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    import cv2
+
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16 or array.ndim != 3:
+        raise InvalidImage("the 16-bit PNG data is truncated or corrupt")
+    rgb = np.ascontiguousarray(array[..., 2::-1])  # OpenCV is BGR(A)
+    return rgb, (np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 else None)
+
+
 def decode(data: bytes, max_pixels: int) -> DecodedImage:
     """Decode an upload (first frame of animations), upright, within the pixel limit."""
     image = _open(data, max_pixels)
     source_format = image.format
     icc = image.info.get("icc_profile")
+    if _is_png_16bit_colour(data):
+        pixels, alpha = _decode_png_16bit_colour(data)
+        return DecodedImage(pixels, alpha, source_format, icc)
     try:
         image.seek(0)
         image.load()
@@ -138,11 +157,29 @@ def to_pil(image: DecodedImage) -> Image.Image:
     return Image.fromarray(pixels)  # L or RGB
 
 
+def _encode_16bit_colour(image: DecodedImage, fmt: str) -> bytes:
+    import cv2
+
+    channels = [image.pixels[..., 2], image.pixels[..., 1], image.pixels[..., 0]]  # OpenCV is BGR(A)
+    if image.alpha is not None:
+        channels.append(image.alpha.astype(np.uint16) * 257 if image.alpha.dtype == np.uint8 else image.alpha)
+    ok, body = cv2.imencode(".png" if fmt == "png" else ".tiff", np.dstack(channels))
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the 16-bit image")
+    return body.tobytes()
+
+
 def encode(image: DecodedImage, fmt: str = "png", quality: int = 95) -> tuple[bytes, str]:
-    """(bytes, media type) in `fmt`; WebP is written lossless, JPEG at `quality` (alpha dropped)."""
+    """(bytes, media type) in `fmt`; WebP is written lossless, JPEG at `quality` (alpha dropped).
+
+    16-bit colour stays 16-bit in PNG and TIFF (through OpenCV; the ICC profile is not carried there);
+    WebP and JPEG are 8-bit formats.
+    """
     if fmt not in FORMATS:
         raise InvalidParameter(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     pil_format, media_type = FORMATS[fmt]
+    if image.pixels.dtype == np.uint16 and image.pixels.ndim == 3 and fmt in ("png", "tiff"):
+        return _encode_16bit_colour(image, fmt), media_type
     pil = to_pil(image)
     options: dict = {}
     if image.icc_profile and fmt != "tiff":

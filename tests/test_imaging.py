@@ -86,3 +86,19 @@ def test_pixel_limit_is_checked_on_the_header():
     assert probe_size(data, LIMIT) == (300, 200)
     with pytest.raises(ImageTooLarge):
         decode(data, 300 * 200 - 1)
+
+
+def test_sixteen_bit_colour_png_stays_sixteen_bit():
+    import cv2
+
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 65536, (40, 50, 3), dtype=np.uint16)
+    alpha = rng.integers(0, 65536, (40, 50), dtype=np.uint16)
+    ok, data = cv2.imencode(".png", np.dstack([rgb[..., ::-1], alpha]))
+    decoded = decode(data.tobytes(), LIMIT)
+    assert decoded.pixels.dtype == np.uint16 and np.array_equal(decoded.pixels, rgb)
+    assert np.array_equal(decoded.alpha, alpha)
+    body, media = encode(decoded, "png")
+    back = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert media == "image/png" and back.dtype == np.uint16
+    assert np.array_equal(back[..., 2::-1], rgb) and np.array_equal(back[..., 3], alpha)

@@ -80,3 +80,16 @@ def test_bad_requests_get_a_json_4xx_and_the_service_keeps_serving(client, camer
 def test_truncated_png_is_a_4xx(client, astronaut):
     r = client.post("/denoise", files={"file": ("t.png", png_bytes(astronaut)[:3000])})
     assert r.status_code == 415 and r.json()["error"] == "invalid_image"
+
+
+def test_sixteen_bit_colour_png_is_denoised_at_sixteen_bits(client, astronaut):
+    import cv2
+
+    deep = astronaut.astype(np.uint16) * 257
+    noisy = salt_and_pepper(deep, 0.3, seed=21)
+    ok, data = cv2.imencode(".png", noisy[..., ::-1])
+    r = client.post("/denoise", files={"file": ("deep.png", data.tobytes())})
+    assert r.status_code == 200
+    out = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert out.dtype == np.uint16 and out.shape == deep.shape
+    assert psnr(deep, out, peak=65535) > psnr(deep, noisy, peak=65535) + 15
