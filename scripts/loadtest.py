@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.imaging import DecodedImage, decode, encode  # noqa: E402
+from app.serverprocess import running_server  # noqa: E402
 from app.inference import Denoiser  # noqa: E402
 from app.noise import salt_and_pepper  # noqa: E402
 
@@ -84,29 +83,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     uploads = noisy_photos(args.photos, args.count)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DENOISE_LOG_JSON": "true", **dict(kv.split("=", 1) for kv in args.env)}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-access-log"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/health/ready", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not become ready")
+    env = {"DENOISE_LOG_JSON": "true", **dict(kv.split("=", 1) for kv in args.env)}
+    command = ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+    with running_server(command, env, output=subprocess.DEVNULL) as server:
+        base = server.base
         default_model = json.load(urllib.request.urlopen(f"{base}/models"))["default"]
         # Warm the request path, then measure memory.
         for png in uploads:
             body, ctype = multipart(png)
             urllib.request.urlopen(urllib.request.Request(f"{base}/denoise", body, {"Content-Type": ctype}), timeout=120).read()
-        memory_before = rss_mb(server.pid)
+        memory_before = rss_mb(server.process.pid)
 
         statuses: Counter[str] = Counter()
         latencies: list[float] = []
@@ -151,10 +137,9 @@ def main(argv: list[str] | None = None) -> dict:
         for t in threads:
             t.join()
         wall = time.monotonic() - started
-        memory_after = rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+        memory_after = rss_mb(server.process.pid)
+        server.process.terminate()
+        server.process.wait(timeout=60)
 
     bare = bare_model_mps(uploads, ROOT / "models" / f"{default_model}.onnx", min(10.0, args.seconds))
     lat = np.array(latencies) if latencies else np.array([float("nan")])

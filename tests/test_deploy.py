@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from app.main import MULTIPART_SLACK
 from app.settings import Settings
 from tests.conftest import ROOT, png_bytes
-from tests.serverproc import running_server
+from app.serverprocess import running_server
 
 BIN = Path(sys.executable).parent
 

@@ -1,4 +1,7 @@
-"""Run the service as a real process on a free loopback port (for tests that need a real server)."""
+"""Run the service as a child process on a free loopback port, and wait until it is ready.
+
+For the tests that need a real server (browser, container command) and for scripts/loadtest.py.
+"""
 
 from __future__ import annotations
 
@@ -30,15 +33,19 @@ class Server:
 
 
 @contextmanager
-def running_server(command: list[str] | None = None, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """Start `command` (default: uvicorn app.main:app) with --host/--port set; wait until ready."""
+def running_server(command: list[str] | None = None, env: dict[str, str] | None = None,
+                   output: int | None = subprocess.PIPE) -> Iterator[Server]:
+    """Start `command` (default: uvicorn app.main:app) with --host/--port set; wait until ready.
+
+    `output`: where the server's stdout and stderr go (default a pipe the caller can read).
+    """
     port = free_port()
     command = list(command or ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"])
     command[0] = str(BIN / command[0])
     command[command.index("--port") + 1] = str(port)
     command[command.index("--host") + 1] = "127.0.0.1"
     full_env = {**os.environ, "DENOISE_MODELS_DIR": str(ROOT / "models"), "PYTHONUNBUFFERED": "1", **(env or {})}
-    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=output, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -49,7 +56,7 @@ def running_server(command: list[str] | None = None, env: dict[str, str] | None 
             except OSError:
                 pass
             if process.poll() is not None:
-                raise RuntimeError(f"the server exited: {process.stdout.read()}")
+                raise RuntimeError(f"the server exited: {process.stdout.read() if process.stdout else ''}")
             if time.monotonic() > deadline:
                 raise TimeoutError("the server did not become ready")
             time.sleep(0.2)
