@@ -85,10 +85,18 @@ def _loss_function(name: str):
         return lambda x, y, p: bce(y, p)
     if name == "l1":
         return lambda x, y, p: tf.reduce_mean(tf.abs(y - p))
-    if name == "l1-per-impulse":
+    penalties = {
+        "l1-per-impulse": lambda e: tf.abs(e),
+        "l2-per-impulse": lambda e: tf.square(e),
+        # sqrt(e^2 + eps^2) - eps: quadratic below ~2.5 grey levels (small errors, small gradients), L1 above
+        "charbonnier-per-impulse": lambda e: tf.sqrt(tf.square(e) + 1e-4) - 1e-2,
+    }
+    if name in penalties:
+        penalty = penalties[name]
+
         def per_impulse(x, y, p):
             impulse = tf.cast((x <= 0.0) | (x >= 1.0), x.dtype)
-            error = tf.reduce_sum(tf.abs(y - p) * impulse, axis=[1, 2, 3])
+            error = tf.reduce_sum(penalty(y - p) * impulse, axis=[1, 2, 3])
             return tf.reduce_mean(error / (tf.reduce_sum(impulse, axis=[1, 2, 3]) + 1.0))
         return per_impulse
     raise ValueError(f"unknown loss {name!r}")

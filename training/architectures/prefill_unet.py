@@ -3,7 +3,8 @@
 Why this shape (see docs/model-design.md):
 - Small ReLU nets learn "mean of the clean neighbours" badly, so a weight-free classical fill runs
   inside the graph first: masked means of the non-impulse values on an average-pooling pyramid,
-  blended coarse to fine, so every impulse gets a value even at 95% density.
+  blended coarse to fine, so every impulse gets a value even at 95% density. A cross-channel
+  estimate (the clean channels of the same pixel plus the local channel difference) is an input.
 - The network then predicts a residual on that fill, and the output is switching: values that are
   not 0/1 pass through untouched (exact at low density), impulse values get `fill + residual`.
   The network also sees whether each impulse was salt or pepper, so it can learn to keep true
@@ -81,19 +82,21 @@ PAIRS = [(c, o) for c in range(3) for o in range(3) if o != c]  # (channel to fi
 
 
 class ImpulsePrefill(layers.Layer):
-    """Weight-free fill of the 0/1 values from the others, plus context the net cannot see locally.
+    """Weight-free fill of the 0/1 values from the others, plus evidence the net cannot compute well.
 
     Values at 0 or 1 are impulses unless `_isolated` finds them inside a solid clipped region.
-    Fill of an impulse in channel c:
-    - cross-channel, when another channel of the same pixel is clean: that value plus the local mean
-      difference between the two channels (colour differences vary far more slowly than brightness);
-      the mean over the clean guides. Per-channel noise at density 0.9 leaves 27% of impulses a guide.
-    - spatial otherwise: the local mean of channel c's clean values (`_pyramid_mean`).
-    Returns (full resolution) [filled (3), signed impulse mask (3), has-a-guide (3)]: signed = +1 for
-    salt, -1 for pepper, 0 elsewhere; and (1/2 resolution) the fractions of salt and of pepper around
-    each place at two coarse scales (12 and 48 pixels). A large clipped highlight is nearly all salt,
-    which random noise never makes; without this context that difference lies outside the net's
-    receptive field.
+    - The fill (the base the net corrects): the local mean of the channel's clean values, from the
+      finest scale that has any (`_pyramid_mean`).
+    - The cross-channel estimate, for an impulse whose pixel has a clean channel: that channel's value
+      plus the local mean difference between the two channels (colour differences vary far more
+      slowly than brightness), averaged over the clean channels, clipped to [0, 1]. It is given to
+      the net as an input, `guided * (cross - fill)`, not used as the base: with it as the base the
+      net stopped learning altogether (docs/model-design.md).
+    Returns (full resolution) [fill (3), signed impulse mask (3), guided (3), guided * (cross - fill)
+    (3)]: signed = +1 for salt, -1 for pepper, 0 elsewhere; guided = impulse with a clean channel;
+    and (1/2 resolution) the fractions of salt and of pepper around each place at two coarse scales
+    (12 and 48 pixels). A large clipped highlight is nearly all salt, which random noise never
+    makes; without this context that difference lies outside the net's receptive field.
     """
 
     def __init__(self, levels: int = PYRAMID_LEVELS, context_levels: tuple[int, ...] = (2, 4), **kwargs):
@@ -121,8 +124,8 @@ class ImpulsePrefill(layers.Layer):
         cross = tf.clip_by_value(tf.stack([s / tf.maximum(n, 1.0) for s, n in zip(sums, counts)], axis=-1), 0.0, 1.0)
         has_guide = tf.cast(tf.stack(counts, axis=-1) > 0.0, x.dtype)
 
-        fill = has_guide * cross + (1.0 - has_guide) * spatial
-        filled = clean * x + impulse * fill
+        filled = clean * x + impulse * spatial
+        guided = has_guide * impulse
 
         context, salts, peppers = [], salt, pepper
         for level in range(1, max(self.context_levels) + 1):
@@ -132,7 +135,7 @@ class ImpulsePrefill(layers.Layer):
                 local = tf.concat([tf.nn.avg_pool2d(salts, 3, 1, "SAME"), tf.nn.avg_pool2d(peppers, 3, 1, "SAME")], -1)
                 factor = 2 ** (level - 1)  # back to 1/2 resolution
                 context.append(tf.repeat(tf.repeat(local, factor, axis=1), factor, axis=2))
-        return tf.concat([filled, salt - pepper, has_guide * impulse], axis=-1), tf.concat(context, axis=-1)
+        return tf.concat([filled, salt - pepper, guided, guided * (cross - spatial)], axis=-1), tf.concat(context, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "levels": self.levels, "context_levels": self.context_levels}
@@ -181,7 +184,7 @@ def build(widths: tuple[int, int, int] = (32, 64, 128)) -> keras.Model:
     w1, w2, w3 = widths
     image = keras.Input(shape=(None, None, 3), name="image")
     prefilled, context = ImpulsePrefill(name="prefill")(image)
-    h1 = layers.Concatenate()([SpaceToDepth(2)(prefilled), context])  # 1/2 resolution, 36 + 12 channels
+    h1 = layers.Concatenate()([SpaceToDepth(2)(prefilled), context])  # 1/2 resolution, 48 + 12 channels
     h1 = _conv(_conv(h1, w1), w1)
     h2 = _conv(_conv(h1, w2, strides=2), w2)  # 1/4
     h3 = _conv(_conv(_conv(h2, w3, strides=2), w3), w3)  # 1/8
