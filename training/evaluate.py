@@ -206,7 +206,7 @@ def run_cli(args) -> None:
     else:
         model_paths = [Path(m) if m.endswith(".onnx") else models_dir / f"{m}.onnx" for m in args.models or []]
     data = Path(args.data)
-    name = data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}"
+    name = args.name or (data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}")
     rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
                     limit=args.limit, threads=args.threads, exposure=args.exposure)
     summary = summarise(rows)
