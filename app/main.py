@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=demo.STATIC), name="static")
 
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_bytes, slack=MULTIPART_SLACK)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

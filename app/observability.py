@@ -96,13 +96,16 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """413 before reading a body larger than the upload limit (plus room for multipart framing).
+    """413 before the app reads a body larger than the upload limit (plus room for multipart framing).
 
-    Content-Length is checked up front; a body without one (chunked) is counted as it arrives.
+    With Content-Length, the header decides before anything is read. Without it (chunked upload), the
+    body is counted as it arrives and refused the moment it passes the limit; what arrived in time is
+    replayed to the app. (Raising from inside `receive` instead would reach FastAPI's form parser,
+    which turns any error into a 400.)
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, limit: int, slack: int):
+        self.app, self.limit, self.max_bytes = app, limit, limit + slack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,21 +114,34 @@ class BodySizeLimitMiddleware:
         from app.errors import PayloadTooLarge
         from app.responses import error_response
 
-        too_large = PayloadTooLarge(f"the upload exceeds the limit of {self.max_bytes:,} bytes")
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await error_response(too_large)(scope, receive, send)
+        too_large = error_response(PayloadTooLarge(f"the upload exceeds the limit of {self.limit:,} bytes"))
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise too_large
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            if not message.get("more_body"):
+                break
+        replayed = False
 
-        await self.app(scope, counting_receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

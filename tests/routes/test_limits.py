@@ -46,6 +46,22 @@ def test_upload_over_the_byte_limit_is_413_before_decoding(limited):
     assert limited.get("/health/live").status_code == 200
 
 
+def test_chunked_upload_over_the_byte_limit_is_413(limited, camera):
+    def chunks():
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+        for _ in range(50):
+            yield b"\0" * 10_000
+        yield b"\r\n--b--\r\n"
+
+    r = limited.post("/denoise", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert r.request.headers.get("transfer-encoding") == "chunked"
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+    small = png_bytes(camera)
+    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + small + b"\r\n--b--\r\n"
+    r = limited.post("/denoise", content=iter([body[:1000], body[1000:]]), headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 200  # a chunked upload under the limit is replayed to the app intact
+
+
 def test_image_over_the_pixel_limit_is_413(limited):
     r = limited.post("/denoise", files={"file": ("wide.png", png_bytes(np.zeros((100, 12000), np.uint8)))})
     assert r.status_code == 413 and r.json()["error"] == "image_too_large"
