@@ -93,3 +93,10 @@ def test_sixteen_bit_colour_png_is_denoised_at_sixteen_bits(client, astronaut):
     out = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)[..., ::-1]
     assert out.dtype == np.uint16 and out.shape == deep.shape
     assert psnr(deep, out, peak=65535) > psnr(deep, noisy, peak=65535) + 15
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 7), (5, 300, 3)])
+def test_tiny_and_thin_images(client, shape):
+    image = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    r = client.post("/denoise", files={"file": ("t.png", png_bytes(image))})
+    assert r.status_code == 200 and decode_png(r.content).shape == shape
