@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from app.imaging import decode, encode
+from app.inference import DenoiseResult
 from app.noise import impulse_fraction
 from app.responses import IMAGE_CONTENT, error_docs
 from app.routes.formats import OutputFormat, negotiate
@@ -35,15 +36,16 @@ async def denoise(
     data = await file.read()
     settings = services.settings
 
-    def work() -> tuple[bytes, str, float, float, int]:
+    def infer() -> tuple[DenoiseResult, float, int]:
         image = decode(data, settings.max_pixels)
-        noise = impulse_fraction(image.pixels)
-        result = loaded.denoiser.denoise(image)
-        body, media_type = encode(result.image, fmt, quality)
-        return body, media_type, result.seconds, noise, image.pixels.shape[0] * image.pixels.shape[1]
+        return loaded.denoiser.denoise(image), impulse_fraction(image.pixels), image.pixels.shape[0] * image.pixels.shape[1]
 
+    # Decoding and inference hold a slot (they are what costs memory and cores); encoding the result
+    # runs after the slot is released, overlapping the next request's inference.
     async with services.gate.slot():
-        body, media_type, seconds, noise, pixels = await run_in_threadpool(work)
+        result, noise, pixels = await run_in_threadpool(infer)
+    body, media_type = await run_in_threadpool(encode, result.image, fmt, quality)
+    seconds = result.seconds
     services.metrics.inference.labels(loaded.name).observe(seconds)
     services.metrics.pixels.labels("/denoise", loaded.name).inc(pixels)
     return Response(body, media_type=media_type, headers={
