@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--max-requests", type=int, default=100_000, help="hard bound on requests")
+    parser.add_argument("--warmup-seconds", type=float, default=10.0,
+                        help="load at full concurrency before the first memory reading (buffers that "
+                             "concurrency needs are not growth)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -88,19 +91,13 @@ def main(argv: list[str] | None = None) -> dict:
     with running_server(command, env, output=subprocess.DEVNULL) as server:
         base = server.base
         default_model = json.load(urllib.request.urlopen(f"{base}/models"))["default"]
-        # Warm the request path, then measure memory.
-        for png in uploads:
-            body, ctype = multipart(png)
-            urllib.request.urlopen(urllib.request.Request(f"{base}/denoise", body, {"Content-Type": ctype}), timeout=120).read()
-        memory_before = rss_mb(server.process.pid)
-
         statuses: Counter[str] = Counter()
         latencies: list[float] = []
         pixels = [0]
         lock = threading.Lock()
         sizes = [decode(u, 60_000_000).pixels.shape[:2] for u in uploads]
-        stop_at = time.monotonic() + args.seconds
         sent = [0]
+        stop_at = 0.0
 
         def client(index: int) -> None:
             i = index
@@ -130,13 +127,23 @@ def main(argv: list[str] | None = None) -> dict:
                         pixels[0] += h * w
                 i += 1
 
-        started = time.monotonic()
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.monotonic() - started
+        def run_clients(seconds: float) -> float:
+            nonlocal stop_at
+            started = time.monotonic()
+            stop_at = started + seconds
+            threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return time.monotonic() - started
+
+        run_clients(args.warmup_seconds)
+        statuses.clear()
+        latencies.clear()
+        pixels[0] = sent[0] = 0
+        memory_before = rss_mb(server.process.pid)
+        wall = run_clients(args.seconds)
         memory_after = rss_mb(server.process.pid)
         server.process.terminate()
         server.process.wait(timeout=60)
