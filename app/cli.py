@@ -63,7 +63,7 @@ def _denoise(args: argparse.Namespace) -> int:
                         tile_size=args.tile_size, default_model=None)
     registry = ModelRegistry(settings)
     registry.load()
-    registry.ready = True  # no warm-up needed for a batch: the first file pays for it
+    registry.warm_up()
     try:
         model = registry.get(args.model)
     except UnknownModel as e:

@@ -33,7 +33,7 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def describe_data(folders: list[str], files_used: dict[str, int] | None = None) -> list[dict]:
+def describe_data(folders: list[str]) -> list[dict]:
     out = []
     for folder in folders:
         name = Path(folder).name

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from typing import Literal
 
 from app.imaging import LOSSLESS_FORMATS, DecodedImage, decode, encode
 from app.noise import salt_and_pepper
