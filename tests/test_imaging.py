@@ -102,3 +102,14 @@ def test_sixteen_bit_colour_png_stays_sixteen_bit():
     back = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
     assert media == "image/png" and back.dtype == np.uint16
     assert np.array_equal(back[..., 2::-1], rgb) and np.array_equal(back[..., 3], alpha)
+
+
+def test_read_photo_gives_8_bit_as_stored(tmp_path, astronaut):
+    from app.imaging import read_photo, to_8bit
+
+    deep = (np.arange(64 * 64, dtype=np.uint32) * 16).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    Image.fromarray(np.dstack([astronaut, astronaut[..., 0]])).save(tmp_path / "rgba.png")
+    assert np.array_equal(read_photo(tmp_path / "deep.png"), (deep >> 8).astype(np.uint8))
+    assert np.array_equal(read_photo(tmp_path / "rgba.png"), astronaut)  # alpha dropped
+    assert to_8bit(np.array([0, 255, 65535], np.uint16)).tolist() == [0, 0, 255]

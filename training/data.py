@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from app.imaging import read_photo
 from app.noise import salt_and_pepper
 from training.recipe import Recipe
 
@@ -30,9 +30,9 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    """uint8 (H, W, 3); grey images become three equal channels."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    """uint8 (H, W, 3) through the service's decoder; grey images become three equal channels."""
+    pixels = read_photo(path)
+    return pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
 
 
 def split_files(files: list[Path], val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:

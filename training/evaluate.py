@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.imaging import DecodedImage
+from app.imaging import DecodedImage, read_photo
 from app.inference import Denoiser
 from app.metrics import psnr, ssim
 from app.noise import salt_and_pepper
@@ -41,10 +41,7 @@ def noise_seed(image_name: str, density: float, noise: str) -> int:
 
 def load_as_stored(path: Path) -> np.ndarray:
     """uint8 (H, W) for grey files, (H, W, 3) for colour; no resizing, no border crop."""
-    with Image.open(path) as im:
-        if im.mode in ("L", "1", "I;16", "I"):
-            return np.asarray(im.convert("L"))
-        return np.asarray(im.convert("RGB"))
+    return read_photo(path)
 
 
 def over_expose(image: np.ndarray, gain: float) -> np.ndarray:

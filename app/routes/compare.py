@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from app.errors import InvalidParameter
-from app.imaging import decode
+from app.imaging import decode, to_8bit
 from app.metrics import psnr, ssim
 from app.responses import error_docs
 from app.services import Services, get_services
 
 router = APIRouter(tags=["images"])
-
-
-def _as_uint8(pixels: np.ndarray) -> np.ndarray:
-    return (pixels >> 8).astype(np.uint8) if pixels.dtype == np.uint16 else pixels
 
 
 @router.post("/compare", responses=error_docs(400, 413, 415, 422, 503), summary="PSNR and SSIM against a reference image")
@@ -35,15 +30,14 @@ async def compare(
     max_pixels = services.settings.max_pixels
 
     def work() -> dict:
-        a = _as_uint8(decode(ref_data, max_pixels).pixels)
-        b = _as_uint8(decode(img_data, max_pixels).pixels)
-        if a.shape != b.shape:
-            raise InvalidParameter(f"the images differ in size or channels: {a.shape} vs {b.shape}")
-        if min(a.shape[:2]) < 11:
-            raise InvalidParameter("images must be at least 11x11 pixels for SSIM")
-        value = psnr(a, b)
+        a = to_8bit(decode(ref_data, max_pixels).pixels)
+        b = to_8bit(decode(img_data, max_pixels).pixels)
+        try:  # the metrics check sizes (equal, at least SSIM's 11x11 window) themselves
+            value, structure = psnr(a, b), ssim(a, b)
+        except ValueError as e:
+            raise InvalidParameter(str(e)) from None
         return {"psnr": None if math.isinf(value) else round(value, 4), "identical": math.isinf(value),
-                "ssim": round(ssim(a, b), 6)}
+                "ssim": round(structure, 6)}
 
     async with services.gate.slot():
         return await run_in_threadpool(work)
