@@ -74,6 +74,25 @@ def test_cross_channel_fill_uses_the_clean_channels_of_the_same_pixel():
     assert np.abs(cross - (green[None][hit] + 0.1)).max() < 1e-5
 
 
+def test_cross_channel_fill_is_exact_for_every_channel_and_guide():
+    """Noise in all three channels: each ordered (channel, guide) pair, three of them through a
+    negated offset, must give the true value wherever the pixel keeps a clean channel."""
+    rng = np.random.default_rng(3)
+    green = np.kron(rng.uniform(0.25, 0.65, (8, 8)), np.ones((8, 8)))
+    truth = np.stack([green + 0.2, green, green - 0.15], axis=-1)[None].astype(np.float32)
+    hit = rng.random(truth.shape) < 0.4
+    x = np.where(hit, rng.integers(0, 2, truth.shape).astype(np.float32), truth)
+    prefilled, _ = prefill_unet.ImpulsePrefill()(x)
+    filled, guided, delta = (prefilled.numpy()[..., k : k + 3] for k in (0, 6, 9))
+    has_clean = (~hit).any(axis=-1, keepdims=True)
+    assert np.array_equal(guided == 1, hit & has_clean)
+    for channel in range(3):
+        where = guided[..., channel] == 1
+        assert where.sum() > 300
+        estimate = (filled + delta)[..., channel][where]
+        assert np.abs(estimate - truth[..., channel][where]).max() < 1e-5
+
+
 def test_default_model_output_is_switching():
     model = prefill_unet.build()
     rng = np.random.default_rng(1)
