@@ -42,8 +42,17 @@ def test_tiny_fit_then_export_with_parity(arch, photo_folder, tmp_path):
     assert card["onnx_parity_max_abs_error"] <= 1e-4
     assert card["sha256"] == sha256(onnx_path)
     assert card["training"]["epochs"] == 2 and card["opset"] == 17
-    saved = json.loads((tmp_path / "models" / "tiny.json").read_text())
+    card_path = tmp_path / "models" / "tiny.json"
+    saved = json.loads(card_path.read_text())
     assert saved["parameters"] == card["parameters"]
+
+    # Scores survive a re-export of the same weights, and are dropped when the weights differ.
+    scores = {"photos": {"per-channel": {"0.1": {"psnr": 40.0}}}}
+    card_path.write_text(json.dumps({**saved, "scores": scores, "speed": {"rows": []}}))
+    assert export(run, "tiny", tmp_path / "models", command="test")["scores"] == scores
+    card_path.write_text(json.dumps({**saved, "weights_sha256": "0" * 64, "scores": scores, "speed": {"rows": []}}))
+    again = export(run, "tiny", tmp_path / "models", command="test")
+    assert again["scores"] == {} and again["speed"] == {}
 
     denoiser = Denoiser(onnx_path, threads=2)
     assert denoiser.input_name == "image" and denoiser.output_name == "restored"

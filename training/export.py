@@ -42,6 +42,15 @@ def describe_data(folders: list[str]) -> list[dict]:
     return out
 
 
+def weights_sha256(model) -> str:
+    """Fingerprint of the weights. The ONNX file's own sha256 changes on every conversion, so it cannot
+    tell a re-export of the same weights (scores still valid) from a new model (scores stale)."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    return digest.hexdigest()
+
+
 def to_onnx(model, opset: int = 17):
     """tf2onnx conversion with named, fully dynamic input and output."""
     import tensorflow as tf
@@ -110,6 +119,8 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     history = state["history"]
     card_path = out_dir / f"{name}.json"
     previous = json.loads(card_path.read_text()) if card_path.exists() else {}
+    fingerprint = weights_sha256(model)
+    same_weights = previous.get("weights_sha256") == fingerprint
     card = {
         "name": name,
         "default": default,
@@ -123,6 +134,7 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
         "opset": opset,
         "onnx_parity_max_abs_error": error,
         "sha256": sha256(onnx_path),
+        "weights_sha256": fingerprint,
         "training": {
             "data": describe_data(config["data"]),
             "train_files": state["train_files"], "validation_files": state["val_files"],
@@ -136,9 +148,10 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
             "command": _fit_command(config),
         },
         "commands": {"export": command or "python -m training " + shlex.join(sys.argv[1:])},
-        # Filled by `python -m training evaluate --card` and `python -m training bench --card`; kept across re-exports.
-        "scores": previous.get("scores", {}),
-        "speed": previous.get("speed", {}),
+        # Filled by `python -m training evaluate --card` and `python -m training bench --card`; kept when
+        # the same weights are exported again, dropped for new weights (they described another model).
+        "scores": previous.get("scores", {}) if same_weights else {},
+        "speed": previous.get("speed", {}) if same_weights else {},
     }
     card_path.write_text(json.dumps(card, indent=1) + "\n")
     return card
