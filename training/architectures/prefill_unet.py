@@ -10,7 +10,7 @@ Why this shape (see docs/model-design.md):
   The network also sees whether each impulse was salt or pepper, so it can learn to keep true
   clipped highlights and black shadows that merely look like impulses.
 - Space-to-depth in, strided convs down, 1x1 conv + depth-to-space up, no ConvTranspose
-  (slow in onnxruntime on CPU).
+  (slow in onnxruntime on CPU). The last stage sees the pre-fill again beside the U-Net's features.
 Input: (B, H, W, 3) floats in [0, 1], H and W multiples of `PAD_MULTIPLE` (the caller pads).
 """
 
