@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict:
         server.process.terminate()
         server.process.wait(timeout=60)
 
-    bare = bare_model_mps(uploads, ROOT / "models" / f"{default_model}.onnx", min(10.0, args.seconds))
+    models_dir = Path(env.get("DENOISE_MODELS_DIR", ROOT / "models"))  # the model the server ran
+    bare = bare_model_mps(uploads, models_dir / f"{default_model}.onnx", min(10.0, args.seconds))
     lat = np.array(latencies) if latencies else np.array([float("nan")])
     result = {
         "clients": args.clients, "seconds": round(wall, 1), "requests": sum(statuses.values()),
