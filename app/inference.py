@@ -54,8 +54,8 @@ class Denoiser:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle pool threads sleep instead of spinning: under load the cores are shared with decoding,
-        # encoding and HTTP, and spinning stole them (+14% service throughput, same single-image latency;
-        # docs/load-test.md).
+        # encoding and HTTP, and spinning stole them (+14% service throughput, same single-image latency:
+        # docs/load-test.md, scripts/profile_onnx.py --spinning).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name

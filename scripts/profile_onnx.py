@@ -5,6 +5,10 @@ Why: the model's speed target is met by the convolutions plus the layout changes
 not a test.
 
     python scripts/profile_onnx.py models/prefill-unet.onnx --size 512 --runs 6
+    python scripts/profile_onnx.py models/prefill-unet.onnx --spinning 1   # onnxruntime's default
+
+It also prints the median time of a run, profiling included, so the thread setting the service uses
+(`allow_spinning` 0: idle threads sleep) can be compared with onnxruntime's default on one image.
 """
 
 from __future__ import annotations
@@ -13,29 +17,37 @@ import argparse
 import collections
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 
-def profile(model: Path, size: int, runs: int, threads: int) -> collections.Counter:
-    """Microseconds per operator type over `runs` calls on a noisy size x size colour image."""
+def profile(model: Path, size: int, runs: int, threads: int, spinning: int) -> tuple[collections.Counter, float]:
+    """Microseconds per operator type over `runs` calls on a noisy size x size colour image, and the
+    median seconds of one call."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", str(spinning))
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "profile")
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
     x[x < 0.15], x[x > 0.85] = 0.0, 1.0
+    feed = {session.get_inputs()[0].name: x}
+    session.run(None, feed)  # warm-up
+    seconds = []
     for _ in range(runs):
-        session.run(None, {session.get_inputs()[0].name: x})
+        started = time.perf_counter()
+        session.run(None, feed)
+        seconds.append(time.perf_counter() - started)
     events = json.loads(Path(session.end_profiling()).read_text())
     totals: collections.Counter = collections.Counter()
     for event in events:
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             totals[event["args"]["op_name"]] += event["dur"]
-    return totals
+    return totals, float(np.median(seconds))
 
 
 def main() -> None:
@@ -44,8 +56,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--spinning", type=int, choices=[0, 1], default=0, help="0 as the service; 1 onnxruntime's default")
     args = parser.parse_args()
-    totals = profile(args.model, args.size, args.runs, args.threads)
+    totals, median = profile(args.model, args.size, args.runs, args.threads, args.spinning)
+    print(f"median run {median * 1000:.1f} ms (allow_spinning={args.spinning})")
     whole = sum(totals.values())
     for op, micros in totals.most_common(12):
         print(f"{op:20s} {micros / whole * 100:5.1f}%")
