@@ -69,3 +69,48 @@ def test_fit_resumes_where_it_stopped(photo_folder, tmp_path):
     lines: list[str] = []
     state = fit(config, log=lines.append)  # same command again: nothing left to do
     assert state.epochs_done == 1 and not any("epoch 1:" in line for line in lines)
+
+
+def test_fine_tune_from_an_exported_model_records_the_chain(photo_folder, tmp_path):
+    """--init an exported ONNX model: Keras gets its exact weights back, and the fine-tune's card says
+    how to reproduce both stages from the photos (the earlier stage's run folder replaces the .onnx)."""
+    from training.export import weights_sha256
+    from training.init_weights import load_initial_weights
+    from training.architectures import prefill_unet
+
+    first = tmp_path / "first"
+    fit(FitConfig(arch="prefill-unet", data=[str(photo_folder)], out=str(first), epochs=1, steps=2, patch=64,
+                  batch=2, seed=0, threads=2), log=lambda *_: None)
+    base = export(first, "base", tmp_path / "stage1", command="test")
+
+    model = prefill_unet.build()
+    load_initial_weights(model, tmp_path / "stage1" / "base.onnx")
+    assert weights_sha256(model) == base["weights_sha256"]
+
+    lines: list[str] = []
+    second = tmp_path / "second"
+    state = fit(FitConfig(arch="prefill-unet", data=[str(photo_folder)], out=str(second), epochs=1, steps=2,
+                          patch=64, batch=2, seed=0, threads=2, init=str(tmp_path / "stage1" / "base.onnx"),
+                          recipe={"grey_photos_per_pixel": "true", "grey_share": "0"}), log=lines.append)
+    assert state.init_weights_sha256 == base["weights_sha256"]
+    assert any(line.startswith("started from") for line in lines)
+
+    card = export(second, "tuned", tmp_path / "models", command="test")
+    training = card["training"]
+    assert training["recipe"]["grey_photos_per_pixel"] is True and training["recipe"]["grey_share"] == 0.0
+    assert training["starts_from"]["weights_sha256"] == base["weights_sha256"]
+    assert training["total_seconds"] >= training["seconds"]
+    assert training["reproduce"][0] == base["training"]["command"]
+    assert f"--init {first}" in training["reproduce"][1] and "--recipe grey_share=0" in training["reproduce"][1]
+
+
+def test_init_refuses_an_onnx_model_of_another_architecture(tmp_path):
+    from training.architectures import prefill_unet
+    from training.init_weights import load_initial_weights
+
+    from tests.conftest import MODELS
+
+    with pytest.raises(ValueError, match="cannot load|another architecture"):
+        load_initial_weights(prefill_unet.build(), MODELS / "seed-autoencoder.onnx")
+    with pytest.raises(ValueError, match="run folder"):
+        load_initial_weights(prefill_unet.build(), tmp_path / "weights.bin")

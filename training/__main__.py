@@ -15,7 +15,14 @@ def _fit(args: argparse.Namespace) -> None:
     fit(FitConfig(arch=args.arch, data=args.data, out=args.out, epochs=args.epochs, steps=args.steps,
                   patch=args.patch, batch=args.batch, lr=args.lr, seed=args.seed,
                   val_fraction=args.val_fraction, threads=args.threads, max_images=args.max_images,
-                  loss=args.loss))
+                  loss=args.loss, init=args.init, recipe=dict(_key_value(kv) for kv in args.recipe)))
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--recipe takes KEY=VALUE, not {text!r}")
+    return key, value
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -59,6 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2, help="share of each folder held out")
     p.add_argument("--threads", type=int, default=0, help="0: the CPUs this process may use")
     p.add_argument("--max-images", type=int, default=0, help="use only the first N files of each folder")
+    p.add_argument("--init", help="start from these weights (fine-tune): a run folder, a .weights.h5 file "
+                                  "or an .onnx model exported from the same architecture")
+    p.add_argument("--recipe", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field of the architecture's recipe, e.g. grey_share=0.3 (repeatable)")
     p.set_defaults(func=_fit)
 
     p = sub.add_parser("export", help="convert a run's best weights to ONNX + model card (parity-checked)")

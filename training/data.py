@@ -75,6 +75,11 @@ def _clip_augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
 
 
+def is_grey(pixels: np.ndarray) -> bool:
+    """True when all three channels are equal (a grey photo stored or loaded as RGB)."""
+    return bool(np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2]))
+
+
 def make_patch_pair(
     image: np.ndarray, recipe: Recipe, patch: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +90,8 @@ def make_patch_pair(
     grey = rng.random() < recipe.grey_share
     if grey:
         crop = np.repeat(crop.mean(axis=2, keepdims=True).round().astype(np.uint8), 3, axis=2)
+    elif recipe.grey_photos_per_pixel:
+        grey = is_grey(crop)
     per_pixel = grey or rng.random() < recipe.per_pixel_share
     density = rng.uniform(0.0, recipe.density_max)
     salt_ratio = rng.uniform(*recipe.salt_ratio_range)
@@ -126,16 +133,19 @@ class PatchSampler:
 
 
 def validation_set(
-    images: list[np.ndarray], patch: int, densities: tuple[float, ...], seed: int, per_image: int = 2
+    images: list[np.ndarray], patch: int, densities: tuple[float, ...], seed: int, per_image: int = 2,
+    grey_per_pixel: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fixed validation patches of held-out photos at each density; noise per channel on even-numbered
-    photos and per pixel on odd ones (a per-channel-only set hid the net's progress on per-pixel noise)."""
+    photos and per pixel on odd ones (a per-channel-only set hid the net's progress on per-pixel noise);
+    with `grey_per_pixel`, always per pixel on grey photos (the recipe's `grey_photos_per_pixel`)."""
     rng = np.random.default_rng(seed)
     noisy, clean = [], []
     for index, image in enumerate(images):
+        per_channel = index % 2 == 0 and not (grey_per_pixel and is_grey(image))
         for _ in range(per_image):
             crop = _random_crop(image, patch, rng)
             for density in densities:
-                noisy.append(salt_and_pepper(crop, density, per_channel=index % 2 == 0, rng=rng))
+                noisy.append(salt_and_pepper(crop, density, per_channel=per_channel, rng=rng))
                 clean.append(np.ascontiguousarray(crop))
     return np.stack(noisy).astype(np.float32) / 255.0, np.stack(clean)

@@ -100,6 +100,7 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     state = json.loads((run_dir / "state.json").read_text())
     config = state["config"]
     module = architectures.get(config["arch"])
+    recipe = module.RECIPE.with_overrides(config.get("recipe", {}))
     model = module.build()
     model.load_weights(run_dir / "best.weights.h5")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +122,8 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     previous = json.loads(card_path.read_text()) if card_path.exists() else {}
     fingerprint = weights_sha256(model)
     same_weights = previous.get("weights_sha256") == fingerprint
+    fit_command = _fit_command(config)
+    stage_before = _stage_before(config, state, previous)
     card = {
         "name": name,
         "default": default,
@@ -139,13 +142,19 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
             "data": describe_data(config["data"]),
             "train_files": state["train_files"], "validation_files": state["val_files"],
             "validation": "held-out share of the training folders (seeded split); never the test sets",
-            "recipe": module.RECIPE.as_dict(),
+            "recipe": recipe.as_dict(),
             "epochs": state["epochs_done"], "steps_per_epoch": config["steps"], "batch": config["batch"],
             "patch": config["patch"], "learning_rate": config["lr"], "seed": config["seed"],
             "seconds": round(state["seconds"]), "best_validation_psnr": state["best_val_psnr"],
             "learning_curve": [{k: h[k] for k in ("epoch", "loss", "val_psnr")} for h in history[:: max(1, len(history) // 10)]]
             + ([{k: history[-1][k] for k in ("epoch", "loss", "val_psnr")}] if history else []),
-            "command": _fit_command(config),
+            "command": fit_command,
+            # A fine-tune: the stage it started from, and every command from the photos to these weights.
+            **({"starts_from": stage_before,
+                "total_seconds": round(state["seconds"]) + stage_before["training"].get("total_seconds", stage_before["training"]["seconds"]),
+                "reproduce": stage_before["training"].get("reproduce", [stage_before["training"]["command"]])
+                + [_with_init(fit_command, _out_of(stage_before["training"]["command"]))]}
+               if stage_before else {}),
         },
         "commands": {"export": command or "python -m training " + shlex.join(sys.argv[1:])},
         # Filled by `python -m training evaluate --card` and `python -m training bench --card`; kept when
@@ -157,6 +166,35 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     return card
 
 
+def _stage_before(config: dict, state: dict, previous_card: dict) -> dict | None:
+    """The card of the weights a fine-tune started from: beside its --init ONNX file, or the card this
+    export replaces, whichever has the same weights fingerprint. None for a run trained from scratch."""
+    if not config.get("init"):
+        return None
+    fingerprint = state.get("init_weights_sha256", "")
+    init = Path(config["init"])
+    candidates = [previous_card]
+    if init.suffix == ".onnx" and init.with_suffix(".json").exists():
+        candidates.insert(0, json.loads(init.with_suffix(".json").read_text()))
+    for card in candidates:
+        if card.get("weights_sha256") == fingerprint and "training" in card:
+            return {"name": card.get("name"), "weights_sha256": fingerprint, "training": card["training"]}
+    raise ValueError(f"no model card records the weights {config['init']} started from ({fingerprint[:12]}...): "
+                     "export the run it came from first, or keep its card beside the .onnx file")
+
+
+def _out_of(command: str) -> str:
+    parts = shlex.split(command)
+    return parts[parts.index("--out") + 1]
+
+
+def _with_init(command: str, init: str) -> str:
+    """The fit command with --init pointing at the earlier stage's run folder (same weights as its ONNX)."""
+    parts = shlex.split(command)
+    parts[parts.index("--init") + 1] = init
+    return shlex.join(parts)
+
+
 def _fit_command(config: dict) -> str:
     parts = ["python", "-m", "training", "fit", "--arch", config["arch"], "--data", *config["data"],
              "--out", config["out"], "--epochs", str(config["epochs"]), "--steps", str(config["steps"]),
@@ -166,4 +204,8 @@ def _fit_command(config: dict) -> str:
         parts += ["--loss", config["loss"]]
     if config.get("max_images"):
         parts += ["--max-images", str(config["max_images"])]
+    if config.get("init"):
+        parts += ["--init", config["init"]]
+    for key, value in config.get("recipe", {}).items():
+        parts += ["--recipe", f"{key}={value}"]
     return shlex.join(parts)

@@ -5,7 +5,9 @@ A run folder holds everything needed to resume or export:
   last.weights.h5      weights after the last finished epoch (+ optimizer.npz: Adam's moments)
   best.weights.h5      weights with the best validation PSNR (what `export` ships)
   train.log            one line per epoch
-Re-running the same command continues from the last finished epoch.
+Re-running the same command continues from the last finished epoch. `init` starts from other weights
+(a run folder or a shipped ONNX model: fine-tuning), `recipe` overrides fields of the architecture's
+recipe (e.g. the share of grey patches) for this run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.cpus import available_cpus
 from app.metrics import psnr, to_uint8
 from training import architectures
 from training.data import PatchSampler, list_images, load_rgb, split_files, validation_set
+from training.recipe import Recipe
 
 VAL_DENSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
 GUARD_DB = 0.5  # roll back when validation PSNR falls this far below the best ...
@@ -43,9 +46,14 @@ class FitConfig:
     loss: str | None = None  # None: the recipe's ("l1", "l1-per-impulse" or "bce")
     threads: int = 0  # 0: the CPUs this process may use
     max_images: int = 0  # 0: all (tests use a few)
+    init: str | None = None  # start from: a run folder, a .weights.h5 file or an exported .onnx model
+    recipe: dict[str, str] = field(default_factory=dict)  # recipe fields to override, as text
+
+    def effective_recipe(self) -> Recipe:
+        return architectures.get(self.arch).RECIPE.with_overrides(self.recipe)
 
     def resolved(self) -> "FitConfig":
-        recipe = architectures.get(self.arch).RECIPE
+        recipe = self.effective_recipe()
         return FitConfig(**{**asdict(self), "patch": self.patch or recipe.patch, "loss": self.loss or recipe.loss,
                             "batch": self.batch or recipe.batch, "lr": self.lr or recipe.learning_rate})
 
@@ -60,6 +68,7 @@ class RunState:
     train_files: int = 0
     val_files: int = 0
     seconds: float = 0.0
+    init_weights_sha256: str = ""  # fingerprint of the weights `init` started from
 
 
 def _lr_factor(step: int, total: int, cosine: bool, warmup: int = 300) -> float:
@@ -133,7 +142,7 @@ def fit(config: FitConfig, log=print) -> RunState:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     module = architectures.get(cfg.arch)
-    recipe = module.RECIPE
+    recipe = cfg.effective_recipe()
     model = module.build()
 
     state_path = out / "state.json"
@@ -149,7 +158,8 @@ def fit(config: FitConfig, log=print) -> RunState:
     log(f"{cfg.arch}: {model.count_params():,} parameters; {len(train_files)} training and "
         f"{len(val_files)} validation photos; {threads} threads")
     train_images = [load_rgb(p) for p in train_files]
-    val_noisy, val_clean = validation_set([load_rgb(p) for p in val_files], cfg.patch, VAL_DENSITIES, cfg.seed + 1, 1)
+    val_noisy, val_clean = validation_set([load_rgb(p) for p in val_files], cfg.patch, VAL_DENSITIES, cfg.seed + 1, 1,
+                                          grey_per_pixel=recipe.grey_photos_per_pixel)
 
     total_steps = cfg.epochs * cfg.steps
     optimizer = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=recipe.clipnorm)
@@ -188,6 +198,19 @@ def fit(config: FitConfig, log=print) -> RunState:
     if state.epochs_done:
         restore("last")
         log(f"resumed after epoch {state.epochs_done} (best validation PSNR {state.best_val_psnr:.2f} dB)")
+    elif cfg.init:
+        from training.export import weights_sha256
+        from training.init_weights import load_initial_weights
+
+        load_initial_weights(model, Path(cfg.init))
+        state.init_weights_sha256 = weights_sha256(model)
+        # The starting point is the score to beat: the best checkpoint is kept only if training improves it.
+        val = validate()
+        state.best_val_psnr = float(np.mean(list(val.values())))
+        save("best")
+        state_path.write_text(json.dumps(asdict(state), indent=1))
+        log(f"started from {cfg.init} (weights {state.init_weights_sha256[:12]}...): val PSNR "
+            f"{state.best_val_psnr:.2f} dB (" + " / ".join(f"{v:.2f}" for v in val.values()) + ")")
 
     from tqdm import tqdm
 

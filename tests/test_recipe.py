@@ -1,0 +1,63 @@
+"""Recipe overrides (`fit --recipe KEY=VALUE`) and the grey-photo noise rule of the patch sampler."""
+
+import numpy as np
+import pytest
+
+from training.architectures.prefill_unet import RECIPE
+from training.data import is_grey, make_patch_pair, validation_set
+
+
+def test_overrides_parse_each_field_by_its_type():
+    recipe = RECIPE.with_overrides({"grey_share": "0.35", "batch": "8", "grey_photos_per_pixel": "true",
+                                    "loss": "l2-per-impulse"})
+    assert (recipe.grey_share, recipe.batch, recipe.grey_photos_per_pixel, recipe.loss) == (
+        0.35, 8, True, "l2-per-impulse")
+    assert RECIPE.with_overrides({}) == RECIPE and RECIPE.grey_photos_per_pixel is False
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"no_such_field": "1"}, "cannot be set"),
+    ({"salt_ratio_range": "0.5"}, "cannot be set"),
+    ({"pad_multiple": "16"}, "cannot be set"),
+    ({"grey_photos_per_pixel": "yes please"}, "true or false"),
+    ({"batch": "eight"}, "invalid literal"),
+])
+def test_overrides_refuse_what_they_cannot_set(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        RECIPE.with_overrides(overrides)
+
+
+def _grey_photo(camera: np.ndarray) -> np.ndarray:
+    return np.repeat(camera[..., None], 3, axis=2)
+
+
+def test_grey_photos_get_per_pixel_noise_when_the_recipe_says_so(camera):
+    """Per-pixel noise hits all three channels of a pixel at once, so a noisy grey patch stays grey."""
+    photo = _grey_photo(camera)
+    recipe = RECIPE.with_overrides({"grey_share": "0", "clip_augment_share": "0", "per_pixel_share": "0",
+                                    "grey_photos_per_pixel": "true"})
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        noisy, clean = make_patch_pair(photo, recipe, 64, rng)
+        assert is_grey(noisy) and is_grey(clean)
+    # Without the rule (and no per-pixel share), a grey photo gets per-channel noise: channels differ.
+    old = recipe.with_overrides({"grey_photos_per_pixel": "false"})
+    assert not all(is_grey(make_patch_pair(photo, old, 64, rng)[0]) for _ in range(20))
+
+
+def test_colour_photos_keep_per_channel_noise(astronaut):
+    recipe = RECIPE.with_overrides({"grey_share": "0", "clip_augment_share": "0", "per_pixel_share": "0",
+                                    "grey_photos_per_pixel": "true"})
+    rng = np.random.default_rng(1)
+    noisy = [make_patch_pair(astronaut, recipe, 64, rng)[0] for _ in range(10)]
+    extreme = [(n == 0) | (n == 255) for n in noisy]
+    # Per-channel: some pixel somewhere has an impulse in one channel but not in another.
+    assert any((e.any(axis=2) & ~e.all(axis=2)).any() for e in extreme)
+
+
+def test_validation_set_noises_grey_photos_per_pixel(astronaut, camera):
+    images = [_grey_photo(camera), astronaut]  # index 0: per-channel under the old rule
+    noisy, _ = validation_set(images, 64, (0.5,), seed=0, per_image=1, grey_per_pixel=True)
+    assert is_grey((noisy[0] * 255).astype(np.uint8))
+    noisy_old, _ = validation_set(images, 64, (0.5,), seed=0, per_image=1)
+    assert not is_grey((noisy_old[0] * 255).astype(np.uint8))

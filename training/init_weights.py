@@ -1,0 +1,87 @@
+"""Start a fit from existing weights: a run folder's best checkpoint or a shipped ONNX model.
+
+Fine-tuning a shipped model needs its weights back in Keras, and the run folder that trained it is
+not shipped (only the ONNX file and its card are). tf2onnx keeps each Conv2D's kernel and bias as
+initializers named after the Keras layer (`<model>/<layer>_<k>/convolution/ReadVariableOp:0` and
+`.../Squeeze:0`, where `_<k>` is TensorFlow's name-scope suffix), in OIHW order. Keras numbers its
+layers per process (`conv2d`, `conv2d_1`, ... or `conv2d_26`, ... when other models were built first),
+so layers are matched by their rank in that numbering, which is the build order, not by name. The
+loader then proves the result: the Keras model must reproduce the ONNX model's output.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+PARITY_TOLERANCE = 1e-4
+_INITIALIZER = re.compile(r"^[^/]+/(?P<scope>[^/]+)/(?P<kind>convolution/ReadVariableOp|Squeeze):0$")
+
+
+def load_initial_weights(model, source: Path) -> None:
+    """Load `source` into `model`: a fit run folder (its best.weights.h5), a .weights.h5 file, or an
+    .onnx model exported from the same architecture (verified against onnxruntime)."""
+    source = Path(source)
+    if source.is_dir():
+        source = source / "best.weights.h5"
+    if source.suffix == ".onnx":
+        _load_from_onnx(model, source)
+    elif source.name.endswith(".weights.h5"):
+        model.load_weights(source)
+    else:
+        raise ValueError(f"--init takes a run folder, a .weights.h5 file or an .onnx model, not {source}")
+
+
+def _load_from_onnx(model, path: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    for init in onnx.load(str(path)).graph.initializer:
+        match = _INITIALIZER.match(init.name)
+        if match:
+            layer = re.sub(r"_\d+$", "", match["scope"])  # drop TensorFlow's name-scope suffix
+            kind = "kernel" if match["kind"].startswith("convolution") else "bias"
+            arrays.setdefault(layer, {})[kind] = numpy_helper.to_array(init)
+
+    layers = sorted((layer for layer in model.layers if layer.weights), key=lambda layer: _rank(layer.name))
+    if unknown := [layer.name for layer in layers if layer.__class__.__name__ != "Conv2D"]:
+        raise ValueError(f"cannot load layers {unknown} from ONNX: only Conv2D weights are mapped")
+    found = sorted(arrays, key=_rank)
+    if [_rank(name)[0] for name in found] != [_rank(layer.name)[0] for layer in layers]:
+        raise ValueError(f"{path} holds the weights of {len(found)} layers ({', '.join(found[:3])}, ...), "
+                         f"the model has {len(layers)}: another architecture?")
+    for layer, name in zip(layers, found):
+        if set(arrays[name]) != {"kernel", "bias"}:
+            raise ValueError(f"{path}: layer {name} lacks a kernel or a bias")
+        kernel = arrays[name]["kernel"].transpose(2, 3, 1, 0)  # OIHW -> HWIO
+        values = [kernel, arrays[name]["bias"]]
+        shapes = [tuple(weight.shape) for weight in layer.weights]
+        if [v.shape for v in values] != shapes:
+            raise ValueError(f"{name} in {path} has shapes {[v.shape for v in values]}, the model's "
+                             f"{layer.name} {shapes}: another architecture?")
+        layer.set_weights(values)
+    error = _onnx_difference(model, path)
+    if not error <= PARITY_TOLERANCE:
+        raise ValueError(f"weights loaded from {path} do not reproduce it (max difference {error:.1e})")
+
+
+def _rank(name: str) -> tuple[str, int]:
+    """("conv2d", 0) for "conv2d", ("conv2d", 12) for "conv2d_12": Keras's per-process numbering."""
+    match = re.fullmatch(r"(.*?)(?:_(\d+))?", name)
+    return match[1], int(match[2] or 0)
+
+
+def _onnx_difference(model, path: Path, size: int = 64) -> float:
+    """Max |Keras - onnxruntime| on a noisy random image: the check that the mapping is right."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    x = rng.random((1, size, size, 3), dtype=np.float32)
+    x[rng.random(x.shape) < 0.3] = 0.0
+    x[rng.random(x.shape) < 0.15] = 1.0
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    return float(np.abs(model(x, training=False).numpy() - expected).max())
