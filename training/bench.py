@@ -29,6 +29,19 @@ def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
+def cpu_description() -> str:
+    """The processor, as /proc/cpuinfo names it, and its widest vector unit: the build machines'
+    hosts change between sessions, and the same model ran 2x slower on one than on another."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{name}, {vector}"
+
+
 def _photo(height: int, width: int, density: float) -> np.ndarray:
     """A photo-like test image: skimage's astronaut tiled to size, with salt-and-pepper noise."""
     from skimage import data
@@ -80,7 +93,8 @@ def bench(models: list[Path], sizes: list[tuple[int, int]], repeats: int, thread
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             rows.append(json.loads(out))
             print(_row_text(rows[-1]), flush=True)
-    return {"sgemm_gflops": round(sgemm_gflops(), 1), "threads": threads, "density": density, "repeats": repeats, "rows": rows}
+    return {"cpu": cpu_description(), "sgemm_gflops": round(sgemm_gflops(), 1), "threads": threads, "density": density,
+            "repeats": repeats, "rows": rows}
 
 
 def _row_text(row: dict) -> str:
@@ -98,7 +112,7 @@ def run_cli(args) -> None:
     threads = args.threads or available_cpus()
     print(f"{'method':24s} {'size':>10s} {'median':>13s} {'throughput':>13s} {'memory':>14s}")
     result = bench(models, sizes, args.repeats, threads, not args.no_classical)
-    print(f"sgemm (numpy float32 2048x2048): {result['sgemm_gflops']} GFLOP/s on {threads} threads")
+    print(f"sgemm (numpy float32 2048x2048): {result['sgemm_gflops']} GFLOP/s on {threads} threads; {result['cpu']}")
     result["command"] = command
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +121,7 @@ def run_cli(args) -> None:
         for path in models:
             card_path = path.with_suffix(".json")
             card = json.loads(card_path.read_text())
-            card["speed"] = {"sgemm_gflops": result["sgemm_gflops"], "threads": threads, "command": command,
+            card["speed"] = {"cpu": result["cpu"], "sgemm_gflops": result["sgemm_gflops"], "threads": threads, "command": command,
                              "rows": [r for r in result["rows"] if r["method"] == path.stem]}
             card_path.write_text(json.dumps(card, indent=1) + "\n")
 

@@ -1,0 +1,22 @@
+"""The benchmark prints figures (it is not a timed test): check that it measures what it says it does."""
+
+import pytest
+
+pytest.importorskip("skimage")
+
+from tests.conftest import MODELS  # noqa: E402
+from training.bench import bench, cpu_description  # noqa: E402
+
+
+def test_bench_measures_each_method_in_its_own_process(capsys):
+    result = bench([MODELS / "prefill-unet.onnx"], [(64, 96)], repeats=1, threads=1, classical=False)
+    (row,) = result["rows"]
+    assert row["method"] == "prefill-unet" and row["size"] == "96x64"
+    assert row["median_seconds"] > 0 and row["megapixels_per_second"] > 0
+    assert 50 < row["peak_rss_mb"] < 4000  # onnxruntime and Python loaded, a 96x64 image: not 0, not GBs
+    assert result["sgemm_gflops"] > 0 and result["cpu"] == cpu_description() and result["threads"] == 1
+    assert "prefill-unet" in capsys.readouterr().out
+
+
+def test_cpu_description_names_the_vector_unit():
+    assert cpu_description().endswith(("AVX-512", "AVX2", "no AVX2"))
