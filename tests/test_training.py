@@ -74,9 +74,9 @@ def test_fit_resumes_where_it_stopped(photo_folder, tmp_path):
 def test_fine_tune_from_an_exported_model_records_the_chain(photo_folder, tmp_path):
     """--init an exported ONNX model: Keras gets its exact weights back, and the fine-tune's card says
     how to reproduce both stages from the photos (the earlier stage's run folder replaces the .onnx)."""
+    from training.architectures import prefill_unet
     from training.export import weights_sha256
     from training.init_weights import load_initial_weights
-    from training.architectures import prefill_unet
 
     first = tmp_path / "first"
     fit(FitConfig(arch="prefill-unet", data=[str(photo_folder)], out=str(first), epochs=1, steps=2, patch=64,
@@ -105,10 +105,9 @@ def test_fine_tune_from_an_exported_model_records_the_chain(photo_folder, tmp_pa
 
 
 def test_init_refuses_an_onnx_model_of_another_architecture(tmp_path):
+    from tests.conftest import MODELS
     from training.architectures import prefill_unet
     from training.init_weights import load_initial_weights
-
-    from tests.conftest import MODELS
 
     with pytest.raises(ValueError, match="cannot load|another architecture"):
         load_initial_weights(prefill_unet.build(), MODELS / "seed-autoencoder.onnx")
