@@ -25,9 +25,9 @@ class Recipe:
     clip_augment_share: float  # share of patches given an exposure/contrast change that clips
     salt_ratio_range: tuple[float, float]
     pad_multiple: int
-    # Photos that are grey (three equal channels, e.g. all of Train400) get per-pixel noise, as grey
-    # uploads do in the service. Off, most of them got per-channel noise, which the cross-channel
-    # estimate undoes exactly: an easy case that real grey photos never show.
+    # Photos that are grey (three equal channels, e.g. all of Train400) get per-pixel noise: noise on a
+    # grey photo hits a pixel, there are no channels to hit apart. Off, most of their patches got
+    # per-channel noise, which the cross-channel estimate undoes exactly: a case grey photos never show.
     grey_photos_per_pixel: bool = False
 
     def as_dict(self) -> dict:
