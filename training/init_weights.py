@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-PARITY_TOLERANCE = 1e-4
 _INITIALIZER = re.compile(r"^[^/]+/(?P<scope>[^/]+)/(?P<kind>convolution/ReadVariableOp|Squeeze):0$")
 
 
@@ -38,8 +37,11 @@ def _load_from_onnx(model, path: Path) -> None:
     import onnx
     from onnx import numpy_helper
 
+    from training.export import PARITY_TOLERANCE, parity
+
+    onnx_model = onnx.load(str(path))
     arrays: dict[str, dict[str, np.ndarray]] = {}
-    for init in onnx.load(str(path)).graph.initializer:
+    for init in onnx_model.graph.initializer:
         match = _INITIALIZER.match(init.name)
         if match:
             layer = re.sub(r"_\d+$", "", match["scope"])  # drop TensorFlow's name-scope suffix
@@ -63,7 +65,8 @@ def _load_from_onnx(model, path: Path) -> None:
             raise ValueError(f"{name} in {path} has shapes {[v.shape for v in values]}, the model's "
                              f"{layer.name} {shapes}: another architecture?")
         layer.set_weights(values)
-    error = _onnx_difference(model, path)
+    pad_multiple = int({p.key: p.value for p in onnx_model.metadata_props}.get("pad_multiple", 1))
+    error = parity(model, path, pad_multiple)  # export's own Keras-vs-onnxruntime check
     if not error <= PARITY_TOLERANCE:
         raise ValueError(f"weights loaded from {path} do not reproduce it (max difference {error:.1e})")
 
@@ -72,16 +75,3 @@ def _rank(name: str) -> tuple[str, int]:
     """("conv2d", 0) for "conv2d", ("conv2d", 12) for "conv2d_12": Keras's per-process numbering."""
     match = re.fullmatch(r"(.*?)(?:_(\d+))?", name)
     return match[1], int(match[2] or 0)
-
-
-def _onnx_difference(model, path: Path, size: int = 64) -> float:
-    """Max |Keras - onnxruntime| on a noisy random image: the check that the mapping is right."""
-    import onnxruntime as ort
-
-    rng = np.random.default_rng(0)
-    x = rng.random((1, size, size, 3), dtype=np.float32)
-    x[rng.random(x.shape) < 0.3] = 0.0
-    x[rng.random(x.shape) < 0.15] = 1.0
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
-    return float(np.abs(model(x, training=False).numpy() - expected).max())
