@@ -4,7 +4,7 @@ VENV ?= .venv
 PORT ?= 8000
 BIN := $(VENV)/bin
 
-.PHONY: run test serve-deps test-deps system-deps clean
+.PHONY: run test serve-deps test-deps system-deps check-gpu-extra clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -25,6 +25,13 @@ system-deps:
 
 test: system-deps test-deps
 	$(BIN)/python -m pytest
+
+# The GPU build cannot be installed without a GPU, but its pin must exist for the GPU image to build:
+# fetch onnxruntime-gpu's wheel for Python 3.11 on Linux (no install). CI runs this.
+GPU_PIN = $(shell $(BIN)/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["gpu"][0])')
+check-gpu-extra: $(BIN)/python
+	d=$$(mktemp -d) && $(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+		--platform manylinux_2_28_x86_64 --dest "$$d" '$(GPU_PIN)'; rc=$$?; rm -rf "$$d"; exit $$rc
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -20,7 +20,19 @@ from app.cpus import available_cpus
 from app.imaging import DecodedImage
 
 
-def choose_providers(preference: str = "auto") -> list[str]:
+# cuDNN's default, EXHAUSTIVE, benchmarks every algorithm again whenever a convolution's input shape
+# changes, and the tiles of a large image come in several shapes: 1920x1080 in 1024 tiles took 546 ms of
+# model time on an H200, 155 ms with HEURISTIC, 17 ms untiled (docs/gpu.md).
+CUDA_OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC"}
+# Tile cores when settings leave it to us. CPU: 1024 bounds memory at no cost in speed. CUDA: every new
+# tile shape still costs, so tiles are larger; 2048 kept a 6000x4000 photo at 6.3 GB of GPU memory
+# (286 ms) where 4096 took 17 GB (195 ms) on the H200 (docs/gpu.md).
+AUTO_TILE = {"CPUExecutionProvider": 1024, "CUDAExecutionProvider": 2048}
+
+Providers = list[str | tuple[str, dict[str, str]]]
+
+
+def choose_providers(preference: str = "auto") -> Providers:
     """CUDA first when onnxruntime offers it (and it is not turned off), then the CPU."""
     available = ort.get_available_providers()
     if preference != "cpu" and "CUDAExecutionProvider" in available:
@@ -30,7 +42,7 @@ def choose_providers(preference: str = "auto") -> list[str]:
                 preload()
             except Exception:  # noqa: BLE001 - a system CUDA install may still work
                 pass
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return [("CUDAExecutionProvider", dict(CUDA_OPTIONS)), "CPUExecutionProvider"]
     if preference == "cuda":
         raise RuntimeError(f"CUDA was asked for, but onnxruntime offers only {available}")
     return ["CPUExecutionProvider"]
@@ -47,8 +59,9 @@ class DenoiseResult:
 
 
 class Denoiser:
-    def __init__(self, path: Path, providers: list[str] | None = None, threads: int = 0,
-                 tile_size: int = 1024, tile_margin: int = 64):
+    def __init__(self, path: Path, providers: Providers | None = None, threads: int = 0,
+                 tile_size: int = 0, tile_margin: int = 64):
+        """`tile_size` 0: the provider's own (`AUTO_TILE`)."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or available_cpus()
         options.inter_op_num_threads = 1
@@ -63,6 +76,7 @@ class Denoiser:
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.pad_multiple = int(metadata.get("pad_multiple", 1))
         self.provider = self.session.get_providers()[0]
+        tile_size = tile_size or AUTO_TILE.get(self.provider, 1024)
         self.tile_size = max(self.pad_multiple, _round_up(tile_size, self.pad_multiple))
         self.tile_margin = _round_up(tile_margin, self.pad_multiple)
 

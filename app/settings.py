@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0: the CPUs this process may use")
     max_upload_bytes: int = Field(50_000_000, gt=0, description="largest accepted upload")
     max_pixels: int = Field(60_000_000, gt=0, description="largest accepted image, width x height")
-    tile_size: int = Field(1024, ge=64, description="core size of inference tiles (rounded to the model's multiple)")
+    tile_size: int = Field(0, ge=0, description="core size of inference tiles (rounded to the model's multiple); "
+                           "0: 1024 on the CPU, 2048 on CUDA")
     tile_margin: int = Field(64, ge=0, description="context added around each tile, discarded after inference")
     max_concurrent: int = Field(0, ge=0, description="inferences at once; 0: 1 per 8 CPUs (each uses all threads), at least 1")
     max_queue: int = Field(8, ge=0, description="requests waiting for an inference slot; beyond it: 503")

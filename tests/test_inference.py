@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app.imaging import DecodedImage
-from app.inference import Denoiser
+from app.inference import AUTO_TILE, CUDA_OPTIONS, Denoiser, choose_providers
 from app.metrics import psnr
 from app.noise import salt_and_pepper
 from tests.conftest import MODELS
@@ -58,3 +58,22 @@ def test_grey_and_sixteen_bit_images(default_model_path, camera):
     noisy16 = salt_and_pepper(deep, 0.3, seed=3)
     out16 = denoiser.denoise(DecodedImage(noisy16)).image.pixels
     assert out16.dtype == np.uint16 and psnr(deep, out16, peak=65535) > psnr(deep, noisy16, peak=65535) + 10
+
+
+def test_tile_size_zero_means_the_providers_own(default_model_path):
+    """CPU: 1024 tiles (bounded memory); CUDA: 2048, since every new tile shape costs there."""
+    denoiser = Denoiser(default_model_path, choose_providers("auto"), threads=2, tile_size=0)
+    assert denoiser.tile_size == AUTO_TILE[denoiser.provider]
+    assert Denoiser(default_model_path, threads=2, tile_size=200).tile_size == 224  # rounded up to the model's 32
+
+
+def test_cuda_comes_with_heuristic_algorithm_search_or_not_at_all():
+    import onnxruntime as ort
+
+    providers = choose_providers("auto")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert providers[0] == ("CUDAExecutionProvider", CUDA_OPTIONS)
+    else:
+        assert providers == ["CPUExecutionProvider"]
+        with pytest.raises(RuntimeError, match="CUDA was asked for"):
+            choose_providers("cuda")
