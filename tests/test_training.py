@@ -1,6 +1,7 @@
 """A tiny real training run, then export to ONNX with the Keras/onnxruntime parity check."""
 
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ pytest.importorskip("tensorflow", reason="needs the train extra")  # installed b
 from app.inference import Denoiser  # noqa: E402
 from training.export import export, sha256  # noqa: E402
 from training.fit import FitConfig, fit  # noqa: E402
+from training.reproduce import reproduce  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +97,22 @@ def test_fine_tune_from_an_exported_model_records_the_chain(photo_folder, tmp_pa
     assert state.init_weights_sha256 == base["weights_sha256"]
     assert any(line.startswith("started from") for line in lines)
 
-    card = export(second, "tuned", tmp_path / "models", command="test")
+    export_command = shlex.join(["python", "-m", "training", "export", "--run", str(second), "--name", "tuned",
+                                 "--out", str(tmp_path / "models")])
+    card = export(second, "tuned", tmp_path / "models", command=export_command)
     training = card["training"]
     assert training["recipe"]["grey_photos_per_pixel"] is True and training["recipe"]["grey_share"] == 0.0
     assert training["starts_from"]["weights_sha256"] == base["weights_sha256"]
     assert training["total_seconds"] >= training["seconds"]
     assert training["reproduce"][0] == base["training"]["command"]
     assert f"--init {first}" in training["reproduce"][1] and "--recipe grey_share=0" in training["reproduce"][1]
+
+    # One command remakes it from the photos, in fresh folders: same weights, bit for bit (seeded, CPU).
+    again = tmp_path / "again"
+    remade = reproduce(tmp_path / "models" / "tuned.json", again, again / "models", log=lambda *_: None)
+    assert (again / "first" / "tuned.onnx").exists() and (again / "second" / "best.weights.h5").exists()
+    assert remade["weights_sha256"] == card["weights_sha256"]
+    assert remade["training"]["reproduce"][1].count(str(again / "first")) == 1
 
 
 def test_init_refuses_an_onnx_model_of_another_architecture(tmp_path):

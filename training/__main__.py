@@ -1,4 +1,4 @@
-"""Command line of the training package: `python -m training {fit,export,evaluate,bench} ...`."""
+"""Command line of the training package: `python -m training {fit,export,evaluate,bench,reproduce} ...`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,16 @@ def _bench(args: argparse.Namespace) -> None:
     from training.bench import run_cli
 
     run_cli(args)
+
+
+def _reproduce(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from training.reproduce import reproduce
+
+    card = Path(args.card)
+    runs = Path(args.runs_dir or f"runs/reproduce-{card.stem}")
+    reproduce(card, runs, Path(args.out or runs / "models"), dry_run=args.dry_run)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,6 +118,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", help="also write the figures as JSON here")
     p.add_argument("--card", action="store_true", help="write each model's figures into its card")
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser("reproduce", help="remake a model from the photos: every command its card records, in fresh run folders")
+    p.add_argument("--card", default="models/prefill-unet.json", help="the model card to follow")
+    p.add_argument("--runs-dir", help="where the run folders go (default runs/reproduce-<name>)")
+    p.add_argument("--out", help="where the model is exported (default <runs-dir>/models; never the shipped one unless named)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands only")
+    p.set_defaults(func=_reproduce)
 
     args = parser.parse_args(argv)
     args.func(args)

@@ -1,0 +1,89 @@
+"""Re-run every command that made a model, from the photos, into fresh run folders: one command.
+
+A model card records them: `training.reproduce` (each fit stage, in order; a model fitted in one go
+has only `training.command`) and `commands.export`. Here each stage's run folder moves under
+`runs_dir`, so the runs that made the shipped model are neither reused nor overwritten. A stage that
+another starts from (`--init`) is exported into its own run folder first and the next stage starts
+from that ONNX file: its card beside it is the record the final card keeps (`training.starts_from`).
+Interrupted, the same command resumes: fit resumes its run folder, and a finished stage is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Step:
+    argv: list[str]  # `python -m training ...` with this interpreter
+    done: Path | None = None  # skip the step when this file exists (an intermediate export)
+
+    def text(self) -> str:
+        return shlex.join(["python", *self.argv[1:]])
+
+
+def _value(parts: list[str], flag: str) -> str | None:
+    return parts[parts.index(flag) + 1] if flag in parts else None
+
+
+def _set(parts: list[str], flag: str, value: str) -> list[str]:
+    parts = list(parts)
+    if flag in parts:
+        parts[parts.index(flag) + 1] = value
+    else:
+        parts += [flag, value]
+    return parts
+
+
+def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
+    """The steps that remake the card's model in `runs_dir`, exported to `out_dir`."""
+    fits = [shlex.split(c) for c in card["training"].get("reproduce") or [card["training"]["command"]]]
+    export = shlex.split(card["commands"]["export"])
+    for parts in fits + [export]:
+        if parts[:3] != ["python", "-m", "training"] or parts[3] not in ("fit", "export"):
+            raise ValueError(f"not a training command: {shlex.join(parts)}")
+    name = _value(export, "--name") or card["name"]
+    moved: dict[str, Path] = {}  # recorded run folder -> its new place
+    steps: list[Step] = []
+    for parts in fits:
+        recorded = _value(parts, "--out")
+        start = _value(parts, "--init")
+        if start in moved:  # starts from an earlier stage: export that stage, start from the export
+            stage = moved[start]
+            onnx = stage / f"{name}.onnx"
+            steps.append(Step([sys.executable, "-m", "training", "export", "--run", str(stage), "--name", name,
+                               "--out", str(stage)], done=onnx))
+            parts = _set(parts, "--init", str(onnx))
+        moved[recorded] = runs_dir / Path(recorded).name
+        steps.append(Step([sys.executable, *_set(parts, "--out", str(moved[recorded]))[1:]]))
+    run = _value(export, "--run")
+    export = _set(_set(export, "--run", str(moved.get(run, run))), "--out", str(out_dir))
+    steps.append(Step([sys.executable, *export[1:]]))
+    return steps
+
+
+def reproduce(card_path: Path, runs_dir: Path, out_dir: Path, dry_run: bool = False, log=print) -> dict | None:
+    """Run the plan; returns the new card, after saying whether its weights match the original's."""
+    card = json.loads(card_path.read_text())
+    steps = plan(card, runs_dir, out_dir)
+    for step in steps:
+        if step.done is not None and step.done.exists():
+            log(f"done already: {step.text()}")
+            continue
+        log(f"{'would run' if dry_run else 'running'}: {step.text()}")
+        if not dry_run:
+            subprocess.run(step.argv, check=True)
+    if dry_run:
+        return None
+    name = _value(steps[-1].argv, "--name") or card["name"]
+    new = json.loads((out_dir / f"{name}.json").read_text())
+    same = new["weights_sha256"] == card["weights_sha256"]
+    log(f"weights {'identical to' if same else 'differ from'} {card_path} ({new['weights_sha256'][:12]}... vs "
+        f"{card['weights_sha256'][:12]}...); best validation PSNR {new['training']['best_validation_psnr']:.3f} vs "
+        f"{card['training']['best_validation_psnr']:.3f} dB")
+    return new
