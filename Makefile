@@ -28,7 +28,7 @@ test: system-deps test-deps
 
 # The GPU build cannot be installed without a GPU, but its pin must exist for the GPU image to build:
 # fetch onnxruntime-gpu's wheel for Python 3.11 on Linux (no install). CI runs this.
-GPU_PIN = $(shell $(BIN)/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["gpu"][0])')
+GPU_PIN = $(shell $(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["gpu"][0])')
 check-gpu-extra: $(BIN)/python
 	d=$$(mktemp -d) && $(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
 		--platform manylinux_2_28_x86_64 --dest "$$d" '$(GPU_PIN)'; rc=$$?; rm -rf "$$d"; exit $$rc

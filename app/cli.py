@@ -59,8 +59,14 @@ def _denoise(args: argparse.Namespace) -> int:
     from app.registry import ModelRegistry
     from app.settings import Settings
 
-    settings = Settings(models_dir=args.models_dir, threads=args.threads, max_pixels=args.max_pixels,
-                        tile_size=args.tile_size, default_model=None)
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings(models_dir=args.models_dir, threads=args.threads, max_pixels=args.max_pixels,
+                            tile_size=args.tile_size, default_model=None)
+    except ValidationError as e:  # a bad --threads / --tile-size / ...: one line, usage status
+        print("error: " + "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()), file=sys.stderr)
+        return 2
     registry = ModelRegistry(settings)
     registry.load()
     registry.warm_up()

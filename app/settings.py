@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     max_queue: int = Field(8, ge=0, description="requests waiting for an inference slot; beyond it: 503")
     retry_after_s: int = Field(2, ge=1, description="Retry-After sent with 503 when the queue is full")
     log_json: bool = Field(True, description="structured JSON logs (false: plain text)")
+
+    @field_validator("tile_size")
+    @classmethod
+    def _tile_size_is_auto_or_at_least_64(cls, value: int) -> int:
+        if 0 < value < 64:
+            raise ValueError("tile_size is 0 (the provider's own) or at least 64")
+        return value
 
 
 @lru_cache

@@ -1,6 +1,7 @@
 """The command line: folders in, mirrored folder out, per-file errors, exit codes."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from app.cli import main
@@ -35,6 +36,14 @@ def test_failures_are_reported_and_the_batch_goes_on(tmp_path, camera, capsys):
     assert status == 1
     assert (out / "good.png").exists() and not (out / "broken.png").exists()
     assert "broken.png" in err and "missing.png" in err and "1 written" in err and "2 failed" in err
+
+
+@pytest.mark.parametrize("option", [["--tile-size", "10"], ["--threads", "-1"], ["--max-pixels", "0"]])
+def test_bad_settings_are_a_usage_error_not_a_traceback(tmp_path, camera, capsys, option):
+    Image.fromarray(camera).save(tmp_path / "c.png")
+    assert main(["denoise", str(tmp_path / "c.png"), "-o", str(tmp_path / "o"), "-q", *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1
 
 
 def test_unknown_model_is_a_usage_error(tmp_path, camera):
