@@ -75,7 +75,7 @@ def _denoise(args: argparse.Namespace) -> int:
     except UnknownModel as e:
         print(f"error: {e.detail}", file=sys.stderr)
         return 2
-    return _process(args, lambda data: model.denoiser.denoise(decode(data, settings.max_pixels)).image)
+    return _process(args, lambda data: model.denoiser.denoise(decode(data, settings.max_pixels), args.ensemble).image)
 
 
 def _corrupt(args: argparse.Namespace) -> int:
@@ -105,6 +105,7 @@ def _density(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.inference import ENSEMBLES
     from app.settings import REPO_MODELS
 
     parser = argparse.ArgumentParser(prog="image-noise-removal", description=__doc__,
@@ -127,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=int, default=95, help="JPEG quality, with --format jpeg")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: the CPUs available)")
     p.add_argument("--tile-size", type=int, default=0, help="tile size for large images (0: 1024 on the CPU, 2048 on CUDA)")
+    p.add_argument("--ensemble", type=int, choices=ENSEMBLES, default=1,
+                   help="8: average the model over the 8 flips and rotations (slightly better, 8x the time)")
     p.set_defaults(func=_denoise)
 
     p = sub.add_parser("corrupt", help="add salt-and-pepper noise (lossless output only)")

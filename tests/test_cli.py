@@ -24,6 +24,13 @@ def test_corrupt_then_denoise_a_folder_tree(tmp_path, astronaut, camera, capsys)
     assert Image.open(clean_dir / "sub" / "c.png").mode == "L"
     assert "2 written" in capsys.readouterr().err
 
+    # --ensemble 8: the same files, a little better
+    assert main(["denoise", str(noisy_dir / "a.png"), "-o", str(tmp_path / "x8"), "-q", "--ensemble", "8"]) == 0
+    assert psnr(astronaut, np.asarray(Image.open(tmp_path / "x8" / "a.png"))) > psnr(astronaut, restored)
+    with pytest.raises(SystemExit) as refused:
+        main(["denoise", str(noisy_dir), "-o", str(tmp_path / "x2"), "--ensemble", "2"])
+    assert refused.value.code == 2
+
 
 def test_failures_are_reported_and_the_batch_goes_on(tmp_path, camera, capsys):
     photos = tmp_path / "photos"

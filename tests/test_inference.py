@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app.imaging import DecodedImage
-from app.inference import AUTO_TILE, CUDA_OPTIONS, Denoiser, choose_providers
+from app.inference import AUTO_TILE, CUDA_OPTIONS, Denoiser, _turn, _turn_back, choose_providers
 from app.metrics import psnr
 from app.noise import salt_and_pepper
 from tests.conftest import MODELS
@@ -77,3 +77,21 @@ def test_cuda_comes_with_heuristic_algorithm_search_or_not_at_all():
         assert providers == ["CPUExecutionProvider"]
         with pytest.raises(RuntimeError, match="CUDA was asked for"):
             choose_providers("cuda")
+
+
+def test_the_eight_turns_are_distinct_and_each_is_undone():
+    batch = np.arange(2 * 3 * 5 * 3, dtype=np.float32).reshape(2, 3, 5, 3)
+    turned = [_turn(batch, mode) for mode in range(8)]
+    assert len({t.tobytes() + bytes(t.shape) for t in turned}) == 8
+    for mode, t in enumerate(turned):
+        assert np.array_equal(_turn_back(t, mode), batch)
+
+
+def test_ensemble_on_a_tiled_photo_matches_the_whole_and_refuses_other_sizes(default_model_path, astronaut):
+    """Tiles (with margins) go through the 8 turns one by one: the result matches the untiled x8."""
+    noisy = salt_and_pepper(astronaut, 0.5, seed=4)
+    whole = Denoiser(default_model_path, threads=2, tile_size=4096).denoise(DecodedImage(noisy), 8).image.pixels
+    tiled = Denoiser(default_model_path, threads=2, tile_size=64, tile_margin=64).denoise(DecodedImage(noisy), 8).image.pixels
+    assert (np.abs(tiled.astype(int) - whole.astype(int)) <= 1).mean() >= 0.999
+    with pytest.raises(ValueError, match="ensemble"):
+        Denoiser(default_model_path, threads=2).denoise(DecodedImage(noisy), 4)

@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", help="label of this table in the outputs and model cards (default: the folder's name)")
     p.add_argument("--out", help="output folder (default docs/eval/<name>)")
     p.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    p.add_argument("--x8", nargs="+", default=[], metavar="MODEL",
+                   help="also score these models as their 8-fold geometric self-ensemble (rows '<name> x8')")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--figure-density", type=float, default=0.5)
     p.add_argument("--exposure", type=float, default=1.0,

@@ -54,9 +54,16 @@ def over_expose(image: np.ndarray, gain: float) -> np.ndarray:
     return np.clip(np.rint(image.astype(np.float64) * gain), 0, 255).astype(np.uint8)
 
 
-def model_method(path: Path, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+def model_method(path: Path, threads: int = 0, ensemble: int = 1) -> Callable[[np.ndarray], np.ndarray]:
     denoiser = Denoiser(path, threads=threads)
-    return lambda noisy: denoiser.denoise(DecodedImage(noisy)).image.pixels
+    return lambda noisy: denoiser.denoise(DecodedImage(noisy), ensemble).image.pixels
+
+
+def model_methods(paths: list[Path], threads: int = 0, x8: tuple[str, ...] = ()) -> dict[str, Callable]:
+    """Each model as "<name>" (one pass), and those named in `x8` also as "<name> x8" (the 8-fold mean)."""
+    methods = {path.stem: model_method(path, threads) for path in paths}
+    methods.update({f"{path.stem} x8": model_method(path, threads, 8) for path in paths if path.stem in x8})
+    return methods
 
 
 @dataclass
@@ -73,7 +80,7 @@ class Row:
 
 def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], noises: tuple[str, ...] | None = None,
              methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True,
-             exposure: float = 1.0) -> list[Row]:
+             exposure: float = 1.0, x8: tuple[str, ...] = ()) -> list[Row]:
     """Every (image, noise mode, density, method) scored; the order of rows is deterministic.
 
     Density 0 scores each method on the clean photo itself (a denoiser should leave it unchanged).
@@ -87,7 +94,7 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
     colour = any(im.ndim == 3 for im in images)
     noises = noises or (("per-channel", "per-pixel") if colour else ("per-pixel",))
     chosen = {name: fn for name, fn in METHODS.items() if not methods or name in methods}
-    chosen.update({p.stem: model_method(p, threads) for p in model_paths})
+    chosen.update(model_methods(model_paths, threads, x8))
     rows: list[Row] = []
     jobs = [(f, im, noise, d) for noise in noises for d in densities for f, im in zip(files, images)]
     for path, clean, noise, density in tqdm(jobs, desc=f"evaluate {data.name}", disable=not progress, mininterval=2):
@@ -205,7 +212,7 @@ def run_cli(args) -> None:
     data = Path(args.data)
     name = args.name or (data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}")
     rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
-                    limit=args.limit, threads=args.threads, exposure=args.exposure)
+                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8))
     summary = summarise(rows)
     out = Path(args.out or f"docs/eval/{name}")
     write_outputs(rows, summary, out, name, command)

@@ -100,3 +100,21 @@ def test_tiny_and_thin_images(client, shape):
     image = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
     r = client.post("/denoise", files={"file": ("t.png", png_bytes(image))})
     assert r.status_code == 200 and decode_png(r.content).shape == shape
+
+
+def test_ensemble_of_eight_is_opt_in_and_keeps_clean_values(client, camera):
+    noisy = salt_and_pepper(camera, 0.5, seed=5)
+    plain = client.post("/denoise", files={"file": ("g.png", png_bytes(noisy))})
+    eight = client.post("/denoise", files={"file": ("g.png", png_bytes(noisy))}, data={"ensemble": "8"})
+    assert plain.headers["x-ensemble"] == "1" and eight.headers["x-ensemble"] == "8"
+    out = decode_png(eight.content)
+    untouched = (noisy != 0) & (noisy != 255)
+    assert np.array_equal(out[untouched], noisy[untouched])  # the mean of 8 exact copies is exact
+    assert psnr(camera, out) > psnr(camera, decode_png(plain.content))
+
+
+@pytest.mark.parametrize("value", ["2", "0", "-8", "x8"])
+def test_other_ensemble_sizes_are_a_422(client, camera, value):
+    r = client.post("/denoise", files={"file": ("g.png", png_bytes(camera))}, data={"ensemble": value})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/json"
+    assert client.get("/health/live").status_code == 200

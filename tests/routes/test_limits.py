@@ -67,6 +67,14 @@ def test_image_over_the_pixel_limit_is_413(limited):
     assert r.status_code == 413 and r.json()["error"] == "image_too_large"
 
 
+def test_ensemble_shares_the_pixel_limit(limited):
+    """ensemble=8 runs the model 8 times: images up to max_pixels / 8 (here 125,000)."""
+    image = png_claiming(400, 400)  # 160,000 pixels: fine alone, too many for 8 passes
+    r = limited.post("/denoise", files={"file": ("a.png", image)}, data={"ensemble": "8"})
+    assert r.status_code == 413 and r.json()["error"] == "image_too_large"
+    assert "ensemble=8" in r.json()["detail"] and "125,000" in r.json()["detail"]
+
+
 def test_decompression_bomb_header_is_413_without_decoding(client):
     r = client.post("/denoise", files={"file": ("bomb.png", png_claiming(40000, 40000))})
     assert r.status_code == 413 and r.json()["error"] == "image_too_large"
