@@ -111,6 +111,7 @@ async function denoise() {
     const form = new FormData();
     form.append("file", input, "upload");
     form.append("model", $("model").value);
+    form.append("ensemble", $("ensemble").checked ? "8" : "1");
     const response = await fetch("/denoise", { method: "POST", body: form });
     if (!response.ok) throw new Error(await apiError(response));
     state.clean = await response.blob();
@@ -118,7 +119,8 @@ async function denoise() {
     show("before-img", null, input);
     syncSwipe();
     const ms = Number(response.headers.get("X-Inference-Ms"));
-    $("timing").textContent = `${response.headers.get("X-Model")}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}`;
+    const ensemble = response.headers.get("X-Ensemble") === "1" ? "" : ` x${response.headers.get("X-Ensemble")}`;
+    $("timing").textContent = `${response.headers.get("X-Model")}${ensemble}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}`;
     $("clean-score").textContent = state.noisy ? await scores(state.original, state.clean) : "";
     status("Done.");
   } catch (error) {
