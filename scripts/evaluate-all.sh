@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every evaluation table in docs/eval and every score in the model cards, from the shipped models.
-# Needs the train extra (make test-deps) and ../shared/data (or DATA=/path/to/sets). ~45 min on 2 cores (24 without the x8 rows).
+# Needs the train extra (make test-deps) and ../shared/data (or DATA=/path/to/sets). ~41 min on 2 cores (the three lines with x8 rows took 36m37s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}

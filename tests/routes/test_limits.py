@@ -129,9 +129,9 @@ def test_full_queue_gets_503_with_retry_after(astronaut):
         model = app.state.services.registry.get(None)
         original = model.denoiser.denoise
 
-        def slow(image):
+        def slow(image, ensemble=1):
             time.sleep(1.0)
-            return original(image)
+            return original(image, ensemble)
 
         model.denoiser.denoise = slow
         body = png_bytes(astronaut[:64, :64])
