@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
 
     card = json.loads(Path(args.model).with_suffix(".json").read_text())
-    command = card["training"]["command"].split()
+    command = shlex.split(card["training"]["command"])
     seed = args.seed if args.seed is not None else int(command[command.index("--seed") + 1])
     fraction = args.val_fraction or float(command[command.index("--val-fraction") + 1])
     trained, held_out = split_files(list_images(Path(args.data)), fraction, seed)
