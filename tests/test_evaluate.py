@@ -65,3 +65,14 @@ def test_tiny_end_to_end_evaluation(tmp_path, astronaut, camera):
     update_cards(summary, "photos", [tmp_path / model.name], "cmd")
     scores = json.loads(card.read_text())["scores"]["photos"]
     assert scores["per-channel"]["0.2"]["noisy_psnr"] == noisy
+
+
+def test_x8_rows_score_the_self_ensemble_beside_the_single_pass(tmp_path, camera):
+    data = tmp_path / "photos"
+    data.mkdir()
+    Image.fromarray(camera).save(data / "c.png")
+    model = MODELS / "prefill-unet.onnx"
+    rows = evaluate(data, (0.5,), [model], methods=["noisy input"], threads=2, progress=False, x8=("prefill-unet",))
+    by_method = {r.method: r for r in rows}
+    assert set(by_method) == {"noisy input", "prefill-unet", "prefill-unet x8"}
+    assert by_method["prefill-unet x8"].psnr > by_method["prefill-unet"].psnr > by_method["noisy input"].psnr + 10

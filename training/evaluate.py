@@ -209,6 +209,9 @@ def run_cli(args) -> None:
         model_paths = sorted(models_dir.glob("*.onnx"))
     else:
         model_paths = [Path(m) if m.endswith(".onnx") else models_dir / f"{m}.onnx" for m in args.models or []]
+    unknown = set(args.x8) - {p.stem for p in model_paths}
+    if unknown:
+        raise SystemExit(f"--x8 names models that are not evaluated: {', '.join(sorted(unknown))}")
     data = Path(args.data)
     name = args.name or (data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}")
     rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
