@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from app.metrics import psnr  # noqa: E402
 from app.noise import salt_and_pepper  # noqa: E402
 from training.baselines import METHODS  # noqa: E402
+from training.commands import flag_value  # noqa: E402
 from training.data import list_images, split_files  # noqa: E402
 from training.evaluate import load_as_stored, model_method, noise_seed  # noqa: E402
 
@@ -55,9 +55,9 @@ def main() -> None:
     args = parser.parse_args()
 
     card = json.loads(Path(args.model).with_suffix(".json").read_text())
-    command = shlex.split(card["training"]["command"])
-    seed = args.seed if args.seed is not None else int(command[command.index("--seed") + 1])
-    fraction = args.val_fraction or float(command[command.index("--val-fraction") + 1])
+    command = card["training"]["command"]
+    seed = args.seed if args.seed is not None else int(flag_value(command, "--seed"))
+    fraction = args.val_fraction or float(flag_value(command, "--val-fraction"))
     trained, held_out = split_files(list_images(Path(args.data)), fraction, seed)
     trained, held_out = trained[: args.limit], held_out[: args.limit]
     denoise = model_method(Path(args.model))

@@ -42,15 +42,19 @@ def cpu_description() -> str:
     return f"{name}, {vector}"
 
 
-def _photo(height: int, width: int, density: float) -> np.ndarray:
-    """A photo-like test image: skimage's astronaut tiled to size, with salt-and-pepper noise."""
+def photo(height: int, width: int) -> np.ndarray:
+    """A photo-like test image of any size: skimage's astronaut, tiled (also scripts/check_cuda.py's)."""
     from skimage import data
-
-    from app.noise import salt_and_pepper
 
     base = data.astronaut()
     reps = (-(-height // base.shape[0]), -(-width // base.shape[1]), 1)
-    return salt_and_pepper(np.tile(base, reps)[:height, :width], density, seed=0)
+    return np.ascontiguousarray(np.tile(base, reps)[:height, :width])
+
+
+def _photo(height: int, width: int, density: float) -> np.ndarray:
+    from app.noise import salt_and_pepper
+
+    return salt_and_pepper(photo(height, width), density, seed=0)
 
 
 def measure_one(method: str, height: int, width: int, repeats: int, threads: int, density: float) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from training import architectures
+from training.commands import flag_value, with_flag
 
 DATASETS = {
     "CBSD432": ("432 colour photos (BSDS500 minus the 68 CBSD68 test images), 481x321, JPEG",
@@ -153,7 +154,8 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
             **({"starts_from": stage_before,
                 "total_seconds": round(state["seconds"]) + stage_before["training"].get("total_seconds", stage_before["training"]["seconds"]),
                 "reproduce": stage_before["training"].get("reproduce", [stage_before["training"]["command"]])
-                + [_with_init(fit_command, _out_of(stage_before["training"]["command"]))]}
+                # --init: the earlier stage's run folder (the same weights as the ONNX file it started from)
+                + [shlex.join(with_flag(fit_command, "--init", flag_value(stage_before["training"]["command"], "--out")))]}
                if stage_before else {}),
         },
         "commands": {"export": command or "python -m training " + shlex.join(sys.argv[1:])},
@@ -181,18 +183,6 @@ def _stage_before(config: dict, state: dict, previous_card: dict) -> dict | None
             return {"name": card.get("name"), "weights_sha256": fingerprint, "training": card["training"]}
     raise ValueError(f"no model card records the weights {config['init']} started from ({fingerprint[:12]}...): "
                      "export the run it came from first, or keep its card beside the .onnx file")
-
-
-def _out_of(command: str) -> str:
-    parts = shlex.split(command)
-    return parts[parts.index("--out") + 1]
-
-
-def _with_init(command: str, init: str) -> str:
-    """The fit command with --init pointing at the earlier stage's run folder (same weights as its ONNX)."""
-    parts = shlex.split(command)
-    parts[parts.index("--init") + 1] = init
-    return shlex.join(parts)
 
 
 def _fit_command(config: dict) -> str:

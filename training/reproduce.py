@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.commands import flag_value, with_flag
+
 
 @dataclass
 class Step:
@@ -27,19 +29,6 @@ class Step:
         return shlex.join(["python", *self.argv[1:]])
 
 
-def _value(parts: list[str], flag: str) -> str | None:
-    return parts[parts.index(flag) + 1] if flag in parts else None
-
-
-def _set(parts: list[str], flag: str, value: str) -> list[str]:
-    parts = list(parts)
-    if flag in parts:
-        parts[parts.index(flag) + 1] = value
-    else:
-        parts += [flag, value]
-    return parts
-
-
 def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
     """The steps that remake the card's model in `runs_dir`, exported to `out_dir`."""
     fits = [shlex.split(c) for c in card["training"].get("reproduce") or [card["training"]["command"]]]
@@ -47,22 +36,22 @@ def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
     for parts in fits + [export]:
         if parts[:3] != ["python", "-m", "training"] or parts[3] not in ("fit", "export"):
             raise ValueError(f"not a training command: {shlex.join(parts)}")
-    name = _value(export, "--name") or card["name"]
+    name = flag_value(export, "--name") or card["name"]
     moved: dict[str, Path] = {}  # recorded run folder -> its new place
     steps: list[Step] = []
     for parts in fits:
-        recorded = _value(parts, "--out")
-        start = _value(parts, "--init")
+        recorded = flag_value(parts, "--out")
+        start = flag_value(parts, "--init")
         if start in moved:  # starts from an earlier stage: export that stage, start from the export
             stage = moved[start]
             onnx = stage / f"{name}.onnx"
             steps.append(Step([sys.executable, "-m", "training", "export", "--run", str(stage), "--name", name,
                                "--out", str(stage)], done=onnx))
-            parts = _set(parts, "--init", str(onnx))
+            parts = with_flag(parts, "--init", str(onnx))
         moved[recorded] = runs_dir / Path(recorded).name
-        steps.append(Step([sys.executable, *_set(parts, "--out", str(moved[recorded]))[1:]]))
-    run = _value(export, "--run")
-    export = _set(_set(export, "--run", str(moved.get(run, run))), "--out", str(out_dir))
+        steps.append(Step([sys.executable, *with_flag(parts, "--out", str(moved[recorded]))[1:]]))
+    run = flag_value(export, "--run")
+    export = with_flag(with_flag(export, "--run", str(moved.get(run, run))), "--out", str(out_dir))
     steps.append(Step([sys.executable, *export[1:]]))
     return steps
 
@@ -80,7 +69,7 @@ def reproduce(card_path: Path, runs_dir: Path, out_dir: Path, dry_run: bool = Fa
             subprocess.run(step.argv, check=True)
     if dry_run:
         return None
-    name = _value(steps[-1].argv, "--name") or card["name"]
+    name = flag_value(steps[-1].argv, "--name") or card["name"]
     new = json.loads((out_dir / f"{name}.json").read_text())
     same = new["weights_sha256"] == card["weights_sha256"]
     log(f"weights {'identical to' if same else 'differ from'} {card_path} ({new['weights_sha256'][:12]}... vs "
