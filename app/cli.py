@@ -1,6 +1,7 @@
 """`image-noise-removal`: denoise or corrupt files and folders without a server, or start the server.
 
-Uses the service's own decoding, models, tiling and noise, through onnxruntime directly.
+Each file goes through `app.pipeline`, the functions behind POST /denoise and POST /corrupt (same
+decoding, pixel budget, models, tiling, ensemble and noise), then `app.imaging.encode`.
 Exit status: 0 when every file succeeded, 1 when any failed (each failure is reported, the batch
 goes on), 2 for bad arguments.
 """
@@ -12,8 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
-SUFFIX = {"png": ".png", "webp": ".webp", "tiff": ".tiff", "jpeg": ".jpg"}
+from app.formats import INPUT_SUFFIXES, LOSSLESS, OUTPUT_FORMATS
 
 
 def _inputs(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
@@ -21,7 +21,7 @@ def _inputs(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
     for path in paths:
         if path.is_dir():
             for file in sorted(path.rglob("*")):
-                if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
+                if file.is_file() and file.suffix.lower() in INPUT_SUFFIXES:
                     yield file, file.relative_to(path)
         elif path.exists():  # missing paths are reported by the caller
             yield path, Path(path.name)
@@ -38,7 +38,7 @@ def _process(args: argparse.Namespace, work) -> int:
     failures: list[tuple[Path, str]] = [(p, "no such file or folder") for p in missing]
     done = 0
     for file, relative in tqdm(jobs, desc=args.command, unit="image", disable=args.quiet or not jobs):
-        target = args.output / relative.with_suffix(SUFFIX[args.format])
+        target = args.output / relative.with_suffix(OUTPUT_FORMATS[args.format].suffix)
         try:
             image = work(file.read_bytes())
             body, _ = encode(image, args.format, getattr(args, "quality", 95))
@@ -54,12 +54,12 @@ def _process(args: argparse.Namespace, work) -> int:
 
 
 def _denoise(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app import pipeline
     from app.errors import UnknownModel
-    from app.imaging import decode
     from app.registry import ModelRegistry
     from app.settings import Settings
-
-    from pydantic import ValidationError
 
     try:
         settings = Settings(models_dir=args.models_dir, threads=args.threads, max_pixels=args.max_pixels,
@@ -75,19 +75,15 @@ def _denoise(args: argparse.Namespace) -> int:
     except UnknownModel as e:
         print(f"error: {e.detail}", file=sys.stderr)
         return 2
-    return _process(args, lambda data: model.denoiser.denoise(decode(data, settings.max_pixels), args.ensemble).image)
+    options = pipeline.DenoiseOptions(ensemble=args.ensemble)
+    return _process(args, lambda data: pipeline.denoise(data, model.denoiser, settings.max_pixels, options).image)
 
 
 def _corrupt(args: argparse.Namespace) -> int:
-    from app.imaging import DecodedImage, decode
-    from app.noise import salt_and_pepper
+    from app import pipeline
 
-    def work(data: bytes) -> DecodedImage:
-        image = decode(data, args.max_pixels)
-        noisy = salt_and_pepper(image.pixels, args.density, args.salt_ratio, not args.per_pixel, args.seed)
-        return DecodedImage(noisy, image.alpha, image.source_format, image.icc_profile)
-
-    return _process(args, work)
+    options = pipeline.NoiseOptions(args.density, args.salt_ratio, not args.per_pixel, args.seed)
+    return _process(args, lambda data: pipeline.corrupt(data, args.max_pixels, options))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -106,7 +102,7 @@ def _density(value: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from app.inference import ENSEMBLES
-    from app.settings import REPO_MODELS
+    from app.settings import MAX_PIXELS, REPO_MODELS
 
     parser = argparse.ArgumentParser(prog="image-noise-removal", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,12 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-o", "--output", type=Path, required=True,
                        help="output folder; each folder's tree is mirrored inside it")
         p.add_argument("--format", choices=formats, default="png", help="output format (default png)")
-        p.add_argument("--max-pixels", type=int, default=60_000_000, help="refuse larger images")
+        p.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help="refuse larger images (denoise --ensemble 8: "
+                       "an eighth of it, as the service)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("denoise", help="remove salt-and-pepper noise from images",
                        description="Remove salt-and-pepper noise; grey stays grey, alpha and 16-bit grey are kept.")
-    io_arguments(p, list(SUFFIX))
+    io_arguments(p, list(OUTPUT_FORMATS))
     p.add_argument("-m", "--model", help="model name (default: the default model in --models-dir)")
     p.add_argument("--models-dir", type=Path, default=REPO_MODELS)
     p.add_argument("--quality", type=int, default=95, help="JPEG quality, with --format jpeg")
@@ -133,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_denoise)
 
     p = sub.add_parser("corrupt", help="add salt-and-pepper noise (lossless output only)")
-    io_arguments(p, ["png", "webp", "tiff"])
+    io_arguments(p, list(LOSSLESS))
     p.add_argument("-d", "--density", type=_density, default=0.2, help="fraction of values hit (0..1)")
     p.add_argument("--salt-ratio", type=_density, default=0.5, help="share of hits that become white")
     p.add_argument("--per-pixel", action="store_true", help="hit whole pixels instead of channels")

@@ -1,6 +1,7 @@
 """One error hierarchy; each error carries its HTTP status and a stable machine-readable code.
 
-Every error response has the same JSON body: {"error": code, "detail": human text}.
+Every error response has the same JSON body: {"error": code, "detail": human text}, built by
+`app.error_handlers` (the HTTP side); the command line prints `detail`. Pure Python: no FastAPI here.
 """
 
 from __future__ import annotations
@@ -72,3 +73,21 @@ class Overloaded(ApiError):
 class NotReady(ApiError):
     status = 503
     code = "not_ready"
+
+
+class HttpError(ApiError):
+    """An error Starlette raised itself (unknown route, wrong method, unreadable body), in our body."""
+
+    CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail, headers)
+        self.status = status
+        self.code = self.CODES.get(status, "http_error")
+
+
+class InternalError(ApiError):
+    """A bug: logged with its traceback; the client gets this body and the request id, never the trace."""
+
+    status = 500
+    code = "internal_error"

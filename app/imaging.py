@@ -21,17 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import EmptyFile, ImageTooLarge, InvalidImage, InvalidParameter, UnsupportedImage
-
-# Output formats: name -> (Pillow format, media type). JPEG is lossy; callers refuse it where impulses matter.
-FORMATS: dict[str, tuple[str, str]] = {
-    "png": ("PNG", "image/png"),
-    "webp": ("WEBP", "image/webp"),
-    "tiff": ("TIFF", "image/tiff"),
-    "jpeg": ("JPEG", "image/jpeg"),
-}
-MEDIA_TYPES = {media: name for name, (_, media) in FORMATS.items()}
-MEDIA_TYPES["image/jpg"] = "jpeg"
-LOSSLESS_FORMATS = ("png", "webp", "tiff")
+from app.formats import INPUT_DESCRIPTION, OUTPUT_FORMATS
 
 
 @dataclass
@@ -50,8 +40,12 @@ class DecodedImage:
         return int(np.iinfo(self.pixels.dtype).max)
 
     @property
-    def megapixels(self) -> float:
-        return self.pixels.shape[0] * self.pixels.shape[1] / 1e6
+    def pixel_count(self) -> int:
+        return self.pixels.shape[0] * self.pixels.shape[1]
+
+    def with_pixels(self, pixels: np.ndarray) -> "DecodedImage":
+        """The same image (alpha, format, ICC profile) with new colour values."""
+        return DecodedImage(pixels, self.alpha, self.source_format, self.icc_profile)
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
@@ -64,7 +58,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageTooLarge(f"image too large: {e}") from None
     except UnidentifiedImageError:
-        raise InvalidImage("the file is not an image in a supported format (PNG, JPEG, WebP, TIFF, BMP, GIF)") from None
+        raise InvalidImage(f"the file is not an image in a supported format ({INPUT_DESCRIPTION})") from None
     except Exception as e:  # Pillow raises many types for malformed headers
         raise InvalidImage(f"the image header could not be read: {e}") from None
     width, height = image.size
@@ -73,11 +67,6 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     if width == 0 or height == 0:
         raise InvalidImage("the image has no pixels")
     return image
-
-
-def probe_size(data: bytes, max_pixels: int) -> tuple[int, int]:
-    """(width, height) from the header alone, with the same checks as `decode`."""
-    return _open(data, max_pixels).size
 
 
 def _to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -187,9 +176,9 @@ def encode(image: DecodedImage, fmt: str = "png", quality: int = 95) -> tuple[by
     16-bit colour stays 16-bit in PNG and TIFF (through OpenCV; the ICC profile is not carried there);
     WebP and JPEG are 8-bit formats.
     """
-    if fmt not in FORMATS:
-        raise InvalidParameter(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    pil_format, media_type = FORMATS[fmt]
+    if fmt not in OUTPUT_FORMATS:
+        raise InvalidParameter(f"unknown format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
+    pil_format, media_type = OUTPUT_FORMATS[fmt].pillow, OUTPUT_FORMATS[fmt].media_type
     if image.pixels.dtype == np.uint16 and image.pixels.ndim == 3 and fmt in ("png", "tiff"):
         return _encode_16bit_colour(image, fmt), media_type
     pil = to_pil(image)

@@ -19,7 +19,6 @@ import onnxruntime as ort
 from app.cpus import available_cpus
 from app.imaging import DecodedImage
 
-
 # cuDNN's default, EXHAUSTIVE, benchmarks every algorithm again whenever a convolution's input shape
 # changes, and the tiles of a large image come in several shapes: 1920x1080 in 1024 tiles took 546 ms of
 # model time on an H200, 155 ms with HEURISTIC, 17 ms untiled (docs/gpu.md).
@@ -138,13 +137,6 @@ class Denoiser:
                 th, tw = min(t, h - y), min(t, w - x)
                 yield ((slice(y0, y1), slice(x0, x1)), (slice(y - y0, y - y0 + th), slice(x - x0, x - x0 + tw)),
                        (slice(y, y + th), slice(x, x + tw)))
-
-    def restore(self, image: np.ndarray, ensemble: int = 1) -> np.ndarray:
-        """(H, W, 3) float32 in [0, 1] -> restored (H, W, 3) float32 (not clipped), tiled if large."""
-        out = np.empty_like(image)
-        for window, core, target in self._tiles(*image.shape[:2]):
-            out[target] = self._run(image[None, window[0], window[1]], ensemble)[0][core]
-        return out
 
     def denoise(self, image: DecodedImage, ensemble: int = 1) -> DenoiseResult:
         """Denoise the colour (or grey) values; alpha and metadata pass through untouched.

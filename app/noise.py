@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# Largest seed the routes accept: numpy's generators take any non-negative integer; this bounds the form field.
+MAX_SEED = 2**63 - 1
+
 
 def salt_and_pepper(
     image: np.ndarray,

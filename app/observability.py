@@ -104,21 +104,23 @@ class BodySizeLimitMiddleware:
     which turns any error into a 400.)
     """
 
-    def __init__(self, app: ASGIApp, limit: int, slack: int):
-        self.app, self.limit, self.max_bytes = app, limit, limit + slack
+    def __init__(self, app: ASGIApp, limit: int, slack: int, metrics: Metrics):
+        self.app, self.limit, self.max_bytes, self.metrics = app, limit, limit + slack, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        from app.error_handlers import error_response
         from app.errors import PayloadTooLarge
-        from app.responses import error_response
 
-        too_large = error_response(PayloadTooLarge(f"the upload exceeds the limit of {self.limit:,} bytes"))
+        def too_large() -> ASGIApp:
+            return error_response(PayloadTooLarge(f"the upload exceeds the limit of {self.limit:,} bytes"), self.metrics)
+
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             if length.isdigit() and int(length) > self.max_bytes:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -131,7 +133,7 @@ class BodySizeLimitMiddleware:
             chunks.append(message.get("body", b""))
             seen += len(chunks[-1])
             if seen > self.max_bytes:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
                 return
             if not message.get("more_body"):
                 break

@@ -6,14 +6,15 @@ Lifecycle as in MLServer: `load()` builds every session (the process is live bef
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from app.cards import read_card
 from app.errors import NotReady, UnknownModel
+from app.imaging import DecodedImage
 from app.inference import Denoiser, choose_providers
 from app.settings import Settings
 
@@ -47,8 +48,7 @@ class ModelRegistry:
         if not paths:
             raise RuntimeError(f"no .onnx models in {self.settings.models_dir}")
         for path in paths:
-            card_path = path.with_suffix(".json")
-            card = json.loads(card_path.read_text()) if card_path.exists() else {}
+            card = read_card(path, missing_ok=True)
             denoiser = Denoiser(path, providers, self.settings.threads, self.settings.tile_size, self.settings.tile_margin)
             self.models[path.stem] = LoadedModel(path.stem, path, card, denoiser)
             log.info("loaded model", extra={"model": path.stem, "provider": denoiser.provider})
@@ -64,9 +64,10 @@ class ModelRegistry:
         return flagged[0] if flagged else next(iter(self.models))
 
     def warm_up(self) -> None:
-        probe = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
+        """One small image through each model's `denoise`, the path requests take."""
+        probe = DecodedImage(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
         for model in self.models.values():
-            model.denoiser.restore(probe)
+            model.denoiser.denoise(probe)
         self.ready = True
 
     def get(self, name: str | None) -> LoadedModel:

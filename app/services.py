@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from app.gate import InferenceGate
 from app.observability import Metrics
@@ -22,3 +23,7 @@ class Services:
 
 def get_services(request: Request) -> Services:
     return request.app.state.services
+
+
+# The routes' parameter type: `services: ServicesDep` (as the full-stack FastAPI template's SessionDep).
+ServicesDep = Annotated[Services, Depends(get_services)]

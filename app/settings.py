@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+MAX_PIXELS = 60_000_000  # the default pixel limit: a 60 MP photo (the command line's --max-pixels too)
 
 
 class Settings(BaseSettings):
@@ -22,7 +23,7 @@ class Settings(BaseSettings):
     provider: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when onnxruntime offers it")
     threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0: the CPUs this process may use")
     max_upload_bytes: int = Field(50_000_000, gt=0, description="largest accepted upload")
-    max_pixels: int = Field(60_000_000, gt=0, description="largest accepted image, width x height")
+    max_pixels: int = Field(MAX_PIXELS, gt=0, description="largest accepted image, width x height")
     tile_size: int = Field(0, ge=0, description="core size of inference tiles (rounded to the model's multiple); "
                            "0: 1024 on the CPU, 2048 on CUDA")
     tile_margin: int = Field(64, ge=0, description="context added around each tile, discarded after inference")

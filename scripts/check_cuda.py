@@ -23,13 +23,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app.imaging import DecodedImage  # noqa: E402
-from app.inference import Denoiser, choose_providers  # noqa: E402
-from app.metrics import psnr  # noqa: E402
-from app.noise import salt_and_pepper  # noqa: E402
-from training.bench import photo  # noqa: E402
+from app.imaging import DecodedImage
+from app.inference import Denoiser, choose_providers
+from app.noise import salt_and_pepper
+from app.quality import psnr
+from training.bench import photo
 
 
 def timed(denoiser: Denoiser, image: np.ndarray, repeats: int) -> tuple[np.ndarray, float, float]:

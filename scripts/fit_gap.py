@@ -15,21 +15,18 @@ out, never the test sets.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from app.metrics import psnr  # noqa: E402
-from app.noise import salt_and_pepper  # noqa: E402
-from training.baselines import METHODS  # noqa: E402
-from training.commands import flag_value  # noqa: E402
-from training.data import list_images, split_files  # noqa: E402
-from training.evaluate import load_as_stored, model_method, noise_seed  # noqa: E402
+from app.cards import read_card
+from app.noise import salt_and_pepper
+from app.quality import psnr
+from training.baselines import METHODS
+from training.commands import flag_value
+from training.data import list_images, split_files
+from training.evaluate import load_as_stored, model_method, noise_seed
 
 
 def mean_psnr(files: list[Path], denoise, density: float, noise: str) -> float:
@@ -54,7 +51,7 @@ def main() -> None:
     parser.add_argument("--control", default="switching mean", choices=sorted(METHODS), help="a method that learnt nothing")
     args = parser.parse_args()
 
-    card = json.loads(Path(args.model).with_suffix(".json").read_text())
+    card = read_card(Path(args.model))
     command = card["training"]["command"]
     seed = args.seed if args.seed is not None else int(flag_value(command, "--seed"))
     fraction = args.val_fraction or float(flag_value(command, "--val-fraction"))

@@ -24,19 +24,19 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from serverprocess import running_server  # beside this script: the tests' server helper too
 
-from app.imaging import DecodedImage, decode, encode  # noqa: E402
-from app.serverprocess import running_server  # noqa: E402
-from app.inference import Denoiser  # noqa: E402
-from app.noise import salt_and_pepper  # noqa: E402
+from app.imaging import DecodedImage, decode, encode, read_photo
+from app.inference import Denoiser
+from app.noise import salt_and_pepper
+from app.settings import MAX_PIXELS
+from training.data import list_images
 
 
 def noisy_photos(folder: Path | None, count: int) -> list[bytes]:
     """PNG uploads: photos from `folder` (or scikit-image's) with salt-and-pepper noise at 0.3."""
     if folder:
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".png", ".jpg", ".jpeg"})[:count]
-        images = [decode(p.read_bytes(), 60_000_000).pixels for p in files]
+        images = [read_photo(p) for p in list_images(folder)[:count]]
     else:
         from skimage import data
 
@@ -60,7 +60,7 @@ def multipart(png: bytes) -> tuple[bytes, str]:
 
 def bare_model_mps(uploads: list[bytes], model: Path, seconds: float) -> float:
     denoiser = Denoiser(model)
-    images = [decode(u, 60_000_000) for u in uploads]
+    images = [decode(u, MAX_PIXELS) for u in uploads]
     denoiser.denoise(images[0])
     pixels, started, i = 0, time.perf_counter(), 0
     while time.perf_counter() - started < seconds:
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
         latencies: list[float] = []
         pixels = [0]
         lock = threading.Lock()
-        sizes = [decode(u, 60_000_000).pixels.shape[:2] for u in uploads]
+        sizes = [decode(u, MAX_PIXELS).pixels.shape[:2] for u in uploads]
         sent = [0]
         stop_at = 0.0
 

@@ -3,8 +3,8 @@ import pytest
 
 pytest.importorskip("cv2", reason="needs the train extra")
 
-from app.metrics import psnr  # noqa: E402
 from app.noise import salt_and_pepper  # noqa: E402
+from app.quality import psnr  # noqa: E402
 from training.baselines import METHODS, adaptive_median, switching_mean  # noqa: E402
 
 

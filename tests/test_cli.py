@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from app.cli import main
-from app.metrics import psnr
+from app.quality import psnr
 
 
 def test_corrupt_then_denoise_a_folder_tree(tmp_path, astronaut, camera, capsys):

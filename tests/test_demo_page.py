@@ -14,9 +14,9 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
+from serverprocess import running_server
 
 from tests.conftest import ROOT
-from app.serverprocess import running_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"

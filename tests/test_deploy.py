@@ -16,14 +16,13 @@ import time
 from pathlib import Path
 
 import httpx
-
 import numpy as np
 from ruamel.yaml import YAML
+from serverprocess import running_server
 
 from app.main import MULTIPART_SLACK
 from app.settings import Settings
 from tests.conftest import ROOT, png_bytes
-from app.serverprocess import running_server
 
 BIN = Path(sys.executable).parent
 

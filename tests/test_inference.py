@@ -5,8 +5,8 @@ import pytest
 
 from app.imaging import DecodedImage
 from app.inference import AUTO_TILE, CUDA_OPTIONS, Denoiser, _turn, _turn_back, choose_providers
-from app.metrics import psnr
 from app.noise import salt_and_pepper
+from app.quality import psnr
 from tests.conftest import MODELS
 
 

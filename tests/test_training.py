@@ -9,6 +9,7 @@ from PIL import Image
 
 pytest.importorskip("tensorflow", reason="needs the train extra")  # installed by make test
 
+from app.imaging import DecodedImage  # noqa: E402
 from app.inference import Denoiser  # noqa: E402
 from training.export import export, sha256  # noqa: E402
 from training.fit import FitConfig, fit  # noqa: E402
@@ -58,8 +59,8 @@ def test_tiny_fit_then_export_with_parity(arch, photo_folder, tmp_path):
 
     denoiser = Denoiser(onnx_path, threads=2)
     assert denoiser.input_name == "image" and denoiser.output_name == "restored"
-    out = denoiser.restore(np.random.default_rng(0).random((37, 45, 3), dtype=np.float32))
-    assert out.shape == (37, 45, 3)
+    out = denoiser.denoise(DecodedImage(np.random.default_rng(0).integers(0, 256, (37, 45, 3), dtype=np.uint8)))
+    assert out.image.pixels.shape == (37, 45, 3)
 
 
 def test_fit_resumes_where_it_stopped(photo_folder, tmp_path):

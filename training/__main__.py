@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,31 +29,75 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from training.export import export
 
     card = export(Path(args.run), args.name, Path(args.out), default=args.default, opset=args.opset,
-                  description=args.description)
+                  description=args.description, command=_command())
     print(f"wrote {args.out}/{args.name}.onnx (sha256 {card['sha256'][:12]}..., "
           f"onnxruntime vs Keras max error {card['onnx_parity_max_abs_error']:.1e})")
 
 
-def _evaluate(args: argparse.Namespace) -> None:
-    from training.evaluate import run_cli
+def _command() -> str:
+    """This invocation as the text the cards and tables record beside their figures."""
+    return "python -m training " + shlex.join(sys.argv[1:])
 
-    run_cli(args)
+
+def _model_paths(names: list[str], models_dir: str) -> list[Path]:
+    """`all` -> every .onnx in `models_dir`; otherwise names in it, or .onnx paths as given."""
+    if names == ["all"]:
+        return sorted(Path(models_dir).glob("*.onnx"))
+    return [Path(m) if m.endswith(".onnx") else Path(models_dir) / f"{m}.onnx" for m in names or []]
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from training.baselines import METHODS
+    from training.evaluate import evaluate, figure, markdown, model_method, summarise, update_cards, write_outputs
+
+    command = _command()
+    model_paths = _model_paths(args.models, args.models_dir)
+    unknown = set(args.x8) - {p.stem for p in model_paths}
+    if unknown:
+        raise SystemExit(f"--x8 names models that are not evaluated: {', '.join(sorted(unknown))}")
+    data = Path(args.data)
+    name = args.name or (data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}")
+    rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
+                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8))
+    summary = summarise(rows)
+    out = Path(args.out or f"docs/eval/{name}")
+    write_outputs(rows, summary, out, name, command)
+    figure_methods = {name: fn for name, fn in METHODS.items() if name in ("noisy input", "adaptive median 7x7", "switching mean")}
+    figure_methods.update({p.stem: model_method(p, args.threads) for p in model_paths})
+    figure(data, args.figure_density, figure_methods, out / "figure.png", exposure=args.exposure)
+    print(markdown(summary, name, command))
+    if args.card:
+        update_cards(summary, name, model_paths, command)
+        print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from training.bench import run_cli
+    from app.cards import update_card
+    from app.cpus import available_cpus
+    from training.bench import bench
 
-    run_cli(args)
+    command = _command()
+    models = _model_paths(args.models, args.models_dir)
+    sizes = [tuple(int(v) for v in s.lower().split("x"))[::-1] for s in args.sizes]  # WxH -> (H, W)
+    threads = args.threads or available_cpus()
+    print(f"{'method':24s} {'size':>10s} {'median':>13s} {'throughput':>13s} {'memory':>14s}")
+    result = bench(models, sizes, args.repeats, threads, not args.no_classical)
+    print(f"sgemm (numpy float32 2048x2048): {result['sgemm_gflops']} GFLOP/s on {threads} threads; {result['cpu']}")
+    result["command"] = command
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    if args.card:
+        for path in models:
+            speed = {"cpu": result["cpu"], "sgemm_gflops": result["sgemm_gflops"], "threads": threads, "command": command,
+                     "rows": [r for r in result["rows"] if r["method"] == path.stem]}
+            update_card(path, lambda card: card.update(speed=speed))  # noqa: B023 - applied at once
 
 
 def _reproduce(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from training.reproduce import reproduce
 
     card = Path(args.card)

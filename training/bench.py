@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import resource
-import shlex
 import subprocess
 import sys
 import time
@@ -104,30 +103,6 @@ def bench(models: list[Path], sizes: list[tuple[int, int]], repeats: int, thread
 def _row_text(row: dict) -> str:
     return (f"{row['method']:24s} {row['size']:>10s} {row['median_seconds'] * 1000:10.1f} ms "
             f"{row['megapixels_per_second']:8.2f} MP/s {row['peak_rss_mb']:9.1f} MB peak")
-
-
-def run_cli(args) -> None:
-    from app.cpus import available_cpus
-
-    command = "python -m training " + shlex.join(sys.argv[1:])
-    models_dir = Path(args.models_dir)
-    models = sorted(models_dir.glob("*.onnx")) if args.models == ["all"] else [models_dir / f"{m}.onnx" for m in args.models]
-    sizes = [tuple(int(v) for v in s.lower().split("x"))[::-1] for s in args.sizes]  # WxH -> (H, W)
-    threads = args.threads or available_cpus()
-    print(f"{'method':24s} {'size':>10s} {'median':>13s} {'throughput':>13s} {'memory':>14s}")
-    result = bench(models, sizes, args.repeats, threads, not args.no_classical)
-    print(f"sgemm (numpy float32 2048x2048): {result['sgemm_gflops']} GFLOP/s on {threads} threads; {result['cpu']}")
-    result["command"] = command
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    if args.card:
-        for path in models:
-            card_path = path.with_suffix(".json")
-            card = json.loads(card_path.read_text())
-            card["speed"] = {"cpu": result["cpu"], "sgemm_gflops": result["sgemm_gflops"], "threads": threads, "command": command,
-                             "rows": [r for r in result["rows"] if r["method"] == path.stem]}
-            card_path.write_text(json.dumps(card, indent=1) + "\n")
 
 
 if __name__ == "__main__":  # the per-method subprocess

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from app.formats import INPUT_SUFFIXES
 from app.imaging import read_photo
 from app.noise import salt_and_pepper
 from training.recipe import Recipe
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -26,7 +25,7 @@ def list_images(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"not a folder: {folder}")
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in INPUT_SUFFIXES and p.is_file())
 
 
 def load_rgb(path: Path) -> np.ndarray:

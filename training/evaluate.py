@@ -3,7 +3,7 @@
 Protocol (docs/evaluation.md): clean images as stored (grey stays grey); noise from
 `app.noise.salt_and_pepper`, salt ratio 0.5, per channel for colour (a second table per pixel),
 seeded per (image, density, noise mode) so every method sees the same corrupted input; outputs
-rounded to uint8; PSNR (peak 255) and SSIM (Gaussian sigma 1.5) from `app.metrics`; mean over images.
+rounded to uint8; PSNR (peak 255) and SSIM (Gaussian sigma 1.5) from `app.quality`; mean over images.
 Models run through the service's own `Denoiser` (padding and tiling included), not through Keras.
 """
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shlex
-import sys
 import time
 import zlib
 from collections import defaultdict
@@ -23,10 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from app.cards import update_card
 from app.imaging import DecodedImage, read_photo
 from app.inference import Denoiser
-from app.metrics import psnr, ssim
 from app.noise import salt_and_pepper
+from app.quality import psnr, ssim
 from training.baselines import METHODS
 from training.data import list_images
 
@@ -186,43 +185,12 @@ def write_outputs(rows: list[Row], summary: dict, out: Path, dataset: str, comma
 def update_cards(summary: dict, dataset: str, model_paths: list[Path], command: str) -> None:
     """Write each model's scores, next to the noisy input's, into its model card."""
     for path in model_paths:
-        card_path = path.with_suffix(".json")
-        if not card_path.exists():
-            continue
-        card = json.loads(card_path.read_text())
-        scores = card.setdefault("scores", {})
-        scores[dataset] = {
+        scores = {
             noise: {d: {"psnr": v["psnr"], "ssim": v["ssim"], "noisy_psnr": by_method["noisy input"][d]["psnr"],
                         "best_classical_psnr": max(m[d]["psnr"] for name, m in by_method.items()
                                                    if name in METHODS and name != "noisy input")}
                     for d, v in by_method[path.stem].items()}
             for noise, by_method in summary.items() if path.stem in by_method
         }
-        scores[dataset]["command"] = command
-        card_path.write_text(json.dumps(card, indent=1) + "\n")
-
-
-def run_cli(args) -> None:
-    command = "python -m training " + shlex.join(sys.argv[1:])
-    models_dir = Path(args.models_dir)
-    if args.models == ["all"]:
-        model_paths = sorted(models_dir.glob("*.onnx"))
-    else:
-        model_paths = [Path(m) if m.endswith(".onnx") else models_dir / f"{m}.onnx" for m in args.models or []]
-    unknown = set(args.x8) - {p.stem for p in model_paths}
-    if unknown:
-        raise SystemExit(f"--x8 names models that are not evaluated: {', '.join(sorted(unknown))}")
-    data = Path(args.data)
-    name = args.name or (data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}")
-    rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
-                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8))
-    summary = summarise(rows)
-    out = Path(args.out or f"docs/eval/{name}")
-    write_outputs(rows, summary, out, name, command)
-    figure_methods = {name: fn for name, fn in METHODS.items() if name in ("noisy input", "adaptive median 7x7", "switching mean")}
-    figure_methods.update({p.stem: model_method(p, args.threads) for p in model_paths})
-    figure(data, args.figure_density, figure_methods, out / "figure.png", exposure=args.exposure)
-    print(markdown(summary, name, command))
-    if args.card:
-        update_cards(summary, name, model_paths, command)
-        print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")
+        scores["command"] = command
+        update_card(path, lambda card: card.setdefault("scores", {}).update({dataset: scores}))

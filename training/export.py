@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.cards import read_card, write_card
 from training import architectures
 from training.commands import flag_value, with_flag
 
@@ -120,7 +121,7 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))
     history = state["history"]
     card_path = out_dir / f"{name}.json"
-    previous = json.loads(card_path.read_text()) if card_path.exists() else {}
+    previous = read_card(card_path, missing_ok=True)
     fingerprint = weights_sha256(model)
     same_weights = previous.get("weights_sha256") == fingerprint
     fit_command = _fit_command(config)
@@ -164,7 +165,7 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
         "scores": previous.get("scores", {}) if same_weights else {},
         "speed": previous.get("speed", {}) if same_weights else {},
     }
-    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    write_card(card_path, card)
     return card
 
 
@@ -177,7 +178,7 @@ def _stage_before(config: dict, state: dict, previous_card: dict) -> dict | None
     init = Path(config["init"])
     candidates = [previous_card]
     if init.suffix == ".onnx" and init.with_suffix(".json").exists():
-        candidates.insert(0, json.loads(init.with_suffix(".json").read_text()))
+        candidates.insert(0, read_card(init))
     for card in candidates:
         if card.get("weights_sha256") == fingerprint and "training" in card:
             return {"name": card.get("name"), "weights_sha256": fingerprint, "training": card["training"]}

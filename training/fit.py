@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from app.cpus import available_cpus
-from app.metrics import psnr, to_uint8
+from app.quality import psnr, to_uint8
 from training import architectures
 from training.data import PatchSampler, list_images, load_rgb, split_files, validation_set
 from training.recipe import Recipe
@@ -125,6 +125,160 @@ def _load_images(folders: list[str], val_fraction: float, seed: int, max_images:
     return train, val
 
 
+class Run:
+    """One run folder: the model, its optimizer and state, and the steps `fit` composes.
+
+    Each step is a method (checkpoint, restore, validate, start from other weights, train an epoch,
+    guard), as BasicSR's model classes split theirs, so `fit` reads as the recipe it follows.
+    """
+
+    def __init__(self, cfg: FitConfig, log) -> None:
+        import keras
+
+        self.cfg, self.log = cfg, log
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.recipe = cfg.effective_recipe()
+        self.model = architectures.get(cfg.arch).build()  # after the seed: initial weights are seeded
+        self.state_path = self.out / "state.json"
+        self.state = self._saved_state() or RunState(config=asdict(cfg))
+        self.optimizer = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=self.recipe.clipnorm)
+        self.optimizer.build(self.model.trainable_variables)
+        self.val_noisy = self.val_clean = np.empty(0)
+
+    def _saved_state(self) -> RunState | None:
+        """The state of an earlier run of the same command (to resume), None for a fresh folder."""
+        if not self.state_path.exists():
+            return None
+        saved = RunState(**json.loads(self.state_path.read_text()))
+        if saved.config != asdict(self.cfg):
+            raise ValueError(f"{self.out} holds a run with other settings; use another --out or the same arguments")
+        return saved
+
+    def load_photos(self, threads: int) -> list[np.ndarray]:
+        """Training photos in memory, and the fixed validation patches of the held-out ones."""
+        cfg = self.cfg
+        train_files, val_files = _load_images(cfg.data, cfg.val_fraction, cfg.seed, cfg.max_images)
+        self.state.train_files, self.state.val_files = len(train_files), len(val_files)
+        self.log(f"{cfg.arch}: {self.model.count_params():,} parameters; {len(train_files)} training and "
+                 f"{len(val_files)} validation photos; {threads} threads")
+        train_images = [load_rgb(p) for p in train_files]
+        self.val_noisy, self.val_clean = validation_set(
+            [load_rgb(p) for p in val_files], cfg.patch, VAL_DENSITIES, cfg.seed + 1, 1,
+            grey_per_pixel=self.recipe.grey_photos_per_pixel)
+        return train_images
+
+    def save(self, prefix: str) -> None:
+        """Checkpoint: weights and Adam's moments, so a resumed run continues exactly."""
+        self.model.save_weights(self.out / f"{prefix}.weights.h5")
+        np.savez(self.out / f"{prefix}.optimizer.npz", *[v.numpy() for v in self.optimizer.variables])
+
+    def restore(self, prefix: str) -> None:
+        self.model.load_weights(self.out / f"{prefix}.weights.h5")
+        with np.load(self.out / f"{prefix}.optimizer.npz") as saved:
+            for var, key in zip(self.optimizer.variables, saved.files):
+                var.assign(saved[key])
+
+    def save_state(self) -> None:
+        self.state_path.write_text(json.dumps(asdict(self.state), indent=1))
+
+    def validate(self) -> dict[str, float]:
+        """Mean PSNR of the validation patches by density, on rounded uint8 outputs (as the tables)."""
+        scores: dict[str, list[float]] = {str(d): [] for d in VAL_DENSITIES}
+        for i in range(0, len(self.val_noisy), 32):
+            pred = np.asarray(self.model(self.val_noisy[i : i + 32], training=False))
+            for j, p in enumerate(pred):
+                k = i + j
+                scores[str(VAL_DENSITIES[k % len(VAL_DENSITIES)])].append(psnr(self.val_clean[k], to_uint8(p)))
+        return {d: float(np.mean(v)) for d, v in scores.items()}
+
+    def start_from(self, init: Path) -> None:
+        """Fine-tune: load other weights; their validation PSNR is the score to beat (the best
+        checkpoint changes only when training improves on it)."""
+        from training.export import weights_sha256
+        from training.init_weights import load_initial_weights
+
+        load_initial_weights(self.model, init)
+        self.state.init_weights_sha256 = weights_sha256(self.model)
+        val = self.validate()
+        self.state.best_val_psnr = float(np.mean(list(val.values())))
+        self.save("best")
+        self.save_state()
+        self.log(f"started from {init} (weights {self.state.init_weights_sha256[:12]}...): val PSNR "
+                 f"{self.state.best_val_psnr:.2f} dB (" + " / ".join(f"{v:.2f}" for v in val.values()) + ")")
+
+    def train_step(self):
+        """The compiled step: loss, gradients, Adam update; returns the batch's loss."""
+        import tensorflow as tf
+
+        model, optimizer, loss_fn = self.model, self.optimizer, _loss_function(self.cfg.loss)
+
+        @tf.function(reduce_retracing=True)
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(x, y, model(x, training=True))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        return step
+
+    def train_epoch(self, epoch: int, batches, step) -> tuple[list[float], bool]:
+        """`steps` batches at the scheduled learning rate: (losses, collapsed on a non-finite loss)."""
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        total_steps = cfg.epochs * cfg.steps
+        losses: list[float] = []
+        bar = tqdm(range(cfg.steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=5, leave=False)
+        for i in bar:
+            t = epoch * cfg.steps + i
+            self.optimizer.learning_rate.assign(
+                cfg.lr * self.state.lr_scale * _lr_factor(t, total_steps, self.recipe.cosine_decay))
+            batch = next(batches)
+            loss = float(step(batch.noisy, batch.clean))
+            if not math.isfinite(loss):
+                return losses, True
+            losses.append(loss)
+            if i % 50 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        return losses, False
+
+    def guard(self, epoch: int, losses: list[float], collapsed: bool, mean_val: float) -> bool:
+        """True (and the run rolled back to its best weights at half the learning rate) when the epoch
+        diverged or collapsed. (A loss spike at epoch 6 of the first LeakyReLU run threw the net back
+        to the pre-fill's level.)"""
+        mean_loss = float(np.mean(losses)) if losses else math.inf
+        best_loss = min((h["loss"] for h in self.state.history), default=math.inf)
+        if not (collapsed or mean_val < self.state.best_val_psnr - GUARD_DB or mean_loss > GUARD_LOSS_FACTOR * best_loss):
+            return False
+        self.state.lr_scale *= 0.5
+        self.restore("best" if (self.out / "best.weights.h5").exists() else "last")
+        self.log(f"epoch {epoch + 1}: collapse (loss {losses[-1] if losses else 'nan'}, val {mean_val:.2f} dB); "
+                 f"rolled back, learning rate x{self.state.lr_scale}")
+        return True
+
+    def finish_epoch(self, epoch: int, losses: list[float], val: dict[str, float], seconds: float) -> None:
+        """Record the epoch, checkpoint (best when it improved), write state and the log line."""
+        mean_val = float(np.mean(list(val.values())))
+        self.state.epochs_done = epoch + 1
+        self.state.seconds += seconds
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_psnr": mean_val,
+                  "val_psnr_by_density": val, "lr": float(np.asarray(self.optimizer.learning_rate)),
+                  "seconds": round(self.state.seconds, 1)}
+        self.state.history.append(record)
+        if mean_val > self.state.best_val_psnr:
+            self.state.best_val_psnr = mean_val
+            self.save("best")
+        self.save("last")
+        self.save_state()
+        line = (f"epoch {epoch + 1}: loss {record['loss']:.5f}  val PSNR {mean_val:.2f} dB  ("
+                + " / ".join(f"{v:.2f}" for v in val.values()) + f" at {'/'.join(val)})  " + f"{seconds:.0f} s")
+        self.log(line)
+        with open(self.out / "train.log", "a") as f:
+            f.write(line + "\n")
+
+
 def fit(config: FitConfig, log=print) -> RunState:
     """Train (or resume) the run described by `config`; returns the final state."""
     import keras
@@ -139,125 +293,23 @@ def fit(config: FitConfig, log=print) -> RunState:
         pass
     keras.utils.set_random_seed(cfg.seed)
 
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    module = architectures.get(cfg.arch)
-    recipe = cfg.effective_recipe()
-    model = module.build()
-
-    state_path = out / "state.json"
-    state = RunState(config=asdict(cfg))
-    if state_path.exists():
-        saved = RunState(**json.loads(state_path.read_text()))
-        if saved.config != asdict(cfg):
-            raise ValueError(f"{out} holds a run with other settings; use another --out or the same arguments")
-        state = saved
-
-    train_files, val_files = _load_images(cfg.data, cfg.val_fraction, cfg.seed, cfg.max_images)
-    state.train_files, state.val_files = len(train_files), len(val_files)
-    log(f"{cfg.arch}: {model.count_params():,} parameters; {len(train_files)} training and "
-        f"{len(val_files)} validation photos; {threads} threads")
-    train_images = [load_rgb(p) for p in train_files]
-    val_noisy, val_clean = validation_set([load_rgb(p) for p in val_files], cfg.patch, VAL_DENSITIES, cfg.seed + 1, 1,
-                                          grey_per_pixel=recipe.grey_photos_per_pixel)
-
-    total_steps = cfg.epochs * cfg.steps
-    optimizer = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=recipe.clipnorm)
-    optimizer.build(model.trainable_variables)
-    lr_var = optimizer.learning_rate  # a variable: the loop sets it each step (cosine decay, guard)
-
-    loss_fn = _loss_function(cfg.loss)
-
-    @tf.function(reduce_retracing=True)
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(x, y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    def save(prefix: str) -> None:
-        model.save_weights(out / f"{prefix}.weights.h5")
-        np.savez(out / f"{prefix}.optimizer.npz", *[v.numpy() for v in optimizer.variables])
-
-    def restore(prefix: str) -> None:
-        model.load_weights(out / f"{prefix}.weights.h5")
-        with np.load(out / f"{prefix}.optimizer.npz") as saved:
-            for var, key in zip(optimizer.variables, saved.files):
-                var.assign(saved[key])
-
-    def validate() -> dict[str, float]:
-        scores: dict[str, list[float]] = {str(d): [] for d in VAL_DENSITIES}
-        for i in range(0, len(val_noisy), 32):
-            pred = model(val_noisy[i : i + 32], training=False).numpy()
-            for j, p in enumerate(pred):
-                k = i + j
-                scores[str(VAL_DENSITIES[k % len(VAL_DENSITIES)])].append(psnr(val_clean[k], to_uint8(p)))
-        return {d: float(np.mean(v)) for d, v in scores.items()}
-
-    if state.epochs_done:
-        restore("last")
-        log(f"resumed after epoch {state.epochs_done} (best validation PSNR {state.best_val_psnr:.2f} dB)")
+    run = Run(cfg, log)
+    train_images = run.load_photos(threads)
+    step = run.train_step()
+    if run.state.epochs_done:
+        run.restore("last")
+        log(f"resumed after epoch {run.state.epochs_done} (best validation PSNR {run.state.best_val_psnr:.2f} dB)")
     elif cfg.init:
-        from training.export import weights_sha256
-        from training.init_weights import load_initial_weights
+        run.start_from(Path(cfg.init))
 
-        load_initial_weights(model, Path(cfg.init))
-        state.init_weights_sha256 = weights_sha256(model)
-        # The starting point is the score to beat: the best checkpoint is kept only if training improves it.
-        val = validate()
-        state.best_val_psnr = float(np.mean(list(val.values())))
-        save("best")
-        state_path.write_text(json.dumps(asdict(state), indent=1))
-        log(f"started from {cfg.init} (weights {state.init_weights_sha256[:12]}...): val PSNR "
-            f"{state.best_val_psnr:.2f} dB (" + " / ".join(f"{v:.2f}" for v in val.values()) + ")")
-
-    from tqdm import tqdm
-
-    sampler = PatchSampler(train_images, recipe, cfg.patch, cfg.batch, cfg.seed + 1000 * state.epochs_done)
+    sampler = PatchSampler(train_images, run.recipe, cfg.patch, cfg.batch, cfg.seed + 1000 * run.state.epochs_done)
     batches = sampler.prefetch()
-    for epoch in range(state.epochs_done, cfg.epochs):
+    for epoch in range(run.state.epochs_done, cfg.epochs):
         started = time.time()
-        losses: list[float] = []
-        bar = tqdm(range(cfg.steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=5, leave=False)
-        collapsed = False
-        for step in bar:
-            t = epoch * cfg.steps + step
-            lr_var.assign(cfg.lr * state.lr_scale * _lr_factor(t, total_steps, recipe.cosine_decay))
-            batch = next(batches)
-            loss = float(train_step(batch.noisy, batch.clean))
-            if not math.isfinite(loss):
-                collapsed = True
-                break
-            losses.append(loss)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        val = {} if collapsed else validate()
+        losses, collapsed = run.train_epoch(epoch, batches, step)
+        val = {} if collapsed else run.validate()
         mean_val = float(np.mean(list(val.values()))) if val else -math.inf
-        mean_loss = float(np.mean(losses)) if losses else math.inf
-        best_loss = min((h["loss"] for h in state.history), default=math.inf)
-        if collapsed or mean_val < state.best_val_psnr - GUARD_DB or mean_loss > GUARD_LOSS_FACTOR * best_loss:
-            # Guard: a diverged or collapsed net goes back to its best weights at half the learning rate.
-            # (A loss spike at epoch 6 of the first LeakyReLU run threw the net back to the pre-fill's level.)
-            state.lr_scale *= 0.5
-            restore("best" if (out / "best.weights.h5").exists() else "last")
-            log(f"epoch {epoch + 1}: collapse (loss {losses[-1] if losses else 'nan'}, val {mean_val:.2f} dB); "
-                f"rolled back, learning rate x{state.lr_scale}")
+        if run.guard(epoch, losses, collapsed, mean_val):
             continue
-        state.epochs_done = epoch + 1
-        state.seconds += time.time() - started
-        record = {"epoch": epoch + 1, "loss": mean_loss, "val_psnr": mean_val,
-                  "val_psnr_by_density": val, "lr": float(lr_var.numpy()), "seconds": round(state.seconds, 1)}
-        state.history.append(record)
-        if mean_val > state.best_val_psnr:
-            state.best_val_psnr = mean_val
-            save("best")
-        save("last")
-        state_path.write_text(json.dumps(asdict(state), indent=1))
-        line = (f"epoch {epoch + 1}: loss {record['loss']:.5f}  val PSNR {mean_val:.2f} dB  ("
-                + " / ".join(f"{v:.2f}" for v in val.values()) + f" at {'/'.join(val)})  "
-                + f"{time.time() - started:.0f} s")
-        log(line)
-        with open(out / "train.log", "a") as f:
-            f.write(line + "\n")
-    return state
+        run.finish_epoch(epoch, losses, val, time.time() - started)
+    return run.state

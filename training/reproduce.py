@@ -10,13 +10,13 @@ Interrupted, the same command resumes: fit resumes its run folder, and a finishe
 
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.cards import read_card
 from training.commands import flag_value, with_flag
 
 
@@ -58,7 +58,7 @@ def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
 
 def reproduce(card_path: Path, runs_dir: Path, out_dir: Path, dry_run: bool = False, log=print) -> dict | None:
     """Run the plan; returns the new card, after saying whether its weights match the original's."""
-    card = json.loads(card_path.read_text())
+    card = read_card(card_path)
     steps = plan(card, runs_dir, out_dir)
     for step in steps:
         if step.done is not None and step.done.exists():
@@ -70,7 +70,7 @@ def reproduce(card_path: Path, runs_dir: Path, out_dir: Path, dry_run: bool = Fa
     if dry_run:
         return None
     name = flag_value(steps[-1].argv, "--name") or card["name"]
-    new = json.loads((out_dir / f"{name}.json").read_text())
+    new = read_card(out_dir / f"{name}.json")
     same = new["weights_sha256"] == card["weights_sha256"]
     log(f"weights {'identical to' if same else 'differ from'} {card_path} ({new['weights_sha256'][:12]}... vs "
         f"{card['weights_sha256'][:12]}...); best validation PSNR {new['training']['best_validation_psnr']:.3f} vs "

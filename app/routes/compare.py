@@ -8,23 +8,23 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, File, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
+from app.error_handlers import error_docs
 from app.errors import InvalidParameter
 from app.imaging import decode, to_8bit
-from app.metrics import psnr, ssim
-from app.responses import error_docs
-from app.services import Services, get_services
+from app.quality import psnr, ssim
+from app.services import ServicesDep
 
 router = APIRouter(tags=["images"])
 
 
 @router.post("/compare", responses=error_docs(400, 413, 415, 422, 503), summary="PSNR and SSIM against a reference image")
 async def compare(
+    services: ServicesDep,
     reference: UploadFile = File(..., description="the clean image"),
     image: UploadFile = File(..., description="the image to score, same size"),
-    services: Services = Depends(get_services),
 ) -> dict:
     ref_data, img_data = await reference.read(), await image.read()
     max_pixels = services.settings.max_pixels

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from app.errors import NotAcceptable
-from app.imaging import FORMATS, MEDIA_TYPES
-
-OutputFormat = Literal["png", "webp", "tiff", "jpeg"]
+from app.formats import MEDIA_TYPES, OUTPUT_FORMATS
 
 
-def negotiate(explicit: str | None, accept: str | None, allowed: tuple[str, ...] = tuple(FORMATS)) -> str:
+def negotiate(explicit: str | None, accept: str | None, allowed: tuple[str, ...] = tuple(OUTPUT_FORMATS)) -> str:
     """The chosen format name; PNG when nothing is asked for or anything goes."""
     if explicit:
         return explicit
@@ -35,4 +31,4 @@ def negotiate(explicit: str | None, accept: str | None, allowed: tuple[str, ...]
         if name in allowed:
             return name
     raise NotAcceptable(f"none of the accepted types ({accept}) can be produced; use one of "
-                        + ", ".join(FORMATS[n][1] for n in allowed))
+                        + ", ".join(OUTPUT_FORMATS[n].media_type for n in allowed))

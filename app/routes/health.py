@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
+from app.error_handlers import error_docs
 from app.errors import NotReady
-from app.responses import error_docs
-from app.services import Services, get_services
+from app.services import ServicesDep
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -17,7 +17,7 @@ async def live() -> dict:
 
 
 @router.get("/ready", responses=error_docs(503), summary="Models are loaded and warm")
-async def ready(services: Services = Depends(get_services)) -> dict:
+async def ready(services: ServicesDep) -> dict:
     if not services.registry.ready:
         raise NotReady("the models are still loading", headers={"Retry-After": "5"})
     return {"status": "ready", "models": list(services.registry.models), "default": services.registry.default_name}

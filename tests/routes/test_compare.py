@@ -1,7 +1,7 @@
 import pytest
 
-from app.metrics import psnr, ssim
 from app.noise import salt_and_pepper
+from app.quality import psnr, ssim
 from tests.conftest import png_bytes
 
 

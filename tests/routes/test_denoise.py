@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.metrics import psnr
 from app.noise import salt_and_pepper
+from app.quality import psnr
 from tests.conftest import decode_png, png_bytes
 
 

@@ -1,6 +1,8 @@
 """Run the service as a child process on a free loopback port, and wait until it is ready.
 
-For the tests that need a real server (browser, container command) and for scripts/loadtest.py.
+For the tests that need a real server (browser, container command) and for scripts/loadtest.py: a tool,
+not part of the product (it is not in the wheel or the image). The scripts find it beside them; the
+tests through pytest's `pythonpath` (pyproject.toml).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from app.metrics import psnr, ssim, to_uint8
 from app.noise import salt_and_pepper
+from app.quality import psnr, ssim, to_uint8
 
 
 def test_psnr_of_identical_images_is_infinite(camera):

@@ -1,0 +1,73 @@
+"""app.pipeline: the one path from uploaded bytes to a result, shared by POST /denoise and the CLI."""
+
+import numpy as np
+import pytest
+
+from app import pipeline
+from app.cli import main
+from app.errors import ImageTooLarge, InvalidParameter
+from app.noise import salt_and_pepper
+from tests.conftest import png_bytes
+
+
+@pytest.mark.parametrize("ensemble", [1, 8])
+def test_route_and_command_line_give_identical_bytes(client, tmp_path, astronaut, ensemble):
+    upload = png_bytes(salt_and_pepper(astronaut[:64, :96], 0.4, seed=3))
+    (tmp_path / "in.png").write_bytes(upload)
+    reply = client.post("/denoise", files={"file": ("in.png", upload)}, data={"ensemble": str(ensemble)})
+    assert reply.status_code == 200 and reply.headers["x-ensemble"] == str(ensemble)
+    assert main(["denoise", str(tmp_path / "in.png"), "-o", str(tmp_path / "out"), "-q", "--threads", "2",
+                 "--ensemble", str(ensemble)]) == 0
+    assert (tmp_path / "out" / "in.png").read_bytes() == reply.content
+
+
+def test_corrupt_route_and_command_line_give_identical_bytes(client, tmp_path, camera):
+    upload = png_bytes(camera)
+    (tmp_path / "in.png").write_bytes(upload)
+    reply = client.post("/corrupt", files={"file": ("in.png", upload)},
+                        data={"density": "0.3", "salt_ratio": "0.8", "seed": "7"})
+    assert main(["corrupt", str(tmp_path / "in.png"), "-o", str(tmp_path / "out"), "-q", "-d", "0.3",
+                 "--salt-ratio", "0.8", "--seed", "7"]) == 0
+    assert (tmp_path / "out" / "in.png").read_bytes() == reply.content
+
+
+def test_an_ensemble_shares_the_pixel_budget_in_the_service_and_the_command_line(client, tmp_path, camera, capsys):
+    """128x160 = 20,480 pixels: within a budget of 20,480, over 20,480 / 8 for the ensemble."""
+    upload = png_bytes(camera)
+    denoiser = client.app.state.services.registry.get(None).denoiser
+    assert pipeline.denoise(upload, denoiser, camera.size).image.pixels.shape == camera.shape
+    with pytest.raises(ImageTooLarge, match="max_pixels / 8"):
+        pipeline.denoise(upload, denoiser, camera.size, pipeline.DenoiseOptions(ensemble=8))
+    (tmp_path / "c.png").write_bytes(upload)
+    args = ["denoise", str(tmp_path / "c.png"), "-o", str(tmp_path / "o"), "-q", "--max-pixels", str(camera.size)]
+    assert main(args) == 0
+    assert main(args + ["--ensemble", "8"]) == 1
+    assert "max_pixels / 8" in capsys.readouterr().err
+
+
+def test_options_are_checked_before_any_work():
+    with pytest.raises(InvalidParameter, match="ensemble must be one of 1, 8"):
+        pipeline.DenoiseOptions(ensemble=4)
+    assert pipeline.DenoiseOptions(ensemble=8).pixel_budget(80) == 10
+
+
+def test_result_carries_model_time_impulse_fraction_and_metadata(client, astronaut):
+    noisy = salt_and_pepper(astronaut[:64, :64], 0.25, seed=1)
+    alpha = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64).astype(np.uint8)
+    upload = png_bytes(np.dstack([noisy, alpha]))
+    denoiser = client.app.state.services.registry.get(None).denoiser
+    result = pipeline.denoise(upload, denoiser, 10**6)
+    assert result.seconds > 0 and result.pixels == 64 * 64
+    assert result.impulse_fraction == pytest.approx(np.mean((noisy == 0) | (noisy == 255)))
+    np.testing.assert_array_equal(result.image.alpha, alpha)
+
+
+def test_corrupt_keeps_alpha_and_is_seeded(camera):
+    alpha = np.full(camera.shape, 77, np.uint8)
+    upload = png_bytes(np.dstack([camera, alpha]))
+    options = pipeline.NoiseOptions(density=0.5, salt_ratio=1.0, per_channel=True, seed=4)
+    first, second = pipeline.corrupt(upload, 10**6, options), pipeline.corrupt(upload, 10**6, options)
+    np.testing.assert_array_equal(first.pixels, second.pixels)
+    np.testing.assert_array_equal(first.alpha, alpha)
+    changed = first.pixels != camera
+    assert changed.any() and set(np.unique(first.pixels[changed])) <= {255}  # salt only
