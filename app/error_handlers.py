@@ -30,11 +30,22 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+# Work stopped part-way (not refused at the door): each gets a log line, as the drain promises.
+STOPPED = {"shutting_down", "deadline_exceeded", "client_closed_request"}
+
+
 def error_response(error: ApiError, metrics: Metrics | None = None) -> JSONResponse:
     """The one JSON error body; a refusal (4xx, 503) is counted by its code when `metrics` is given."""
     if metrics is not None and error.status != 500:
         metrics.rejections.labels(error.code).inc()
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers or None)
+
+
+def _api(exc: ApiError, request: Request) -> ApiError:
+    if exc.code in STOPPED:
+        log.warning("work stopped", extra={"code": exc.code, "path": request.url.path,
+                                           "request_id": request.scope.get("state", {}).get("request_id")})
+    return exc
 
 
 def error_docs(*statuses: int) -> dict[int | str, dict]:
@@ -58,7 +69,7 @@ def _unexpected(exc: Exception, request: Request) -> ApiError:
 
 # exception type -> ApiError; the most specific type wins (Starlette looks handlers up along the MRO).
 HANDLERS: dict[type[Exception], Callable[..., ApiError]] = {
-    ApiError: lambda exc, request: exc,
+    ApiError: _api,
     RequestValidationError: lambda exc, request: _validation(exc),
     StarletteHTTPException: lambda exc, request: _http(exc),
     Exception: _unexpected,
@@ -68,6 +79,9 @@ HANDLERS: dict[type[Exception], Callable[..., ApiError]] = {
 def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     for exc_type, to_error in HANDLERS.items():
         async def handler(request: Request, exc: Exception, to_error=to_error) -> JSONResponse:
-            return error_response(to_error(exc, request), metrics)
+            # After the upload guard has answered (413, 408), the app's own error about the cut-off
+            # body is dropped unsent: it must not be counted a second time.
+            counted = None if request.scope.get("state", {}).get("refused_by_guard") else metrics
+            return error_response(to_error(exc, request), counted)
 
         app.add_exception_handler(exc_type, handler)

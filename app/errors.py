@@ -75,6 +75,35 @@ class NotReady(ApiError):
     code = "not_ready"
 
 
+class ShuttingDown(ApiError):
+    """The replica is draining (SIGTERM): new work goes elsewhere; work that cannot finish in time ends."""
+
+    status = 503
+    code = "shutting_down"
+
+
+class DeadlineExceeded(ApiError):
+    """The request ran past `request_timeout_s`; stopped at the next tile."""
+
+    status = 503
+    code = "deadline_exceeded"
+
+
+class RequestTimeout(ApiError):
+    """The upload did not arrive within `upload_timeout_s` (an idle or dribbling client)."""
+
+    status = 408
+    code = "request_timeout"
+
+
+class ClientGone(ApiError):
+    """The client disconnected; its work stopped. Nobody reads this answer: 499 is for logs and metrics
+    (nginx's "client closed request")."""
+
+    status = 499
+    code = "client_closed_request"
+
+
 class HttpError(ApiError):
     """An error Starlette raised itself (unknown route, wrong method, unreadable body), in our body."""
 

@@ -35,8 +35,12 @@ assert set(get_args(FormatName)) == set(OUTPUT_FORMATS)
 # Accept header values -> format name ("image/jpg" is a common misspelling that browsers still send).
 MEDIA_TYPES: dict[str, str] = {f.media_type: name for name, f in OUTPUT_FORMATS.items()} | {"image/jpg": "jpeg"}
 
-# What uploads and input files may be: the README's list, and the suffixes the command line picks up.
+# What uploads and input files may be: the README's list, the Pillow plugins allowed to read them (no
+# other plugin ever sees an upload: EPS would reach Ghostscript; JPEG 2000, AVIF, ICO, PSD... are
+# refused with 415), and the suffixes the command line picks up. (Camera JPEGs that carry a second,
+# preview picture open as "MPO": Pillow's JPEG opener makes them.)
 INPUT_DESCRIPTION = "PNG, JPEG, WebP, TIFF, BMP or GIF (first frame)"
+DECODERS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
 INPUT_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
 
 

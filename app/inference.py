@@ -10,6 +10,7 @@ the seams are invisible (tests/test_inference.py checks the difference).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,17 +139,20 @@ class Denoiser:
                 yield ((slice(y0, y1), slice(x0, x1)), (slice(y - y0, y - y0 + th), slice(x - x0, x - x0 + tw)),
                        (slice(y, y + th), slice(x, x + tw)))
 
-    def denoise(self, image: DecodedImage, ensemble: int = 1) -> DenoiseResult:
+    def denoise(self, image: DecodedImage, ensemble: int = 1, check: Callable[[], None] | None = None) -> DenoiseResult:
         """Denoise the colour (or grey) values; alpha and metadata pass through untouched.
 
         Works tile by tile from the integer image to the integer result, so memory beyond the input
         and output arrays is one tile's worth (a 6000x4000 photo stays far below a full float copy).
+        `check()` runs before each tile and raises to stop the work (deadline, drain, client gone).
         """
         top = np.float32(image.max_value)
         pixels = image.pixels
         out = np.empty_like(pixels)
         seconds = 0.0
         for window, core, target in self._tiles(*pixels.shape[:2]):
+            if check is not None:
+                check()
             tile = pixels[window].astype(np.float32) / top
             if image.is_grey:
                 tile = np.repeat(tile[..., None], 3, axis=2)

@@ -14,10 +14,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.admission import Admission, UploadGuard
 from app.cpus import available_cpus
 from app.error_handlers import install_error_handlers
 from app.gate import InferenceGate
-from app.observability import BodySizeLimitMiddleware, Metrics, RequestContextMiddleware, configure_logging
+from app.lifecycle import Drain
+from app.observability import Metrics, RequestContextMiddleware, configure_logging
 from app.openapi import form_openapi
 from app.registry import ModelRegistry
 from app.routes import compare, corrupt, demo, denoise, health, models
@@ -34,7 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_json)
     metrics = Metrics()
     concurrent = settings.max_concurrent or max(1, available_cpus() // 8)
-    services = Services(settings, ModelRegistry(settings), InferenceGate(concurrent, settings.max_queue, settings.retry_after_s), metrics)
+    gate = InferenceGate(concurrent, settings.max_queue, settings.retry_after_s)
+    services = Services(settings, ModelRegistry(settings), gate, metrics, Drain(settings.drain_s))
     metrics.queue_depth.set_function(lambda: services.gate.waiting)
     metrics.running.set_function(lambda: services.gate.running)
 
@@ -48,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Exception:
                 log.exception("model loading failed; the service stays not-ready")
 
+        services.drain.install()  # after uvicorn's own handlers: the drain starts, then uvicorn's shutdown
         task = asyncio.create_task(load())
         yield
         task.cancel()
@@ -67,7 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=demo.STATIC), name="static")
 
-    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_bytes, slack=MULTIPART_SLACK, metrics=metrics)
+    # Outermost last: request ids and metrics, then early admission, then the upload guard, then the routes.
+    app.add_middleware(UploadGuard, limit=settings.max_upload_bytes, slack=MULTIPART_SLACK,
+                       timeout_s=settings.upload_timeout_s, metrics=metrics)
+    app.add_middleware(Admission, gate=gate, drain=services.drain, metrics=metrics)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.gate import InferenceGate
+from app.lifecycle import Drain
 from app.observability import Metrics
 from app.registry import ModelRegistry
 from app.settings import Settings
@@ -19,6 +20,7 @@ class Services:
     registry: ModelRegistry
     gate: InferenceGate
     metrics: Metrics
+    drain: Drain
 
 
 def get_services(request: Request) -> Services:

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="load at full concurrency before the first memory reading (buffers that "
                              "concurrency needs are not growth)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
+    parser.add_argument("--no-backoff", action="store_true",
+                        help="on 503, retry at once instead of waiting Retry-After (as wrk does): the overload case")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
                         status = str(r.status)
                 except urllib.error.HTTPError as e:
                     status = str(e.code)
-                    if e.code == 503:
+                    if e.code == 503 and not args.no_backoff:
                         time.sleep(float(e.headers.get("Retry-After", "1")))
                 except OSError as e:
                     status = type(e).__name__
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
     bare = bare_model_mps(uploads, models_dir / f"{default_model}.onnx", min(10.0, args.seconds))
     lat = np.array(latencies) if latencies else np.array([float("nan")])
     result = {
-        "clients": args.clients, "seconds": round(wall, 1), "requests": sum(statuses.values()),
+        "clients": args.clients, "backoff": not args.no_backoff, "seconds": round(wall, 1), "requests": sum(statuses.values()),
         "statuses": dict(statuses), "ok_per_second": round(len(latencies) / wall, 2),
         "megapixels_per_second": round(pixels[0] / 1e6 / wall, 3),
         "bare_model_megapixels_per_second": round(bare, 3),

@@ -1,11 +1,9 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("cv2", reason="needs the train extra")
-
-from app.noise import salt_and_pepper  # noqa: E402
-from app.quality import psnr  # noqa: E402
-from training.baselines import METHODS, adaptive_median, switching_mean  # noqa: E402
+from app.noise import salt_and_pepper
+from app.quality import psnr
+from training.baselines import METHODS, adaptive_median, switching_mean
 
 
 @pytest.mark.parametrize("name", [n for n in METHODS if n != "noisy input"])

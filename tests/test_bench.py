@@ -1,11 +1,9 @@
 """The benchmark prints figures (it is not a timed test): check that it measures what it says it does."""
 
-import pytest
 
-pytest.importorskip("skimage")
 
-from tests.conftest import MODELS  # noqa: E402
-from training.bench import bench, cpu_description  # noqa: E402
+from tests.conftest import MODELS
+from training.bench import bench, cpu_description
 
 
 def test_bench_measures_each_method_in_its_own_process(capsys):

@@ -56,3 +56,25 @@ def test_bad_settings_are_a_usage_error_not_a_traceback(tmp_path, camera, capsys
 def test_unknown_model_is_a_usage_error(tmp_path, camera):
     Image.fromarray(camera).save(tmp_path / "c.png")
     assert main(["denoise", str(tmp_path / "c.png"), "-o", str(tmp_path / "o"), "-m", "nope", "-q"]) == 2
+
+
+def test_corrupt_options_reach_the_noise(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    assert main(["corrupt", str(tmp_path / "a.png"), "-o", str(out), "-q", "-d", "0.4", "--salt-ratio", "1",
+                 "--per-pixel", "--seed", "3", "--format", "tiff"]) == 0
+    noisy = np.asarray(Image.open(out / "a.tiff"))
+    hit = (noisy != astronaut).any(axis=2)
+    assert abs(hit.mean() - 0.4) < 0.03
+    assert np.all(noisy[hit] == 255)  # salt only, whole pixels
+    with pytest.raises(SystemExit):  # lossless formats only: JPEG would smear the impulses
+        main(["corrupt", str(tmp_path / "a.png"), "-o", str(out), "--format", "jpeg"])
+
+
+def test_serve_starts_the_service(tmp_path):
+    import httpx
+    from serverprocess import running_server
+
+    with running_server(["image-noise-removal", "serve", "--host", "127.0.0.1", "--port", "8000"]) as server:
+        body = httpx.get(f"{server.base}/models", timeout=10).json()
+        assert body["default"] in {m["name"] for m in body["models"]} and len(body["models"]) >= 2

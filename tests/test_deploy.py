@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -22,7 +21,7 @@ from serverprocess import running_server
 
 from app.main import MULTIPART_SLACK
 from app.settings import Settings
-from tests.conftest import ROOT, png_bytes
+from tests.conftest import ROOT, png_bytes, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -32,6 +31,12 @@ def dockerfile_cmd() -> list[str]:
     match = re.search(r"^CMD (\[.*\])$", text, re.MULTILINE)
     assert match, "the Dockerfile has an exec-form CMD"
     return json.loads(match.group(1))
+
+
+def running(base: str) -> float:
+    """The server's `denoise_inferences_running` gauge."""
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    return float(re.search(r"^denoise_inferences_running (\S+)$", text, re.MULTILINE).group(1))
 
 
 def test_dockerfile_passes_hadolint():
@@ -112,10 +117,54 @@ def test_container_command_serves_and_drains_on_sigterm(astronaut):
 
         caller = threading.Thread(target=call)
         caller.start()
-        time.sleep(0.3)
+        wait_until(lambda: running(base) == 1, timeout=60, what="the request to be in inference")
         process.send_signal(signal.SIGTERM)
         caller.join(timeout=120)
         assert result.get("status") == 200 and result["bytes"] > 1000
         # uvicorn drains, then re-raises the signal so the exit status says SIGTERM.
         assert process.wait(timeout=60) in (0, -signal.SIGTERM)
         assert "Finished server process" in process.stdout.read()
+
+
+def test_kustomization_builds_what_kubectl_apply_k_would_apply():
+    """`kubectl kustomize deploy/k8s` (the build `kubectl apply -k` runs), then the promises in the README:
+    startup probe, non-root, read-only root filesystem, CPU 2 and memory 1-2 GiB per pod, HPA 2 to 20."""
+    built = subprocess.run(["kubectl", "kustomize", str(ROOT / "deploy" / "k8s")], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    docs = {d["kind"]: d for d in YAML(typ="safe").load_all(built.stdout) if d}
+    assert set(docs) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    deployment, service, hpa = docs["Deployment"], docs["Service"], docs["HorizontalPodAutoscaler"]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["startupProbe"]["httpGet"]["path"] == "/health/live"
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}  # the one writable place
+    resources = container["resources"]
+    assert resources["requests"] == {"cpu": "2", "memory": "1Gi"} and resources["limits"] == {"cpu": "2", "memory": "2Gi"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 20)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert pod["terminationGracePeriodSeconds"] > 30  # longer than uvicorn's drain
+
+
+def test_drain_time_agrees_everywhere():
+    """One drain: the setting, uvicorn's graceful timeout in the image and the Makefile, shorter than the
+    time compose and Kubernetes give a container after SIGTERM; the proxy cuts slow requests."""
+    drain = Settings().drain_s
+    cmd = dockerfile_cmd()
+    assert float(cmd[cmd.index("--timeout-graceful-shutdown") + 1]) == drain
+    assert f"--timeout-graceful-shutdown {drain:g}" in (ROOT / "Makefile").read_text()
+    compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())
+    for name in ("api", "api-gpu"):
+        service = compose["services"][name]
+        assert float(service["stop_grace_period"].rstrip("s")) > drain
+        assert float(service["environment"]["DENOISE_DRAIN_S"]) == drain
+    proxy = " ".join(compose["services"]["proxy"]["command"])
+    assert "respondingTimeouts.readTimeout=" in proxy
+    for path in K8S:
+        for doc in YAML(typ="safe").load_all(path.read_text()):
+            if doc and doc["kind"] == "Deployment":
+                assert doc["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > drain, path.name

@@ -4,12 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("cv2", reason="needs the train extra")
-
-from app.noise import salt_and_pepper  # noqa: E402
-from tests.conftest import MODELS  # noqa: E402
-from training.baselines import METHODS  # noqa: E402
-from training.evaluate import evaluate, figure, noise_seed, summarise, update_cards, write_outputs  # noqa: E402
+from app.noise import salt_and_pepper
+from tests.conftest import MODELS
+from training.baselines import METHODS
+from training.evaluate import evaluate, figure, noise_seed, summarise, update_cards, write_outputs
 
 
 def test_every_method_sees_the_same_noise():

@@ -6,6 +6,7 @@ from PIL import Image
 
 from app.errors import EmptyFile, ImageTooLarge, InvalidImage
 from app.imaging import DecodedImage, decode, encode
+from tests.conftest import png_claiming
 
 LIMIT = 60_000_000
 
@@ -45,12 +46,17 @@ def test_sixteen_bit_grey_stays_sixteen_bit():
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode(decoded)[0]))), values)
 
 
-def test_exif_orientation_is_applied():
-    image = Image.new("RGB", (40, 20), "red")
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_exif_orientation_is_applied_in_the_right_direction(fmt):
+    """Orientation 6 means "turn 90 degrees clockwise to display": the left half ends up on top."""
+    image = Image.new("RGB", (40, 20), (255, 0, 0))
+    image.paste((0, 0, 255), (20, 0, 40, 20))  # left red, right blue
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    decoded = decode(save(image, "JPEG", exif=exif), LIMIT)
-    assert decoded.pixels.shape[:2] == (40, 20)
+    exif[0x0112] = 6
+    pixels = decode(save(image, fmt, exif=exif), LIMIT).pixels
+    assert pixels.shape == (40, 20, 3)
+    assert pixels[5, 10, 0] > 200 and pixels[5, 10, 2] < 60  # top: red
+    assert pixels[34, 10, 2] > 200 and pixels[34, 10, 0] < 60  # bottom: blue
 
 
 def test_palette_and_cmyk_become_rgb(astronaut):
@@ -86,6 +92,71 @@ def test_pixel_limit_is_checked_on_the_header():
     assert decode(data, 300 * 200).pixels.shape == (200, 300)
     with pytest.raises(ImageTooLarge):
         decode(data, 300 * 200 - 1)
+
+
+def test_pixel_limit_refuses_a_bomb_before_decoding_with_the_services_figure():
+    """A 60-byte PNG claiming 10000x8000 (under Pillow's own warning level) and one claiming 40000x40000
+    (over Pillow's error level): both are refused by the service's limit, quoted in the message. Their
+    pixel data is missing, so a check after decoding would report a corrupt file instead."""
+    for width, height in ((10000, 8000), (40000, 40000)):
+        with pytest.raises(ImageTooLarge, match="the limit is 60,000,000"):
+            decode(png_claiming(width, height), LIMIT)
+    with pytest.raises(InvalidImage):  # within the limit, the same file is read and found corrupt
+        decode(png_claiming(10000, 8000), 10**9)
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.mark.parametrize("fmt,kept", [("png", True), ("webp", True), ("jpeg", True), ("tiff", False)])
+def test_icc_profile_is_kept_except_in_tiff(astronaut, fmt, kept):
+    icc = _srgb_profile()
+    decoded = decode(save(Image.fromarray(astronaut), "PNG", icc_profile=icc), LIMIT)
+    assert decoded.icc_profile == icc
+    out = Image.open(io.BytesIO(encode(decoded, fmt)[0]))
+    assert (out.info.get("icc_profile") == icc) is kept
+
+
+def test_exif_is_not_copied_to_the_output(astronaut):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Camera maker"
+    decoded = decode(save(Image.fromarray(astronaut), "JPEG", exif=exif), LIMIT)
+    for fmt in ("jpeg", "png", "webp", "tiff"):
+        out = Image.open(io.BytesIO(encode(decoded, fmt)[0]))
+        assert "exif" not in out.info and 0x010F not in out.getexif() and 0x0112 not in out.getexif(), fmt
+
+
+def test_sixteen_bit_tiff_in_and_out():
+    values = (np.arange(48 * 64, dtype=np.uint32) * 21).reshape(48, 64).astype(np.uint16)
+    decoded = decode(save(Image.fromarray(values), "TIFF"), LIMIT)
+    assert decoded.pixels.dtype == np.uint16 and np.array_equal(decoded.pixels, values)
+    out = Image.open(io.BytesIO(encode(decoded, "tiff")[0]))
+    assert out.mode.startswith("I;16") and np.array_equal(np.asarray(out), values)
+
+
+def test_bmp_is_read_exactly(astronaut):
+    assert np.array_equal(decode(save(Image.fromarray(astronaut), "BMP"), LIMIT).pixels, astronaut)
+
+
+def test_a_grey_palette_stays_grey():
+    index = np.arange(32 * 40, dtype=np.uint32).reshape(32, 40) % 256
+    image = Image.fromarray(index.astype(np.uint8), "P")
+    image.putpalette([v for level in range(256) for v in (255 - level,) * 3])  # grey, inverted
+    pixels = decode(save(image, "PNG"), LIMIT).pixels
+    assert pixels.ndim == 2 and np.array_equal(pixels, 255 - index)
+
+
+def test_jpeg_quality_is_applied(astronaut):
+    image = DecodedImage(astronaut)
+    low, high = encode(image, "jpeg", 10)[0], encode(image, "jpeg", 95)[0]
+    assert len(low) < len(high) / 2
+    from app.quality import psnr
+
+    assert psnr(astronaut, decode(low, LIMIT).pixels) + 5 < psnr(astronaut, decode(high, LIMIT).pixels)
 
 
 def test_sixteen_bit_colour_png_stays_sixteen_bit():

@@ -35,18 +35,23 @@ def test_clean_values_pass_through_untouched(default_model_path, astronaut):
     assert np.array_equal(out[untouched], noisy[untouched])
 
 
-def test_tiles_are_seamless_on_a_2048_photo(default_model_path):
-    """Tiled output matches whole-image output within one grey level at 99.9% of values (2048x2048)."""
-    from PIL import Image
+def _tiled_vs_whole(path, noisy: np.ndarray, ensemble: int = 1) -> tuple[np.ndarray, int]:
+    """(|tiled - whole| per value, number of tiles) with 64-pixel tiles and the default 64 of context."""
+    whole = Denoiser(path, threads=2, tile_size=4096).denoise(DecodedImage(noisy), ensemble).image.pixels
+    tiler = Denoiser(path, threads=2, tile_size=64, tile_margin=64)
+    tiled = tiler.denoise(DecodedImage(noisy), ensemble).image.pixels
+    return np.abs(tiled.astype(int) - whole.astype(int)), len(list(tiler._tiles(*noisy.shape[:2])))
+
+
+def test_tiles_are_seamless(default_model_path, astronaut):
+    """With 64 pixels of context, 30 tiles give the untiled result: measured identical on every value;
+    32 of context left 0.034% one level off, none: 8% off by up to 87 levels. A few float flips allowed."""
     from skimage import data
 
-    photo = np.asarray(Image.fromarray(data.astronaut()).resize((2048, 2048), Image.BICUBIC))
-    noisy = salt_and_pepper(photo, 0.5, seed=2)
-    whole = Denoiser(default_model_path, threads=2, tile_size=4096).denoise(DecodedImage(noisy)).image.pixels
-    tiler = Denoiser(default_model_path, threads=2, tile_size=256, tile_margin=64)
-    tiled = tiler.denoise(DecodedImage(noisy)).image.pixels  # 64 tiles
-    close = np.abs(tiled.astype(int) - whole.astype(int)) <= 1
-    assert close.mean() >= 0.999
+    noisy = salt_and_pepper(np.ascontiguousarray(data.astronaut()[:320, :384]), 0.5, seed=2)
+    diff, tiles = _tiled_vs_whole(default_model_path, noisy)
+    assert tiles == 30
+    assert (diff == 0).mean() >= 0.9999 and diff.max() <= 1
 
 
 def test_grey_and_sixteen_bit_images(default_model_path, camera):
@@ -87,11 +92,14 @@ def test_the_eight_turns_are_distinct_and_each_is_undone():
         assert np.array_equal(_turn_back(t, mode), batch)
 
 
-def test_ensemble_on_a_tiled_photo_matches_the_whole_and_refuses_other_sizes(default_model_path, astronaut):
-    """Tiles (with margins) go through the 8 turns one by one: the result matches the untiled x8."""
-    noisy = salt_and_pepper(astronaut, 0.5, seed=4)
-    whole = Denoiser(default_model_path, threads=2, tile_size=4096).denoise(DecodedImage(noisy), 8).image.pixels
-    tiled = Denoiser(default_model_path, threads=2, tile_size=64, tile_margin=64).denoise(DecodedImage(noisy), 8).image.pixels
-    assert (np.abs(tiled.astype(int) - whole.astype(int)) <= 1).mean() >= 0.999
+def test_ensemble_on_a_tiled_photo_matches_the_whole_and_refuses_other_sizes(default_model_path):
+    """Tiles (with margins) go through the 8 turns one by one: the result matches the untiled x8
+    (measured identical; without context 4.4% of values differ)."""
+    from skimage import data
+
+    noisy = salt_and_pepper(np.ascontiguousarray(data.astronaut()[:192, :256]), 0.5, seed=4)
+    diff, tiles = _tiled_vs_whole(default_model_path, noisy, ensemble=8)
+    assert tiles == 12
+    assert (diff == 0).mean() >= 0.9999 and diff.max() <= 1
     with pytest.raises(ValueError, match="ensemble"):
         Denoiser(default_model_path, threads=2).denoise(DecodedImage(noisy), 4)

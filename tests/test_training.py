@@ -7,13 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("tensorflow", reason="needs the train extra")  # installed by make test
-
-from app.imaging import DecodedImage  # noqa: E402
-from app.inference import Denoiser  # noqa: E402
-from training.export import export, sha256  # noqa: E402
-from training.fit import FitConfig, fit  # noqa: E402
-from training.reproduce import reproduce  # noqa: E402
+from app.imaging import DecodedImage
+from app.inference import Denoiser
+from training.export import export, sha256
+from training.fit import FitConfig, fit
+from training.reproduce import reproduce
 
 
 @pytest.fixture(scope="module")

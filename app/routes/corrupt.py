@@ -10,13 +10,16 @@ import secrets
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 
 from app import pipeline
 from app.error_handlers import error_docs
 from app.formats import INPUT_DESCRIPTION, LOSSLESS, LosslessFormatName, response_content
 from app.imaging import encode
+from app.memory import release_memory
 from app.noise import MAX_SEED
 from app.routes.formats import negotiate
+from app.routes.watch import watched
 from app.services import ServicesDep
 
 router = APIRouter(tags=["images"])
@@ -44,13 +47,14 @@ async def corrupt(
     fmt = negotiate(format, request.headers.get("accept"), allowed=LOSSLESS)
     options = pipeline.NoiseOptions(density, salt_ratio, per_channel,
                                     secrets.randbelow(2**31) if seed is None else seed)
-    data = await file.read()
 
-    def work() -> tuple[bytes, str, int]:
+    def work(data: bytes) -> tuple[bytes, str, int]:
         noisy = pipeline.corrupt(data, services.settings.max_pixels, options)
         return *encode(noisy, fmt), noisy.pixel_count
 
-    async with services.gate.slot():
-        body, media_type, pixels = await run_in_threadpool(work)
+    async with watched(request, services) as ticket, services.gate.slot():
+        ticket.started_work = True
+        body, media_type, pixels = await run_in_threadpool(work, await file.read())
     services.metrics.pixels.labels("/corrupt", "").inc(pixels)
-    return Response(body, media_type=media_type, headers={"X-Seed": str(options.seed), "X-Noise-Density": str(density)})
+    return Response(body, media_type=media_type, headers={"X-Seed": str(options.seed), "X-Noise-Density": str(density)},
+                    background=BackgroundTask(release_memory, pixels))

@@ -9,13 +9,16 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 
 from app import pipeline
 from app.error_handlers import error_docs
 from app.formats import INPUT_DESCRIPTION, FormatName, response_content
 from app.imaging import encode
 from app.inference import ENSEMBLES
+from app.memory import release_memory
 from app.routes.formats import negotiate
+from app.routes.watch import watched
 from app.services import ServicesDep
 
 router = APIRouter(tags=["images"])
@@ -41,11 +44,14 @@ async def denoise(
     options = pipeline.DenoiseOptions(ensemble=ensemble)
     loaded = services.registry.get(model)
     fmt = negotiate(format, request.headers.get("accept"))
-    data = await file.read()
-    # Decoding and inference hold a slot (they are what costs memory and cores); encoding the result
-    # runs after the slot is released, overlapping the next request's inference.
-    async with services.gate.slot():
-        result = await run_in_threadpool(pipeline.denoise, data, loaded.denoiser, services.settings.max_pixels, options)
+    # Reading, decoding and inference hold a slot (they are what costs memory and cores): a queued
+    # upload stays spooled on disk. Encoding runs after the slot is released, overlapping the next
+    # request's inference. The ticket stops the work between tiles (deadline, drain, client gone).
+    async with watched(request, services) as ticket, services.gate.slot():
+        ticket.started_work = True
+        data = await file.read()
+        result = await run_in_threadpool(pipeline.denoise, data, loaded.denoiser, services.settings.max_pixels,
+                                         options, ticket.check)
     body, media_type = await run_in_threadpool(encode, result.image, fmt, quality)
     services.metrics.inference.labels(loaded.name).observe(result.seconds)
     services.metrics.pixels.labels("/denoise", loaded.name).inc(result.pixels)
@@ -55,4 +61,4 @@ async def denoise(
         "X-Inference-Ms": f"{result.seconds * 1000:.1f}",
         "X-Impulse-Fraction": f"{result.impulse_fraction:.4f}",
         "X-Ensemble": str(options.ensemble),
-    })
+    }, background=BackgroundTask(release_memory, result.pixels))

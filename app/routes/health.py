@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.error_handlers import error_docs
-from app.errors import NotReady
+from app.errors import NotReady, ShuttingDown
 from app.services import ServicesDep
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -18,6 +18,8 @@ async def live() -> dict:
 
 @router.get("/ready", responses=error_docs(503), summary="Models are loaded and warm")
 async def ready(services: ServicesDep) -> dict:
+    if services.drain.started:
+        raise ShuttingDown("the service is shutting down", headers={"Retry-After": "1"})
     if not services.registry.ready:
         raise NotReady("the models are still loading", headers={"Retry-After": "5"})
     return {"status": "ready", "models": list(services.registry.models), "default": services.registry.default_name}

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from app.noise import salt_and_pepper
@@ -22,3 +23,14 @@ def test_identical_images_have_no_finite_psnr(client, camera):
 def test_different_sizes_are_422(client, camera):
     r = client.post("/compare", files={"reference": ("a.png", png_bytes(camera)), "image": ("b.png", png_bytes(camera[:50]))})
     assert r.status_code == 422 and r.json()["error"] == "invalid_parameter"
+
+
+def test_compare_refuses_big_and_broken_uploads(limited_client, camera):
+    good = png_bytes(camera)
+    big = png_bytes(np.zeros((1100, 1000), np.uint8))
+    r = limited_client.post("/compare", files={"reference": ("a.png", big), "image": ("b.png", big)})
+    assert r.status_code == 413 and r.json()["error"] == "image_too_large"
+    r = limited_client.post("/compare", files={"reference": ("a.png", good), "image": ("b.png", b"\0" * 300_000)})
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+    r = limited_client.post("/compare", files={"reference": ("a.png", good), "image": ("b.png", b"garbage" * 9)})
+    assert r.status_code == 415 and r.json()["error"] == "invalid_image"

@@ -118,3 +118,22 @@ def test_other_ensemble_sizes_are_a_422(client, camera, value):
     r = client.post("/denoise", files={"file": ("g.png", png_bytes(camera))}, data={"ensemble": value})
     assert r.status_code == 422 and r.headers["content-type"] == "application/json"
     assert client.get("/health/live").status_code == 200
+
+
+def test_metadata_icc_kept_exif_dropped_orientation_applied(client, astronaut):
+    import io
+
+    from PIL import Image, ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 8  # turn 90 degrees counter-clockwise to display
+    exif[0x010F] = "Camera maker"
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut).save(buffer, "JPEG", quality=95, exif=exif, icc_profile=icc)
+    r = client.post("/denoise", files={"file": ("a.jpg", buffer.getvalue())})
+    out = Image.open(io.BytesIO(r.content))
+    assert out.size == (astronaut.shape[0], astronaut.shape[1])  # upright: width and height swapped
+    assert out.info.get("icc_profile") == icc and "exif" not in out.info and not out.getexif()
+    upright = np.rot90(astronaut, 1)  # counter-clockwise
+    assert psnr(upright, np.asarray(out)) > 30  # the right way round: the other turn scores about 11 dB

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import struct
 import threading
-import time
-import zlib
 
 import numpy as np
 import pytest
@@ -15,15 +12,7 @@ from PIL import Image
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import MODELS, png_bytes, wait_ready
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A valid-looking 60-byte PNG whose header claims width x height pixels (a decompression bomb)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+from tests.conftest import MODELS, png_bytes, png_claiming, wait_ready
 
 
 def encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -33,11 +22,8 @@ def encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def limited():
-    app = create_app(Settings(models_dir=MODELS, max_upload_bytes=200_000, max_pixels=1_000_000, threads=2))
-    with TestClient(app) as c:
-        wait_ready(c)
-        yield c
+def limited(limited_client):
+    return limited_client
 
 
 def test_upload_over_the_byte_limit_is_413_before_decoding(limited):
@@ -128,18 +114,21 @@ def test_full_queue_gets_503_with_retry_after(astronaut):
         wait_ready(c)
         model = app.state.services.registry.get(None)
         original = model.denoiser.denoise
+        inside, release = threading.Event(), threading.Event()
 
-        def slow(image, ensemble=1):
-            time.sleep(1.0)
-            return original(image, ensemble)
+        def slow(*args):
+            inside.set()
+            release.wait(60)
+            return original(*args)
 
         model.denoiser.denoise = slow
         body = png_bytes(astronaut[:64, :64])
         results: list[int] = []
         first = threading.Thread(target=lambda: results.append(c.post("/denoise", files={"file": ("a.png", body)}).status_code))
         first.start()
-        time.sleep(0.4)
+        assert inside.wait(60)  # the first request holds the only slot
         r = c.post("/denoise", files={"file": ("a.png", body)})
+        release.set()
         first.join()
         assert r.status_code == 503 and r.json()["error"] == "overloaded" and r.headers["retry-after"] == "7"
         assert results == [200]

@@ -1,0 +1,43 @@
+"""The request's ticket (deadline, drain, client presence), and a watch on the client while it works."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+
+from app.errors import ClientGone
+from app.lifecycle import Ticket
+from app.services import Services
+
+POLL_S = 0.1  # how often the connection is asked whether the client is still there
+
+
+@contextlib.asynccontextmanager
+async def watched(request: Request, services: Services) -> AsyncIterator[Ticket]:
+    """A ticket for this request's work. When the client disconnects, the ticket says so (running work
+    stops at its next tile) and a request still queued for a slot gives its place up at once."""
+    ticket = Ticket.start(services.settings.request_timeout_s, services.drain)
+    task = asyncio.current_task()
+    cancelled_by_us = False
+
+    async def poll() -> None:
+        nonlocal cancelled_by_us
+        while not await request.is_disconnected():
+            await asyncio.sleep(POLL_S)
+        ticket.client_gone.set()
+        if not ticket.started_work and task is not None:
+            cancelled_by_us = True
+            task.cancel()
+
+    watcher = asyncio.create_task(poll())
+    try:
+        yield ticket
+    except asyncio.CancelledError:
+        if cancelled_by_us:
+            raise ClientGone("the client disconnected while queued") from None
+        raise
+    finally:
+        watcher.cancel()

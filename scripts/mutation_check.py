@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""Semantic mutation check: break one promised behaviour at a time and see whether its tests notice.
+
+Each mutant replaces a snippet of the code (or a model card) in a scratch copy of the working tree,
+runs the tests named for it there, and counts as killed when they fail. Prints a table: mutant, tests
+run, killed or survived. Every mutant must be killed; a survivor is a behaviour no test pins down.
+
+  python scripts/mutation_check.py                 # all mutants (about 10 minutes on 2 cores)
+  python scripts/mutation_check.py --only exif gate # names containing these words
+  python scripts/mutation_check.py --list
+
+A tool for reviews, not a CI step. Add a mutant whenever a behaviour is added: the snippet must occur
+exactly once in its file, so a mutant that no longer applies is reported, not silently skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_S = 240  # per mutant; the slowest test file set takes about 70 s unmutated
+TIMED_OUT = -1
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str
+    edits: tuple[tuple[str, str], ...]  # (old, new) replacements, each old snippet unique in the file
+    tests: tuple[str, ...]
+
+
+def m(name: str, file: str, old: str, new: str, *tests: str) -> Mutant:
+    return Mutant(name, file, ((old, new),), tests)
+
+
+MUTANTS: list[Mutant] = [
+    # The audit's rows (issue 17).
+    m("switching output: fill + residual everywhere", "training/architectures/prefill_unet.py",
+      "return impulse * (filled + residual) + (1.0 - impulse) * x", "return filled + residual",
+      "tests/test_architectures.py"),
+    m("tile context 64 -> 0 (x8 on a tiled photo)", "app/inference.py",
+      "self.tile_margin = _round_up(tile_margin, self.pad_multiple)", "self.tile_margin = 0",
+      "tests/test_inference.py"),
+    m("tile context 64 -> 8 (seams)", "app/inference.py",
+      "self.tile_margin = _round_up(tile_margin, self.pad_multiple)",
+      "self.tile_margin = _round_up(8, self.pad_multiple)", "tests/test_inference.py"),
+    m("EXIF orientation: rotated the wrong way", "app/imaging.py",
+      "image = ImageOps.exif_transpose(image) or image",
+      "image = image.transpose(Image.Transpose.ROTATE_90) if image.getexif().get(0x0112) in (6, 8) else image",
+      "tests/test_imaging.py", "tests/routes/test_denoise.py"),
+    Mutant("pixel limit checked after decoding, not on the header", "app/imaging.py", (
+        ("    if width * height > max_pixels:\n        raise ImageTooLarge(",
+         "    if False:\n        raise ImageTooLarge("),
+        ("        image.load()\n",
+         "        image.load()\n        if image.size[0] * image.size[1] > max_pixels:\n"
+         "            raise ImageTooLarge(f\"the limit is {max_pixels:,}\")\n")),
+        ("tests/test_imaging.py", "tests/routes/test_limits.py")),
+    m("/corrupt: salt_ratio ignored", "app/pipeline.py",
+      "salt_and_pepper(image.pixels, options.density, options.salt_ratio,",
+      "salt_and_pepper(image.pixels, options.density, 0.5,", "tests/routes/test_corrupt.py"),
+    m("model card sha256 zeroed", "models/prefill-unet.json", '"sha256": "', '"sha256": "0000', "tests/routes/test_models.py"),
+    m("noise density halved", "app/noise.py", "else u < np.float32(density)", "else u < np.float32(density / 2)",
+      "tests/test_noise.py", "tests/routes/test_corrupt.py"),
+    m("alpha dropped on decode", "app/imaging.py",
+      'else array[..., :3]), array[..., -1].copy()', 'else array[..., :3]), None',
+      "tests/test_imaging.py", "tests/routes/test_limits.py"),
+    # One per route.
+    m("/denoise: the model field ignored", "app/routes/denoise.py", "loaded = services.registry.get(model)",
+      "loaded = services.registry.get(None)", "tests/routes/test_denoise.py"),
+    m("/denoise: ensemble not passed on", "app/routes/denoise.py", "options = pipeline.DenoiseOptions(ensemble=ensemble)",
+      "options = pipeline.DenoiseOptions(ensemble=ensemble if ensemble == 1 else 1)",
+      "tests/routes/test_denoise.py", "tests/routes/test_limits.py"),
+    m("/corrupt: X-Seed is not the seed used", "app/routes/corrupt.py", '"X-Seed": str(options.seed)',
+      '"X-Seed": str(options.seed + 1)', "tests/routes/test_corrupt.py"),
+    m("/compare: PSNR off by 0.5 dB", "app/routes/compare.py", "round(value, 4)", "round(value + 0.5, 4)",
+      "tests/routes/test_compare.py"),
+    m("/models: no default", "app/routes/models.py", '{"default": registry.default_name,', '{"default": None,',
+      "tests/routes/test_models.py"),
+    m("/health/ready: ready before the models are", "app/routes/health.py",
+      "if not services.registry.ready:", "if False:", "tests/routes/test_health.py"),
+    m("/metrics: the process-wide registry instead of the app's", "app/routes/metrics.py",
+      "generate_latest(services.metrics.registry)", "generate_latest()", "tests/routes/test_metrics.py"),
+    m("/ (demo page): the wrong file", "app/routes/demo.py", 'STATIC / "index.html"', 'STATIC / "app.js"',
+      "tests/test_demo_page.py"),
+    m("content negotiation: Accept ignored", "app/routes/formats.py", "        if name in allowed:\n            return name",
+      "        if name in allowed:\n            return \"png\"", "tests/routes/test_denoise.py"),
+    # One per module of app/.
+    m("cards: every card read as empty", "app/cards.py", "    if missing_ok and not path.exists():",
+      "    if missing_ok:", "tests/routes/test_models.py"),
+    m("cli: exit status 0 despite failures", "app/cli.py", "return 1 if failures else 0", "return 0",
+      "tests/test_cli.py"),
+    m("cpus: cgroup quota ignored", "app/cpus.py", "if quota != \"max\":", "if False:", "tests/test_cpus.py"),
+    m("error handlers: validation errors as 400", "app/error_handlers.py", "    return InvalidParameter(problems)",
+      "    return HttpError(400, problems)", "tests/routes/test_corrupt.py", "tests/routes/test_denoise.py"),
+    m("errors: too large is 400", "app/errors.py", "class ImageTooLarge(ApiError):\n    status = 413",
+      "class ImageTooLarge(ApiError):\n    status = 400", "tests/routes/test_limits.py"),
+    m("formats: JPEG called lossless", "app/formats.py", '"image/jpeg", ".jpg", lossless=False',
+      '"image/jpeg", ".jpg", lossless=True', "tests/routes/test_corrupt.py", "tests/test_openapi.py"),
+    m("gate: queue one longer than its limit", "app/gate.py", "if self.admitted >= self.max_concurrent + self.max_queue:",
+      "if self.admitted > self.max_concurrent + self.max_queue:", "tests/test_gate.py", "tests/routes/test_limits.py"),
+    m("imaging: 16-bit colour PNG read at 8 bits", "app/imaging.py", "    if _is_png_16bit_colour(data):\n        pixels",
+      "    if False:\n        pixels", "tests/test_imaging.py", "tests/routes/test_denoise.py"),
+    m("inference: grey images denoised from one channel", "app/inference.py", "restored = restored.mean(axis=2)",
+      "restored = restored[..., 0]", "tests/test_inference.py", "tests/routes/test_denoise.py"),
+    m("main: no upload guard", "app/main.py",
+      "    app.add_middleware(UploadGuard,", "    0 and app.add_middleware(UploadGuard,",
+      "tests/routes/test_limits.py", "tests/routes/test_metrics.py"),
+    m("noise: impulse fraction counts only pepper", "app/noise.py", "np.count_nonzero((image == 0) | (image == top))",
+      "np.count_nonzero(image == 0)", "tests/test_noise.py", "tests/test_pipeline.py"),
+    m("observability: incoming request id ignored", "app/observability.py",
+      "request_id = incoming if incoming and incoming.isprintable() else uuid.uuid4().hex",
+      "request_id = uuid.uuid4().hex", "tests/routes/test_health.py"),
+    m("openapi: optional form fields stay nullable", "app/openapi.py", 'if options and {"type": "null"} in options:',
+      "if False:", "tests/test_openapi.py"),
+    m("pipeline: the ensemble does not share the pixel budget", "app/pipeline.py",
+      "return max_pixels // self.ensemble", "return max_pixels", "tests/test_pipeline.py", "tests/routes/test_limits.py"),
+    m("quality: SSIM window sigma 1.0", "app/quality.py", "sigma: float = 1.5", "sigma: float = 1.0",
+      "tests/test_quality.py"),
+    m("registry: default ignores the card's flag", "app/registry.py", "return flagged[0] if flagged else next(iter(self.models))",
+      "return next(iter(self.models))", "tests/routes/test_models.py"),
+    m("services: routes share no gate", "app/main.py",
+      "services = Services(settings, ModelRegistry(settings), InferenceGate(concurrent,",
+      "services = Services(settings, ModelRegistry(settings), InferenceGate(concurrent + 1000,",
+      "tests/routes/test_limits.py"),
+    m("settings: tile sizes under 64 accepted", "app/settings.py", "if 0 < value < 64:", "if False:", "tests/test_cli.py"),
+]
+
+
+def scratch_copy(target: Path) -> None:
+    """The working tree as git sees it (tracked and untracked-but-not-ignored files), without .venv."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def run_tests(scratch: Path, tests: tuple[str, ...]) -> tuple[int, float]:
+    """pytest on `tests` in the scratch copy, importing the scratch copy's app/ and training/."""
+    env = {**os.environ, "PYTHONPATH": f"{scratch}{os.pathsep}{scratch / 'scripts'}", "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.monotonic()
+    try:
+        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                                cwd=scratch, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # a mutant that makes a test hang is caught too (say, a gate that never refuses)
+        return TIMED_OUT, time.monotonic() - started
+    return result.returncode, time.monotonic() - started
+
+
+def check_imports(scratch: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(scratch)}
+    where = subprocess.run([sys.executable, "-c", "import app, training; print(app.__file__, training.__file__)"],
+                           cwd=scratch, env=env, capture_output=True, text=True, check=True).stdout.split()
+    if not all(Path(p).is_relative_to(scratch) for p in where):
+        raise SystemExit(f"the scratch copy is not what gets imported: {where}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", default=[], help="run the mutants whose names contain any of these words")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = parser.parse_args(argv)
+    chosen = [mu for mu in MUTANTS if not args.only or any(w.lower() in mu.name.lower() for w in args.only)]
+    if args.list:
+        for mu in chosen:
+            print(f"{mu.name}  [{mu.file}]  {' '.join(mu.tests)}")
+        return 0
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        scratch = Path(tmp)
+        scratch_copy(scratch)
+        check_imports(scratch)
+        baseline_tests = tuple(sorted({t for mu in chosen for t in mu.tests}))
+        code, seconds = run_tests(scratch, baseline_tests)
+        if code != 0:
+            raise SystemExit(f"the unmutated tests fail (exit {code}); fix them before checking mutants")
+        print(f"baseline: {len(baseline_tests)} test files pass unmutated ({seconds:.0f} s)", flush=True)
+        for mu in chosen:
+            path = scratch / mu.file
+            original = path.read_text()
+            text = original
+            for old, new in mu.edits:
+                if text.count(old) != 1:
+                    rows.append((mu.name, " ".join(mu.tests), f"DOES NOT APPLY ({old[:40]!r} found {text.count(old)}x)"))
+                    break
+                text = text.replace(old, new)
+            else:
+                path.write_text(text)
+                try:
+                    code, seconds = run_tests(scratch, mu.tests)
+                finally:
+                    path.write_text(original)
+                verdict = {1: "killed", TIMED_OUT: "killed (hung)", 0: "SURVIVED"}.get(code, f"error (exit {code})")
+                rows.append((mu.name, " ".join(t.removeprefix("tests/") for t in mu.tests), f"{verdict} ({seconds:.0f} s)"))
+            print(f"{rows[-1][2]:28s} {mu.name}", flush=True)
+    print("\n| mutant | tests run | result |\n|---|---|---|")
+    for row in rows:
+        print(f"| {' | '.join(row)} |")
+    survivors = [r for r in rows if not r[2].startswith("killed")]
+    print(f"\n{len(rows) - len(survivors)} of {len(rows)} mutants killed")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
