@@ -81,9 +81,15 @@ def _denoise(args: argparse.Namespace) -> int:
 
 def _corrupt(args: argparse.Namespace) -> int:
     from app import pipeline
+    from app.noise import NoiseSpec
 
-    options = pipeline.NoiseOptions(args.density, args.salt_ratio, not args.per_pixel, args.seed)
-    return _process(args, lambda data: pipeline.corrupt(data, args.max_pixels, options))
+    try:
+        spec = NoiseSpec(args.noise, args.density, args.salt_ratio, not args.per_pixel, args.spread,
+                         args.jpeg_quality, args.webp_quality)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return _process(args, lambda data: pipeline.corrupt(data, args.max_pixels, spec, args.seed))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -102,6 +108,7 @@ def _density(value: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from app.inference import ENSEMBLES
+    from app.noise import NOISE_KINDS
     from app.settings import MAX_PIXELS, REPO_MODELS
 
     parser = argparse.ArgumentParser(prog="image-noise-removal", description=__doc__,
@@ -129,11 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="8: average the model over the 8 flips and rotations (slightly better, 8x the time)")
     p.set_defaults(func=_denoise)
 
-    p = sub.add_parser("corrupt", help="add salt-and-pepper noise (lossless output only)")
+    p = sub.add_parser("corrupt", help="add impulse noise (lossless output only)")
     io_arguments(p, list(LOSSLESS))
     p.add_argument("-d", "--density", type=_density, default=0.2, help="fraction of values hit (0..1)")
     p.add_argument("--salt-ratio", type=_density, default=0.5, help="share of hits that become white")
     p.add_argument("--per-pixel", action="store_true", help="hit whole pixels instead of channels")
+    p.add_argument("--noise", choices=NOISE_KINDS, default="salt-pepper",
+                   help="salt-pepper (0 and the maximum), impulse-range (within --spread of them), random-valued")
+    p.add_argument("--spread", type=float, default=30.0, help="impulse-range: distance from 0 and the maximum (0..255)")
+    p.add_argument("--jpeg-quality", type=int, help="then save as JPEG at this quality (the output keeps those pixels)")
+    p.add_argument("--webp-quality", type=int, help="then save as lossy WebP at this quality instead")
     p.add_argument("--seed", type=int, default=None, help="same seed and image give the same noise")
     p.set_defaults(func=_corrupt)
 

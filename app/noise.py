@@ -1,10 +1,21 @@
-"""Salt-and-pepper (fixed-value impulse) noise: the only implementation in the project.
+"""Impulse noise, every kind the product deals with: the only implementation in the project.
 
-Training, evaluation, the benchmark and the `/corrupt` route all call `salt_and_pepper`, so a
-model is trained and scored on exactly the noise the service produces.
+- `salt-pepper`: values set to 0 or the maximum (`salt_and_pepper`).
+- `impulse-range`: non-extreme impulses (hot and dead sensor pixels, scanner dust): pepper uniform in
+  [0, s], salt uniform in [max - s, max]; `spread` s on the 0..255 scale (s = 0 is salt-pepper).
+- `random-valued`: impulses uniform over the whole range (transmission errors).
+- then, optionally, a lossy re-encode (JPEG at a quality, Pillow's default 4:2:0 subsampling, or
+  lossy WebP), last, as a camera, a phone or a website would save the noisy photo.
+
+Training, evaluation, the benchmark and the `/corrupt` route all call this module, so a model is
+trained and scored on exactly the noise the service produces. Seeded: the same seed and input give
+the same output, per channel or per pixel, grey or colour, 8 or 16 bit.
 """
 
 from __future__ import annotations
+
+import io
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,25 +53,123 @@ def salt_and_pepper(
         raise ValueError(f"density must be in [0, 1], not {density}")
     if not 0.0 <= salt_ratio <= 1.0:
         raise ValueError(f"salt_ratio must be in [0, 1], not {salt_ratio}")
-    if rng is None:
-        rng = np.random.default_rng(seed)
+    return _impulses(image, density, salt_ratio, per_channel, rng or np.random.default_rng(seed))
+
+
+def _impulses(image: np.ndarray, density: float, salt_ratio: float, per_channel: bool, rng: np.random.Generator,
+              kind: str = "salt-pepper", spread: int = 0) -> np.ndarray:
+    """The one sampling loop: which sites are hit (and salt or pepper), then, for the kinds with
+    random values, one value per hit site. Salt-pepper draws nothing else, so its stream is the one
+    `salt_and_pepper` has always drawn (training runs reproduce)."""
+    top = int(np.iinfo(image.dtype).max)
     site_shape = image.shape if (per_channel or image.ndim == 2) else image.shape[:2]
     out = image.copy()
     # Row chunks of about a million sites: the draws are the same stream as one draw of the whole
     # shape (numpy fills in C order), so results do not depend on the chunking, and memory beyond the
     # output stays a few MB (whole-image temporaries took /corrupt of a 60 MP photo to 3 GB).
     rows = max(1, CHUNK_SITES // max(1, int(np.prod(site_shape[1:]))))
-    for top in range(0, image.shape[0], rows):
-        u = rng.random((min(rows, image.shape[0] - top), *site_shape[1:]), dtype=np.float32)
+    for row in range(0, image.shape[0], rows):
+        u = rng.random((min(rows, image.shape[0] - row), *site_shape[1:]), dtype=np.float32)
         # float32 rounding could make u < 1.0 fail for u just below 1; density == 1 must hit everything.
         hit = np.ones(u.shape, bool) if density >= 1.0 else u < np.float32(density)
         salt = u < np.float32(density * salt_ratio)
+        salt_sites = salt
         if site_shape != image.shape:
             hit, salt = hit[..., None], salt[..., None]
-        chunk = out[top : top + len(u)]
-        np.copyto(chunk, 0, where=hit)
-        np.copyto(chunk, np.iinfo(image.dtype).max, where=hit & salt)
+        chunk = out[row : row + len(u)]
+        if kind == "salt-pepper":
+            np.copyto(chunk, 0, where=hit)
+            np.copyto(chunk, top, where=hit & salt)
+            continue
+        v = rng.random(u.shape, dtype=np.float32)
+        if kind == "random-valued":
+            values = np.minimum(v * np.float32(top + 1), top).astype(image.dtype)
+        else:  # impulse-range: pepper in [0, spread], salt in [top - spread, top]
+            offset = np.minimum(v * np.float32(spread + 1), spread).astype(image.dtype)
+            values = np.where(salt_sites, top - offset, offset).astype(image.dtype)
+        if site_shape != image.shape:
+            values = values[..., None]
+        np.copyto(chunk, values, where=hit)
     return out
+
+
+NOISE_KINDS = ("salt-pepper", "impulse-range", "random-valued")
+LOSSY_FORMATS = ("jpeg", "webp")
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """A kind of noise, its parameters and an optional lossy re-encode: what `add_noise` adds.
+
+    `spread` is on the 0..255 scale whatever the bit depth (x257 for 16-bit images); `jpeg_quality`
+    and `webp_quality` (1..100) re-encode after the impulses, at most one of them.
+    """
+
+    kind: str = "salt-pepper"
+    density: float = 0.2
+    salt_ratio: float = 0.5
+    per_channel: bool = True
+    spread: float = 30.0
+    jpeg_quality: int | None = None
+    webp_quality: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.kind not in NOISE_KINDS:
+            problems.append(f"kind must be one of {', '.join(NOISE_KINDS)}, not {self.kind!r}")
+        if not 0.0 <= self.density <= 1.0:
+            problems.append(f"density must be in [0, 1], not {self.density}")
+        if not 0.0 <= self.salt_ratio <= 1.0:
+            problems.append(f"salt_ratio must be in [0, 1], not {self.salt_ratio}")
+        if not 0.0 <= self.spread <= 255.0:
+            problems.append(f"spread must be in [0, 255], not {self.spread}")
+        for name in ("jpeg_quality", "webp_quality"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= 100:
+                problems.append(f"{name} must be in [1, 100], not {value}")
+        if self.jpeg_quality is not None and self.webp_quality is not None:
+            problems.append("give jpeg_quality or webp_quality, not both")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def lossy(self) -> tuple[str, int] | None:
+        """(format, quality) of the re-encode, or None."""
+        if self.jpeg_quality is not None:
+            return "jpeg", self.jpeg_quality
+        if self.webp_quality is not None:
+            return "webp", self.webp_quality
+        return None
+
+
+def add_noise(image: np.ndarray, spec: NoiseSpec, seed: int | None = None,
+              rng: np.random.Generator | None = None) -> np.ndarray:
+    """`image` with the impulses of `spec`, then its lossy re-encode (if any): a new array.
+
+    Salt-pepper, and impulse-range with spread 0, are exactly `salt_and_pepper` (same draws)."""
+    if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3):
+        raise ValueError(f"image must be (H, W) or (H, W, C) uint8 or uint16, not {image.dtype} {image.shape}")
+    if spec.lossy is not None and image.dtype != np.uint8:
+        raise ValueError(f"{spec.lossy[0].upper()} is an 8-bit format: a 16-bit image cannot be re-encoded with it")
+    rng = rng or np.random.default_rng(seed)
+    scale = 257 if image.dtype == np.uint16 else 1
+    spread = int(round(spec.spread * scale))
+    kind = "salt-pepper" if spec.kind == "impulse-range" and spread == 0 else spec.kind
+    noisy = _impulses(image, spec.density, spec.salt_ratio, spec.per_channel, rng, kind, spread)
+    return noisy if spec.lossy is None else reencode(noisy, *spec.lossy)
+
+
+def reencode(pixels: np.ndarray, fmt: str, quality: int) -> np.ndarray:
+    """uint8 grey or RGB pixels saved as lossy JPEG (Pillow's default 4:2:0 subsampling) or WebP at
+    `quality`, and read back: what a noisy photo looks like once a camera or a website has saved it."""
+    from PIL import Image
+
+    if fmt not in LOSSY_FORMATS:
+        raise ValueError(f"lossy format must be one of {', '.join(LOSSY_FORMATS)}, not {fmt!r}")
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG" if fmt == "jpeg" else "WEBP", quality=quality)
+    with Image.open(io.BytesIO(buffer.getvalue())) as reread:
+        return np.asarray(reread.convert("L" if pixels.ndim == 2 else "RGB"))
 
 
 def impulse_fraction(image: np.ndarray) -> float:

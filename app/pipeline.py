@@ -2,7 +2,7 @@
 service and the command line (as rembg's `remove()` is by its server and its CLI).
 
     bytes -> decode (within the pixel budget) -> model (tiles, ensemble) -> Denoised
-    bytes -> decode (within the pixel budget) -> noise -> DecodedImage
+    bytes -> decode (within the pixel budget) -> noise (any kind, lossy re-encode last) -> DecodedImage
 
 What stays outside: HTTP (forms, content negotiation, the admission gate, headers, metrics) in
 `app/routes`, files and progress bars in `app/cli.py`, and encoding, which both call separately
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from app.errors import ImageTooLarge, InvalidParameter, UnsupportedImage
 from app.imaging import DecodedImage, decode
 from app.inference import ENSEMBLES, Denoiser
-from app.noise import impulse_fraction, salt_and_pepper
+from app.noise import NoiseSpec, add_noise, impulse_fraction
 
 
 @dataclass(frozen=True)
@@ -89,18 +89,11 @@ def denoise(data: bytes, denoiser: Denoiser, max_pixels: int, options: DenoiseOp
     return Denoised(restored.image, restored.seconds, impulse_fraction(image.pixels))
 
 
-@dataclass(frozen=True)
-class NoiseOptions:
-    """Salt-and-pepper noise to add (`app.noise.salt_and_pepper` says what each field does)."""
-
-    density: float = 0.2
-    salt_ratio: float = 0.5
-    per_channel: bool = True
-    seed: int | None = None
-
-
-def corrupt(data: bytes, max_pixels: int, options: NoiseOptions) -> DecodedImage:
+def corrupt(data: bytes, max_pixels: int, spec: NoiseSpec, seed: int | None) -> DecodedImage:
     """Uploaded bytes -> the same image with noise added (alpha, ICC profile and format kept)."""
     image = decode(data, max_pixels)
-    noisy = salt_and_pepper(image.pixels, options.density, options.salt_ratio, options.per_channel, options.seed)
+    try:
+        noisy = add_noise(image.pixels, spec, seed)
+    except ValueError as e:  # a lossy re-encode of a 16-bit image
+        raise InvalidParameter(str(e)) from None
     return image.with_pixels(noisy)

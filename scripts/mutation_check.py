@@ -64,9 +64,9 @@ MUTANTS: list[Mutant] = [
          "        image.load()\n        if image.size[0] * image.size[1] > max_pixels:\n"
          "            raise ImageTooLarge(f\"the limit is {max_pixels:,}\")\n")),
         ("tests/test_imaging.py", "tests/routes/test_limits.py")),
-    m("/corrupt: salt_ratio ignored", "app/pipeline.py",
-      "salt_and_pepper(image.pixels, options.density, options.salt_ratio,",
-      "salt_and_pepper(image.pixels, options.density, 0.5,", "tests/routes/test_corrupt.py"),
+    m("/corrupt: salt_ratio ignored", "app/routes/corrupt.py",
+      "spec = NoiseSpec(noise, density, salt_ratio,", "spec = NoiseSpec(noise, density, 0.5,",
+      "tests/routes/test_corrupt.py"),
     m("model card sha256 zeroed", "models/prefill-unet.json", '"sha256": "', '"sha256": "0000', "tests/routes/test_models.py"),
     m("noise density halved", "app/noise.py", "else u < np.float32(density)", "else u < np.float32(density / 2)",
       "tests/test_noise.py", "tests/routes/test_corrupt.py"),

@@ -78,3 +78,14 @@ def test_serve_starts_the_service(tmp_path):
     with running_server(["image-noise-removal", "serve", "--host", "127.0.0.1", "--port", "8000"]) as server:
         body = httpx.get(f"{server.base}/models", timeout=10).json()
         assert body["default"] in {m["name"] for m in body["models"]} and len(body["models"]) >= 2
+
+
+def test_corrupt_noise_kinds_on_the_command_line(tmp_path, astronaut):
+    from app.noise import NoiseSpec, add_noise
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    assert main(["corrupt", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "-q", "--noise", "impulse-range",
+                 "--spread", "12", "-d", "0.3", "--webp-quality", "70", "--seed", "2"]) == 0
+    expected = add_noise(astronaut, NoiseSpec("impulse-range", 0.3, spread=12, webp_quality=70), seed=2)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o" / "a.png")), expected)
+    assert main(["corrupt", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--spread", "999"]) == 2

@@ -7,10 +7,12 @@ the page shows is the one the API computes. Screenshots go to artifacts/ (deskto
 from __future__ import annotations
 
 import base64
+import io
 import re
 import shutil
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
@@ -117,3 +119,27 @@ def test_phone_width_has_no_horizontal_scroll(server, browser, tmp_path, camera)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo-page-phone.png"), full_page=True)
     context.close()
+
+
+def test_noise_kind_and_jpeg_save_reach_the_api(server, page, tmp_path, astronaut):
+    """The kind selector (spread shown only for impulse-range) and the JPEG option produce the noise the
+    API produces for the same fields and seed."""
+    from app.noise import NoiseSpec, add_noise
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    page.goto(server.base + "/")
+    page.set_input_files("#file", str(photo))
+    expect(page.locator("#spread")).to_be_hidden()
+    page.select_option("#noise", "impulse-range")
+    expect(page.locator("#spread")).to_be_visible()
+    page.locator("#spread").fill("20")
+    page.select_option("#jpeg", "75")
+    page.locator("#density").fill("0.3")
+    page.locator("#seed").fill("4")
+    page.click("#corrupt")
+    expect(page.locator("#status")).to_contain_text("impulse-range", timeout=30_000)
+    expect(page.locator("#status")).to_contain_text("JPEG quality 75")
+    shown = np.asarray(Image.open(io.BytesIO(blob_bytes(page, "#noisy-img"))))
+    expected = add_noise(astronaut, NoiseSpec("impulse-range", 0.3, 0.5, True, 20, jpeg_quality=75), seed=4)
+    assert np.array_equal(shown, expected)

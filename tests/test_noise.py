@@ -67,3 +67,64 @@ def test_impulse_fraction_counts_extremes():
     image[0, :5] = 0
     image[1, :5] = 255
     assert impulse_fraction(image) == pytest.approx(0.1)
+
+
+from app.noise import NoiseSpec, add_noise, reencode  # noqa: E402
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("dtype,top", [(np.uint8, 255), (np.uint16, 65535)])
+def test_impulse_range_values_lie_within_spread_of_the_extremes(per_channel, dtype, top):
+    clean = np.full((400, 400, 3), top // 2, dtype)
+    spec = NoiseSpec("impulse-range", density=0.3, salt_ratio=0.25, per_channel=per_channel, spread=15)
+    noisy = add_noise(clean, spec, seed=2)
+    hit = noisy != top // 2
+    assert abs(hit.mean() - 0.3) < 0.01
+    spread = 15 * (257 if dtype == np.uint16 else 1)
+    values = noisy[hit].astype(np.int64)
+    salt, pepper = values[values > top // 2], values[values < top // 2]
+    assert pepper.min() >= 0 and pepper.max() <= spread and salt.min() >= top - spread and salt.max() <= top
+    assert abs(len(salt) / len(values) - 0.25) < 0.01
+    assert len(np.unique(pepper)) > 10  # spread over the range, not only 0
+    if not per_channel:
+        assert np.all(noisy.min(axis=2) == noisy.max(axis=2))
+
+
+def test_random_valued_impulses_cover_the_whole_range():
+    clean = np.full((300, 300), 77, np.uint8)
+    noisy = add_noise(clean, NoiseSpec("random-valued", density=0.4), seed=3)
+    hit = noisy != 77
+    assert abs(hit.mean() - 0.4 * 255 / 256) < 0.01  # a draw of 77 itself is invisible
+    counts = np.bincount(noisy[hit], minlength=256)
+    assert counts[0] > 0 and counts[255] > 0 and np.abs(counts[counts > 0] / counts.mean() - 1).max() < 0.3
+
+
+def test_spread_zero_is_salt_and_pepper_and_salt_pepper_kind_is_the_old_generator(astronaut):
+    expected = salt_and_pepper(astronaut, 0.3, 0.4, per_channel=True, seed=5)
+    assert np.array_equal(add_noise(astronaut, NoiseSpec("impulse-range", 0.3, 0.4, spread=0), seed=5), expected)
+    assert np.array_equal(add_noise(astronaut, NoiseSpec("salt-pepper", 0.3, 0.4), seed=5), expected)
+
+
+def test_lossy_reencode_comes_last(astronaut):
+    spec = NoiseSpec("salt-pepper", density=0.2, jpeg_quality=75)
+    noisy = add_noise(astronaut, spec, seed=1)
+    impulses = salt_and_pepper(astronaut, 0.2, seed=1)
+    assert np.array_equal(noisy, reencode(impulses, "jpeg", 75))  # impulses first, then the JPEG
+    assert not np.array_equal(noisy, impulses) and noisy.shape == astronaut.shape
+    assert ((noisy == 0) | (noisy == 255)).mean() < 0.5 * ((impulses == 0) | (impulses == 255)).mean()
+    webp = add_noise(astronaut, NoiseSpec(density=0.2, webp_quality=80), seed=1)
+    assert np.array_equal(webp, reencode(impulses, "webp", 80))
+    assert add_noise(np.zeros((32, 32), np.uint8), NoiseSpec(density=0.1, jpeg_quality=90), seed=0).ndim == 2
+
+
+@pytest.mark.parametrize("fields,message", [({"kind": "gaussian"}, "kind"), ({"density": 2}, "density"),
+                                            ({"spread": 300}, "spread"), ({"jpeg_quality": 0}, "jpeg_quality"),
+                                            ({"jpeg_quality": 90, "webp_quality": 90}, "not both")])
+def test_bad_specs_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        NoiseSpec(**fields)
+
+
+def test_sixteen_bit_cannot_be_saved_as_jpeg():
+    with pytest.raises(ValueError, match="8-bit"):
+        add_noise(np.zeros((8, 8), np.uint16), NoiseSpec(jpeg_quality=90), seed=0)

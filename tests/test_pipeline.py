@@ -6,7 +6,7 @@ import pytest
 from app import pipeline
 from app.cli import main
 from app.errors import ImageTooLarge, InvalidParameter
-from app.noise import salt_and_pepper
+from app.noise import NoiseSpec, salt_and_pepper
 from tests.conftest import png_bytes
 
 
@@ -65,8 +65,8 @@ def test_result_carries_model_time_impulse_fraction_and_metadata(client, astrona
 def test_corrupt_keeps_alpha_and_is_seeded(camera):
     alpha = np.full(camera.shape, 77, np.uint8)
     upload = png_bytes(np.dstack([camera, alpha]))
-    options = pipeline.NoiseOptions(density=0.5, salt_ratio=1.0, per_channel=True, seed=4)
-    first, second = pipeline.corrupt(upload, 10**6, options), pipeline.corrupt(upload, 10**6, options)
+    spec = NoiseSpec(density=0.5, salt_ratio=1.0, per_channel=True)
+    first, second = pipeline.corrupt(upload, 10**6, spec, 4), pipeline.corrupt(upload, 10**6, spec, 4)
     np.testing.assert_array_equal(first.pixels, second.pixels)
     np.testing.assert_array_equal(first.alpha, alpha)
     changed = first.pixels != camera

@@ -82,6 +82,9 @@ async function corrupt() {
     form.append("density", $("density").value);
     form.append("salt_ratio", $("salt").value);
     form.append("per_channel", $("per-channel").checked ? "true" : "false");
+    form.append("noise", $("noise").value);
+    form.append("spread", $("spread").value);
+    if ($("jpeg").value !== "") form.append("jpeg_quality", $("jpeg").value);
     if ($("seed").value !== "") form.append("seed", $("seed").value);
     const response = await fetch("/corrupt", { method: "POST", body: form });
     if (!response.ok) throw new Error(await apiError(response));
@@ -93,7 +96,8 @@ async function corrupt() {
     $("clean-score").textContent = "";
     $("timing").textContent = "";
     $("noisy-score").textContent = await scores(state.original, state.noisy);
-    status(`Noise added (density ${$("density").value}, seed ${response.headers.get("X-Seed")}).`);
+    const jpeg = $("jpeg").value === "" ? "" : `, then JPEG quality ${$("jpeg").value}`;
+    status(`Noise added (${response.headers.get("X-Noise-Kind")}, density ${$("density").value}${jpeg}, seed ${response.headers.get("X-Seed")}).`);
   } catch (error) {
     showError(error.message);
     status("");
@@ -144,6 +148,12 @@ for (const name of ["dragleave", "drop"]) drop.addEventListener(name, (e) => { e
 drop.addEventListener("drop", (e) => choose(e.dataTransfer.files[0]));
 $("density").addEventListener("input", () => { $("density-value").textContent = Number($("density").value).toFixed(2); });
 $("salt").addEventListener("input", () => { $("salt-value").textContent = Number($("salt").value).toFixed(2); });
+$("spread").addEventListener("input", () => { $("spread-value").textContent = $("spread").value; });
+$("noise").addEventListener("change", () => {
+  const ranged = $("noise").value === "impulse-range";  // the spread only means something there
+  $("spread").hidden = !ranged;
+  $("spread-label").hidden = !ranged;
+});
 $("corrupt").addEventListener("click", corrupt);
 $("denoise").addEventListener("click", denoise);
 $("swipe-range").addEventListener("input", syncSwipe);

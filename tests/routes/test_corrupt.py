@@ -86,3 +86,27 @@ def test_corrupt_refuses_big_and_broken_uploads(limited_client, camera):
     assert huge.status_code == 413 and huge.json()["error"] == "payload_too_large"
     broken = limited_client.post("/corrupt", files={"file": ("g.png", b"not an image" * 10)})
     assert broken.status_code == 415 and broken.json()["error"] == "invalid_image"
+
+
+@pytest.mark.parametrize("kind", ["impulse-range", "random-valued"])
+def test_every_noise_kind_with_a_jpeg_save_last(client, astronaut, kind):
+    from app.noise import NoiseSpec, add_noise
+
+    form = {"noise": kind, "density": "0.2", "spread": "20", "jpeg_quality": "80", "seed": "11"}
+    r = client.post("/corrupt", files={"file": ("a.png", png_bytes(astronaut))}, data=form)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.headers["x-noise-kind"] == kind
+    expected = add_noise(astronaut, NoiseSpec(kind, 0.2, spread=20, jpeg_quality=80), seed=11)
+    assert np.array_equal(decode_png(r.content), expected)  # the JPEG's pixels, returned losslessly
+
+
+@pytest.mark.parametrize("data", [{"noise": "gaussian"}, {"spread": "256"}, {"jpeg_quality": "0"},
+                                  {"jpeg_quality": "90", "webp_quality": "90"}])
+def test_bad_noise_fields_are_422(client, camera, data):
+    r = client.post("/corrupt", files={"file": ("g.png", png_bytes(camera[:32, :32]))}, data=data)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_parameter"
+
+
+def test_sixteen_bit_and_jpeg_is_a_clear_422(client, camera):
+    r = client.post("/corrupt", files={"file": ("d.png", png_bytes(camera.astype(np.uint16) * 257))},
+                    data={"jpeg_quality": "90"})
+    assert r.status_code == 422 and "8-bit" in r.json()["detail"]
