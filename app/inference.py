@@ -35,6 +35,7 @@ Providers = list[str | tuple[str, dict[str, str]]]
 # each result turned back, averaged. 8x the time for +0.14 to +0.19 dB on grey BSD68 and +0.18 to +0.35 dB
 # on colour CBSD68 (the "x8" rows in docs/eval). Opt-in per request; 1 is a single pass.
 ENSEMBLES = (1, 8)
+RELEASE_ABOVE_PIXELS = 2_000_000  # images from this size hand the arena's memory back after their last tile
 
 
 def _turn(batch: np.ndarray, mode: int) -> np.ndarray:
@@ -95,8 +96,15 @@ class Denoiser:
         tile_size = tile_size or AUTO_TILE.get(self.provider, 1024)
         self.tile_size = max(self.pad_multiple, _round_up(tile_size, self.pad_multiple))
         self.tile_margin = _round_up(tile_margin, self.pad_multiple)
+        # onnxruntime's memory arena keeps what a run allocated for the next: after a 6000x4000 photo the
+        # idle process stayed at 1.05 GB (136 MB at start), which malloc_trim cannot return. Shrinking it
+        # at the end of a big image's last run gave 134 MB afterwards (and 11% more time when done after
+        # every tile, so it is done once per big image; scripts/memory_cases.py).
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0" if
+                                          self.provider == "CPUExecutionProvider" else "cpu:0;gpu:0")
 
-    def _run(self, batch: np.ndarray, ensemble: int = 1) -> np.ndarray:
+    def _run(self, batch: np.ndarray, ensemble: int = 1, shrink: bool = False) -> np.ndarray:
         """The model on a (B, h, w, 3) float32 batch, once or as the mean of `ensemble` turned copies.
 
         The mean is summed in float64: eight copies of a value the model passes through (switching
@@ -104,20 +112,21 @@ class Denoiser:
         if ensemble not in ENSEMBLES:
             raise ValueError(f"ensemble must be one of {ENSEMBLES}, not {ensemble}")
         if ensemble == 1:
-            return self._run_once(batch)
+            return self._run_once(batch, shrink)
         total = np.zeros(batch.shape, np.float64)
         for mode in range(ensemble):
-            total += _turn_back(self._run_once(np.ascontiguousarray(_turn(batch, mode))), mode)
+            last = shrink and mode == ensemble - 1
+            total += _turn_back(self._run_once(np.ascontiguousarray(_turn(batch, mode)), last), mode)
         return (total / ensemble).astype(np.float32)
 
-    def _run_once(self, batch: np.ndarray) -> np.ndarray:
+    def _run_once(self, batch: np.ndarray, shrink: bool = False) -> np.ndarray:
         """One session call on a (B, h, w, 3) float32 batch, padded to the model's multiple."""
         h, w = batch.shape[1:3]
         ph, pw = _round_up(h, self.pad_multiple) - h, _round_up(w, self.pad_multiple) - w
         if ph or pw:
             mode = "reflect" if (h > ph and w > pw) else "symmetric"
             batch = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
-        out = self.session.run([self.output_name], {self.input_name: batch})[0]
+        out = self.session.run([self.output_name], {self.input_name: batch}, self._shrink if shrink else None)[0]
         return out[:, :h, :w]
 
     def _tiles(self, h: int, w: int):
@@ -150,14 +159,16 @@ class Denoiser:
         pixels = image.pixels
         out = np.empty_like(pixels)
         seconds = 0.0
-        for window, core, target in self._tiles(*pixels.shape[:2]):
+        tiles = list(self._tiles(*pixels.shape[:2]))
+        release = pixels.shape[0] * pixels.shape[1] >= RELEASE_ABOVE_PIXELS
+        for index, (window, core, target) in enumerate(tiles):
             if check is not None:
                 check()
             tile = pixels[window].astype(np.float32) / top
             if image.is_grey:
                 tile = np.repeat(tile[..., None], 3, axis=2)
             started = time.perf_counter()
-            restored = self._run(tile[None], ensemble)[0][core]
+            restored = self._run(tile[None], ensemble, shrink=release and index == len(tiles) - 1)[0][core]
             seconds += time.perf_counter() - started
             if image.is_grey:
                 restored = restored.mean(axis=2)

@@ -13,12 +13,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _fit(args: argparse.Namespace) -> None:
+    os.environ["KERAS_BACKEND"] = args.backend  # before the first import of Keras
     from training.fit import FitConfig, fit
 
     fit(FitConfig(arch=args.arch, data=args.data, out=args.out, epochs=args.epochs, steps=args.steps,
                   patch=args.patch, batch=args.batch, lr=args.lr, seed=args.seed,
                   val_fraction=args.val_fraction, threads=args.threads, max_images=args.max_images,
-                  loss=args.loss, init=args.init, recipe=dict(_key_value(kv) for kv in args.recipe)))
+                  loss=args.loss, init=args.init, recipe=dict(_key_value(kv) for kv in args.recipe),
+                  backend=args.backend))
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -51,7 +53,18 @@ def _model_paths(names: list[str], models_dir: str) -> list[Path]:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from training.baselines import METHODS
-    from training.evaluate import evaluate, figure, markdown, model_method, summarise, update_cards, write_outputs
+    from training.evaluate import (
+        NoiseKind,
+        evaluate,
+        figure,
+        markdown,
+        model_method,
+        summarise,
+        update_cards,
+        write_outputs,
+    )
+
+    BEST_ROAD = "ROAD switching"
 
     command = _command()
     model_paths = _model_paths(args.models, args.models_dir)
@@ -60,15 +73,17 @@ def _evaluate(args: argparse.Namespace) -> None:
         raise SystemExit(f"--x8 names models that are not evaluated: {', '.join(sorted(unknown))}")
     data = Path(args.data)
     name = args.name or (data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}")
+    kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
     rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
-                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8))
+                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind)
     summary = summarise(rows)
     out = Path(args.out or f"docs/eval/{name}")
-    write_outputs(rows, summary, out, name, command)
+    write_outputs(rows, summary, out, name, command, kind)
     figure_methods = {name: fn for name, fn in METHODS.items() if name in ("noisy input", "adaptive median 7x7", "switching mean")}
     figure_methods.update({p.stem: model_method(p, args.threads) for p in model_paths})
-    figure(data, args.figure_density, figure_methods, out / "figure.png", exposure=args.exposure)
-    print(markdown(summary, name, command))
+    figure_methods[BEST_ROAD] = METHODS[BEST_ROAD]
+    figure(data, args.figure_density, figure_methods, out / "figure.png", exposure=args.exposure, kind=kind)
+    print(markdown(summary, name, command, kind))
     if args.card:
         update_cards(summary, name, model_paths, command)
         print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")
@@ -105,6 +120,24 @@ def _reproduce(args: argparse.Namespace) -> None:
     reproduce(card, runs, Path(args.out or runs / "models"), dry_run=args.dry_run)
 
 
+def _train_speed(args: argparse.Namespace) -> None:
+    from app.cpus import available_cpus
+    from training.bench import cpu_description, sgemm_gflops
+    from training.train_speed import run_all
+
+    threads = args.threads or available_cpus()
+    rows = run_all(args.backends, args.data, args.arch, args.steps, args.batch, args.patch, threads)
+    print(f"sgemm (numpy float32 2048x2048): {sgemm_gflops():.1f} GFLOP/s; {cpu_description()}")
+    if len(rows) > 1:
+        base = rows[0]["patch_megapixels_per_second"]
+        print("relative to " + rows[0]["backend"] + ": " + ", ".join(
+            f"{r['backend']} {r['patch_megapixels_per_second'] / base:.2f}x" for r in rows[1:]))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"command": _command(), "cpu": cpu_description(), "rows": rows},
+                                             indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
                                   "or an .onnx model exported from the same architecture")
     p.add_argument("--recipe", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the architecture's recipe, e.g. grey_share=0.3 (repeatable)")
+    p.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax", "torch"],
+                   help="the Keras backend that trains (export always runs on TensorFlow; the weights file is the same)")
     p.set_defaults(func=_fit)
 
     p = sub.add_parser("export", help="convert a run's best weights to ONNX + model card (parity-checked)")
@@ -154,6 +189,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--figure-density", type=float, default=0.5)
     p.add_argument("--exposure", type=float, default=1.0,
                    help="multiply brightness and clip first: photos with large clipped highlights (e.g. 1.6)")
+    p.add_argument("--kind", default="salt-pepper", choices=["salt-pepper", "impulse-range", "random-valued"],
+                   help="noise kind (app.noise)")
+    p.add_argument("--spread", type=float, default=30.0, help="impulse-range: distance from 0 and 255")
+    p.add_argument("--jpeg-quality", type=int, help="save the noisy photo as JPEG at this quality first (at density 0: "
+                   "the clean photo as saved, scored against itself)")
     p.add_argument("--card", action="store_true", help="write the models' scores into their model cards")
     p.set_defaults(func=_evaluate)
 
@@ -167,6 +207,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", help="also write the figures as JSON here")
     p.add_argument("--card", action="store_true", help="write each model's figures into its card")
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser("train-speed", help="training speed under each Keras backend, in one run (prints figures)")
+    p.add_argument("--data", required=True, help="a folder of training photos (the first 40 are used)")
+    p.add_argument("--arch", default="prefill-unet")
+    p.add_argument("--backends", nargs="+", default=["tensorflow", "jax"], choices=["tensorflow", "jax", "torch"])
+    p.add_argument("--steps", type=int, default=30, help="timed steps, after 3 warm-up steps")
+    p.add_argument("--batch", type=int, help="default: the recipe's")
+    p.add_argument("--patch", type=int, help="default: the recipe's")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", help="also write the figures as JSON here")
+    p.set_defaults(func=_train_speed)
 
     p = sub.add_parser("reproduce", help="remake a model from the photos: every command its card records, in fresh run folders")
     p.add_argument("--card", default="models/prefill-unet.json", help="the model card to follow")

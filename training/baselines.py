@@ -1,7 +1,8 @@
-"""Classical salt-and-pepper filters the models are compared with; vectorised, uint8 in and out.
+"""Classical impulse-noise filters the models are compared with; vectorised, uint8 in and out.
 
-Each takes (H, W) or (H, W, C) uint8 and returns the same shape. Filters that detect impulses treat
-a value of exactly 0 or 255 as corrupt, the same rule the models' pre-fill uses.
+Each takes (H, W) or (H, W, C) uint8 and returns the same shape. The switching filters for salt and
+pepper treat a value of exactly 0 or 255 as corrupt, the same rule the models' pre-fill uses; the
+ROAD filter detects impulses of any value (random-valued, near-extreme, after a JPEG save).
 """
 
 from __future__ import annotations
@@ -48,15 +49,17 @@ def adaptive_median(image: np.ndarray, max_size: int = 7) -> np.ndarray:
     return _per_channel(image, one)
 
 
-def switching_mean(image: np.ndarray, max_iterations: int = 100) -> np.ndarray:
-    """Decision-based filter: keep every value that is not 0/255; fill the others, iteratively.
+def switching_mean(image: np.ndarray, max_iterations: int = 100,
+                   detect: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Decision-based filter: keep every value the detector calls clean (default: not 0/255); fill
+    the others, iteratively.
 
     Each pass fills the corrupt values that have at least one known 3x3 neighbour with the mean of
     those neighbours (known = clean, or filled in an earlier pass), as in iterative mean filters.
     """
 
     def one(ch: np.ndarray) -> np.ndarray:
-        known = (ch != 0) & (ch != 255)
+        known = ~detect(ch) if detect is not None else (ch != 0) & (ch != 255)
         if known.all():
             return ch.copy()
         if not known.any():
@@ -90,6 +93,29 @@ def inpaint_telea(image: np.ndarray, radius: int = 3) -> np.ndarray:
     return _per_channel(image, one)
 
 
+def road(ch: np.ndarray) -> np.ndarray:
+    """Rank-ordered absolute differences (Garnett et al. 2005): per value, the sum of its 4 smallest
+    absolute differences to its 8 neighbours. Small inside any smooth or textured region, large for
+    an impulse of any value, since an impulse differs from (almost) all of its neighbours."""
+    padded = np.pad(ch.astype(np.int16), 1, mode="reflect")
+    h, w = ch.shape
+    diffs = np.stack([np.abs(padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] - padded[1 : 1 + h, 1 : 1 + w])
+                      for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx], axis=-1)
+    return np.partition(diffs, 3, axis=-1)[..., :4].sum(axis=-1)
+
+
+# Garnett et al. pair ROAD with thresholds of 40-60 and a trilateral filter; with the switching mean's
+# fill, 90 did best on scikit-image's astronaut, coffee and camera crops (never a test set): random-valued
+# 0.1 / 0.3 gave 32.1 / 28.1 dB at 90 against 28.1 / 26.5 at 40 (median 3x3: 31.3 / 24.4).
+ROAD_THRESHOLD = 90
+
+
+def road_switching(image: np.ndarray, threshold: int = ROAD_THRESHOLD) -> np.ndarray:
+    """ROAD detector + the switching mean's fill: impulses of any value (random-valued, near-extreme,
+    smeared by a JPEG save) are found and filled; every other value is kept."""
+    return _per_channel(image, lambda ch: switching_mean(ch, detect=lambda c: road(c) > threshold))
+
+
 METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "noisy input": lambda x: x,
     "median 3x3": lambda x: median(x, 3),
@@ -97,4 +123,5 @@ METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "adaptive median 7x7": adaptive_median,
     "switching mean": switching_mean,
     "inpaint (Telea)": inpaint_telea,
+    "ROAD switching": road_switching,
 }

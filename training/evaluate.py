@@ -24,12 +24,14 @@ from PIL import Image
 from app.cards import update_card
 from app.imaging import DecodedImage, read_photo
 from app.inference import Denoiser
-from app.noise import salt_and_pepper
+from app.noise import NoiseSpec, add_noise, salt_and_pepper
 from app.quality import psnr, ssim
 from training.baselines import METHODS
 from training.data import list_images
 
 DEFAULT_DENSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
+CLASSICAL = tuple(name for name in METHODS if name != "noisy input")
+BEST_PER_IMAGE = "best classical (per image)"
 PSNR_CAP = 100.0  # identical images (infinite PSNR) count as 100 dB in means; per-image rows keep inf
 
 
@@ -77,9 +79,36 @@ class Row:
     seconds: float
 
 
+@dataclass(frozen=True)
+class NoiseKind:
+    """What noise a table is about, beside its densities and per-channel/per-pixel modes: the kind,
+    its spread and a lossy save after the impulses (`app.noise.NoiseSpec`)."""
+
+    kind: str = "salt-pepper"
+    spread: float = 30.0
+    jpeg_quality: int | None = None
+
+    def spec(self, density: float, per_channel: bool) -> NoiseSpec:
+        return NoiseSpec(self.kind, density, 0.5, per_channel, self.spread, self.jpeg_quality)
+
+    def label(self) -> str:
+        text = self.kind + (f" spread {self.spread:g}" if self.kind == "impulse-range" else "")
+        return text + (f", then JPEG quality {self.jpeg_quality}" if self.jpeg_quality else "")
+
+
+def corrupt(clean: np.ndarray, density: float, per_channel: bool, seed: int, noise: NoiseKind) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, noisy). Salt-pepper without a save is `salt_and_pepper`, the tables' noise since the
+    start. At density 0 with a JPEG save the input is the clean photo as saved and is its own reference:
+    how much a model changes a clean JPEG."""
+    if noise == NoiseKind():
+        return clean, salt_and_pepper(clean, density, 0.5, per_channel=per_channel, seed=seed)
+    noisy = add_noise(clean, noise.spec(density, per_channel), seed=seed)
+    return (noisy if density == 0 else clean), noisy
+
+
 def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], noises: tuple[str, ...] | None = None,
              methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True,
-             exposure: float = 1.0, x8: tuple[str, ...] = ()) -> list[Row]:
+             exposure: float = 1.0, x8: tuple[str, ...] = (), kind: NoiseKind = NoiseKind()) -> list[Row]:
     """Every (image, noise mode, density, method) scored; the order of rows is deterministic.
 
     Density 0 scores each method on the clean photo itself (a denoiser should leave it unchanged).
@@ -97,13 +126,13 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
     rows: list[Row] = []
     jobs = [(f, im, noise, d) for noise in noises for d in densities for f, im in zip(files, images)]
     for path, clean, noise, density in tqdm(jobs, desc=f"evaluate {data.name}", disable=not progress, mininterval=2):
-        noisy = salt_and_pepper(clean, density, 0.5, per_channel=noise == "per-channel",
-                                seed=noise_seed(path.name, density, noise))
+        reference, noisy = corrupt(clean, density, noise == "per-channel", noise_seed(path.name, density, noise), kind)
         for name, fn in chosen.items():
             started = time.perf_counter()
             out = fn(noisy)
             seconds = time.perf_counter() - started
-            rows.append(Row(data.name, path.name, noise, density, name, psnr(clean, out), ssim(clean, out), seconds))
+            rows.append(Row(data.name, path.name, noise, density, name, psnr(reference, out), ssim(reference, out),
+                            seconds))
     return rows
 
 
@@ -112,6 +141,16 @@ def summarise(rows: list[Row]) -> dict:
     groups: dict[tuple, list[Row]] = defaultdict(list)
     for r in rows:
         groups[(r.noise, r.method, r.density)].append(r)
+    # The per-image best classical filter: for each photo the best of them, then the mean (a model must
+    # beat the filter a user would have picked for that photo, not only the best one on average).
+    best: dict[tuple, list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.method in CLASSICAL:
+            best[(r.noise, r.density, r.image)].append(r)
+    for (noise, density, image), rs in best.items():
+        top_psnr, top_ssim = max(r.psnr for r in rs), max(r.ssim for r in rs)
+        groups[(noise, BEST_PER_IMAGE, density)].append(Row(rs[0].dataset, image, noise, density, BEST_PER_IMAGE,
+                                                             top_psnr, top_ssim, sum(r.seconds for r in rs)))
     out: dict = {}
     for (noise, method, density), rs in groups.items():
         out.setdefault(noise, {}).setdefault(method, {})[f"{density:g}"] = {
@@ -123,8 +162,8 @@ def summarise(rows: list[Row]) -> dict:
     return out
 
 
-def markdown(summary: dict, dataset: str, command: str) -> str:
-    lines = [f"# {dataset}", "", f"Command: `{command}`", ""]
+def markdown(summary: dict, dataset: str, command: str, kind: NoiseKind = NoiseKind()) -> str:
+    lines = [f"# {dataset}", "", f"Noise: {kind.label()}.", "", f"Command: `{command}`", ""]
     for noise, by_method in summary.items():
         densities = list(next(iter(by_method.values())))
         for metric, fmt in (("psnr", "{:.2f}"), ("ssim", "{:.4f}")):
@@ -142,7 +181,8 @@ def markdown(summary: dict, dataset: str, command: str) -> str:
 
 
 def figure(data: Path, density: float, methods: dict[str, Callable[[np.ndarray], np.ndarray]], out: Path,
-           images: int = 2, crop: int = 128, scale: int = 2, noise: str | None = None, exposure: float = 1.0) -> None:
+           images: int = 2, crop: int = 128, scale: int = 2, noise: str | None = None, exposure: float = 1.0,
+           kind: NoiseKind = NoiseKind()) -> None:
     """A grid: per image one row of clean, noisy and each method on the same crop, labelled with PSNR."""
     from PIL import ImageDraw
 
@@ -152,7 +192,7 @@ def figure(data: Path, density: float, methods: dict[str, Callable[[np.ndarray],
     for path in files:
         clean = over_expose(load_as_stored(path), exposure)
         mode = noise or ("per-channel" if clean.ndim == 3 else "per-pixel")
-        noisy = salt_and_pepper(clean, density, 0.5, per_channel=mode == "per-channel", seed=noise_seed(path.name, density, mode))
+        clean, noisy = corrupt(clean, density, mode == "per-channel", noise_seed(path.name, density, mode), kind)
         h, w = clean.shape[:2]
         y, x = (h - crop) // 2, (w - crop) // 2
         row = [("clean", clean, None)] + [(name, fn(noisy), None) for name, fn in methods.items()]
@@ -171,15 +211,17 @@ def figure(data: Path, density: float, methods: dict[str, Callable[[np.ndarray],
     sheet.save(out)
 
 
-def write_outputs(rows: list[Row], summary: dict, out: Path, dataset: str, command: str) -> None:
+def write_outputs(rows: list[Row], summary: dict, out: Path, dataset: str, command: str,
+                  kind: NoiseKind = NoiseKind()) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "per_image.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["dataset", "image", "noise", "density", "method", "psnr", "ssim", "seconds"])
         for r in rows:
             writer.writerow([r.dataset, r.image, r.noise, r.density, r.method, f"{r.psnr:.4f}", f"{r.ssim:.5f}", f"{r.seconds:.4f}"])
-    (out / "summary.json").write_text(json.dumps({"dataset": dataset, "command": command, "summary": summary}, indent=1) + "\n")
-    (out / "README.md").write_text(markdown(summary, dataset, command) + "\n")
+    (out / "summary.json").write_text(json.dumps({"dataset": dataset, "noise": kind.label(), "command": command,
+                                                  "summary": summary}, indent=1) + "\n")
+    (out / "README.md").write_text(markdown(summary, dataset, command, kind) + "\n")
 
 
 def update_cards(summary: dict, dataset: str, model_paths: list[Path], command: str) -> None:

@@ -199,4 +199,6 @@ def _fit_command(config: dict) -> str:
         parts += ["--init", config["init"]]
     for key, value in config.get("recipe", {}).items():
         parts += ["--recipe", f"{key}={value}"]
+    if config.get("backend", "tensorflow") != "tensorflow":  # the shipped models' commands stay as they were
+        parts += ["--backend", config["backend"]]
     return shlex.join(parts)

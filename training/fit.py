@@ -48,6 +48,7 @@ class FitConfig:
     max_images: int = 0  # 0: all (tests use a few)
     init: str | None = None  # start from: a run folder, a .weights.h5 file or an exported .onnx model
     recipe: dict[str, str] = field(default_factory=dict)  # recipe fields to override, as text
+    backend: str = "tensorflow"  # the Keras backend that trains (set before Keras is imported: __main__)
 
     def effective_recipe(self) -> Recipe:
         return architectures.get(self.arch).RECIPE.with_overrides(self.recipe)
@@ -80,35 +81,47 @@ def _lr_factor(step: int, total: int, cosine: bool, warmup: int = 300) -> float:
 
 
 def _loss_function(name: str):
-    """loss(noisy, clean, predicted) -> scalar.
+    """loss(noisy, clean, predicted) -> scalar, in keras.ops (any backend).
 
     "l1-per-impulse": mean absolute error over each patch's 0/1 values, then over patches, so a patch
     at density 0.05 weighs as much as one at 0.9 (plain L1 over all values is dominated by dense
     patches, while PSNR at low density depends on small errors on few values).
     """
     import keras
-    import tensorflow as tf
+    from keras import ops
 
     if name == "bce":
-        bce = keras.losses.BinaryCrossentropy()
-        return lambda x, y, p: bce(y, p)
+        return lambda x, y, p: ops.mean(keras.losses.binary_crossentropy(y, p))
     if name == "l1":
-        return lambda x, y, p: tf.reduce_mean(tf.abs(y - p))
+        return lambda x, y, p: ops.mean(ops.abs(y - p))
     penalties = {
-        "l1-per-impulse": lambda e: tf.abs(e),
-        "l2-per-impulse": lambda e: tf.square(e),
+        "l1-per-impulse": lambda e: ops.abs(e),
+        "l2-per-impulse": lambda e: ops.square(e),
         # sqrt(e^2 + eps^2) - eps: quadratic below ~2.5 grey levels (small errors, small gradients), L1 above
-        "charbonnier-per-impulse": lambda e: tf.sqrt(tf.square(e) + 1e-4) - 1e-2,
+        "charbonnier-per-impulse": lambda e: ops.sqrt(ops.square(e) + 1e-4) - 1e-2,
     }
     if name in penalties:
         penalty = penalties[name]
 
         def per_impulse(x, y, p):
-            impulse = tf.cast((x <= 0.0) | (x >= 1.0), x.dtype)
-            error = tf.reduce_sum(penalty(y - p) * impulse, axis=[1, 2, 3])
-            return tf.reduce_mean(error / (tf.reduce_sum(impulse, axis=[1, 2, 3]) + 1.0))
+            impulse = ops.cast((x <= 0.0) | (x >= 1.0), x.dtype)
+            error = ops.sum(penalty(y - p) * impulse, axis=[1, 2, 3])
+            return ops.mean(error / (ops.sum(impulse, axis=[1, 2, 3]) + 1.0))
         return per_impulse
     raise ValueError(f"unknown loss {name!r}")
+
+
+def packed_loss(name: str):
+    """The loss as Keras' compile() wants it, loss(y_true, y_pred): `y_true` carries the clean patch and
+    the noisy one side by side on the channel axis (the per-impulse losses weigh by the input's 0/1
+    values), so one `train_on_batch` serves every backend."""
+    loss = _loss_function(name)
+
+    def compiled(y_true, y_pred):
+        return loss(y_true[..., 3:], y_true[..., :3], y_pred)
+
+    compiled.__name__ = name.replace("-", "_")
+    return compiled
 
 
 def _load_images(folders: list[str], val_fraction: float, seed: int, max_images: int):
@@ -151,6 +164,7 @@ class Run:
         if not self.state_path.exists():
             return None
         saved = RunState(**json.loads(self.state_path.read_text()))
+        saved.config.setdefault("backend", "tensorflow")  # runs from before --backend existed
         if saved.config != asdict(self.cfg):
             raise ValueError(f"{self.out} holds a run with other settings; use another --out or the same arguments")
         return saved
@@ -184,9 +198,15 @@ class Run:
 
     def validate(self) -> dict[str, float]:
         """Mean PSNR of the validation patches by density, on rounded uint8 outputs (as the tables)."""
+        import keras
+
+        # JAX: the compiled predict (an eager call traces the graph anew, 20 s an epoch on the CPU);
+        # TensorFlow: the eager call that chose the shipped models' checkpoints, kept as it was.
+        jax = keras.backend.backend() == "jax"
         scores: dict[str, list[float]] = {str(d): [] for d in VAL_DENSITIES}
         for i in range(0, len(self.val_noisy), 32):
-            pred = np.asarray(self.model(self.val_noisy[i : i + 32], training=False))
+            batch = self.val_noisy[i : i + 32]
+            pred = np.asarray(self.model.predict_on_batch(batch) if jax else self.model(batch, training=False))
             for j, p in enumerate(pred):
                 k = i + j
                 scores[str(VAL_DENSITIES[k % len(VAL_DENSITIES)])].append(psnr(self.val_clean[k], to_uint8(p)))
@@ -208,18 +228,16 @@ class Run:
                  f"{self.state.best_val_psnr:.2f} dB (" + " / ".join(f"{v:.2f}" for v in val.values()) + ")")
 
     def train_step(self):
-        """The compiled step: loss, gradients, Adam update; returns the batch's loss."""
-        import tensorflow as tf
+        """The compiled step of whichever Keras backend runs: loss, gradients, Adam update; returns the
+        batch's loss. jit_compile off under TensorFlow: its graph function is what trained the shipped
+        models (XLA would change the float rounding); JAX always compiles with XLA."""
+        import keras
 
-        model, optimizer, loss_fn = self.model, self.optimizer, _loss_function(self.cfg.loss)
+        jit = keras.backend.backend() != "tensorflow"
+        self.model.compile(optimizer=self.optimizer, loss=packed_loss(self.cfg.loss), jit_compile=jit)
 
-        @tf.function(reduce_retracing=True)
         def step(x, y):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(x, y, model(x, training=True))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
+            return self.model.train_on_batch(x, np.concatenate([y, x], axis=-1))
 
         return step
 
@@ -282,15 +300,21 @@ class Run:
 def fit(config: FitConfig, log=print) -> RunState:
     """Train (or resume) the run described by `config`; returns the final state."""
     import keras
-    import tensorflow as tf
 
     cfg = config.resolved()
+    if keras.backend.backend() != cfg.backend:
+        raise RuntimeError(f"this run asks for the {cfg.backend} backend but Keras runs on {keras.backend.backend()}: "
+                           f"set KERAS_BACKEND={cfg.backend} before Keras is imported (python -m training fit "
+                           "--backend does)")
     threads = cfg.threads or available_cpus()
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already started in this process (tests): keep its threads
-        pass
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TensorFlow already started in this process (tests): keep its threads
+            pass
     keras.utils.set_random_seed(cfg.seed)
 
     run = Run(cfg, log)

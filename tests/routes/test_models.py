@@ -19,18 +19,27 @@ def test_models_lists_every_shipped_model_with_its_card(client):
         assert model["sha256"] == digest, f"{model['name']}: the card's sha256 is not the file's"
 
 
-def test_default_is_the_flagged_card_unless_a_setting_names_another(client, camera):
+def test_default_is_the_flagged_card_unless_a_setting_names_another(tmp_path, camera):
+    """In a copy of models/ where the flag moves to the model that sorts last, the flag decides; then a
+    setting overrides it."""
+    import shutil
+
     from fastapi.testclient import TestClient
 
-    from app.cards import read_card
+    from app.cards import read_card, write_card
     from app.main import create_app
     from app.settings import Settings
     from tests.conftest import png_bytes, wait_ready
 
-    flagged = [p.stem for p in MODELS.glob("*.json") if read_card(p).get("default")]
-    assert len(flagged) == 1 and client.get("/models").json()["default"] == flagged[0]
-    other = next(p.stem for p in MODELS.glob("*.onnx") if p.stem != flagged[0])
-    with TestClient(create_app(Settings(models_dir=MODELS, default_model=other, threads=2))) as c:
-        wait_ready(c)
-        assert c.get("/models").json()["default"] == other
-        assert c.post("/denoise", files={"file": ("g.png", png_bytes(camera[:32, :32]))}).headers["x-model"] == other
+    for path in MODELS.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    names = sorted(p.stem for p in tmp_path.glob("*.onnx"))
+    for name in names:
+        card = read_card(tmp_path / f"{name}.json")
+        write_card(tmp_path / f"{name}.json", {**card, "default": name == names[-1]})
+    for setting, expected in ((None, names[-1]), (names[0], names[0])):
+        with TestClient(create_app(Settings(models_dir=tmp_path, default_model=setting, threads=2))) as c:
+            wait_ready(c)
+            assert c.get("/models").json()["default"] == expected
+            upload = png_bytes(camera[:32, :32])
+            assert c.post("/denoise", files={"file": ("g.png", upload)}).headers["x-model"] == expected

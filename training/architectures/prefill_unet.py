@@ -17,9 +17,9 @@ Input: (B, H, W, 3) floats in [0, 1], H and W multiples of `PAD_MULTIPLE` (the c
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
+from training.architectures.ops import depth_to_space, space_to_depth, upsample
 from training.recipe import Recipe
 
 PYRAMID_LEVELS = 5
@@ -51,8 +51,8 @@ def _isolated(extreme):
     density 0.9 and smeared those false values through the fill: -2.3 dB. Letting the net learn
     clipped regions by itself swamped its training.)
     """
-    solid = -tf.nn.max_pool2d(-extreme, 5, 1, "SAME")  # 5x5 erosion
-    return extreme * (1.0 - tf.nn.max_pool2d(solid, 5, 1, "SAME"))  # minus the 5x5 dilation of it
+    solid = -ops.max_pool(-extreme, 5, 1, padding="same")  # 5x5 erosion
+    return extreme * (1.0 - ops.max_pool(solid, 5, 1, padding="same"))  # minus the 5x5 dilation of it
 
 
 def _pyramid_mean(values, weights, levels: int):
@@ -65,15 +65,15 @@ def _pyramid_mean(values, weights, levels: int):
     means, trust = [], []
     for level in range(levels + 1):
         if level:
-            values = tf.nn.avg_pool2d(values, 2, 2, "VALID")
-            weights = tf.nn.avg_pool2d(weights, 2, 2, "VALID")
-        s = tf.nn.avg_pool2d(values, 3, 1, "SAME")
-        n = tf.nn.avg_pool2d(weights, 3, 1, "SAME")
-        means.append(s / tf.maximum(n, 1e-6))
-        trust.append(tf.minimum(n * (9.0 * 4.0**level) / 2.0, 1.0))
+            values = ops.average_pool(values, 2, 2, padding="valid")
+            weights = ops.average_pool(weights, 2, 2, padding="valid")
+        s = ops.average_pool(values, 3, 1, padding="same")
+        n = ops.average_pool(weights, 3, 1, padding="same")
+        means.append(s / ops.maximum(n, 1e-6))
+        trust.append(ops.minimum(n * (9.0 * 4.0**level) / 2.0, 1.0))
     fill = means[-1]
     for level in range(levels - 1, -1, -1):
-        coarse = tf.repeat(tf.repeat(fill, 2, axis=1), 2, axis=2)
+        coarse = upsample(fill, 2)
         fill = trust[level] * means[level] + (1.0 - trust[level]) * coarse
     return fill
 
@@ -105,15 +105,16 @@ class ImpulsePrefill(layers.Layer):
         self.context_levels = tuple(context_levels)
 
     def call(self, x):
-        salt = _isolated(tf.cast(x >= 1.0, x.dtype))
-        pepper = _isolated(tf.cast(x <= 0.0, x.dtype))
+        salt = _isolated(ops.cast(x >= 1.0, x.dtype))
+        pepper = _isolated(ops.cast(x <= 0.0, x.dtype))
         impulse = salt + pepper
         clean = 1.0 - impulse
         # The spatial fill, and the local mean of (channel c - channel o) where both are clean. The
         # latter is antisymmetric (same weights, negated values): three pairs give all six exactly.
-        both = tf.stack([clean[..., c] * clean[..., o] for c, o in PAIRS], axis=-1)
-        differences = tf.stack([x[..., c] - x[..., o] for c, o in PAIRS], axis=-1)
-        means = _pyramid_mean(tf.concat([x, differences], -1), tf.concat([clean, both], -1), self.levels)
+        both = ops.stack([clean[..., c] * clean[..., o] for c, o in PAIRS], axis=-1)
+        differences = ops.stack([x[..., c] - x[..., o] for c, o in PAIRS], axis=-1)
+        means = _pyramid_mean(ops.concatenate([x, differences], axis=-1), ops.concatenate([clean, both], axis=-1),
+                              self.levels)
         spatial, offset = means[..., :3], means[..., 3:]
         sums, counts = [], []
         for c in range(3):
@@ -126,21 +127,31 @@ class ImpulsePrefill(layers.Layer):
             sums.append(sum(clean[..., o] * (x[..., o] + d) for o, d in guesses))
             counts.append(sum(clean[..., o] for o, _ in guesses))
         # A true value lies in [0, 1]; a bright guide plus an offset may not.
-        cross = tf.clip_by_value(tf.stack([s / tf.maximum(n, 1.0) for s, n in zip(sums, counts)], axis=-1), 0.0, 1.0)
-        has_guide = tf.cast(tf.stack(counts, axis=-1) > 0.0, x.dtype)
+        cross = ops.clip(ops.stack([s / ops.maximum(n, 1.0) for s, n in zip(sums, counts)], axis=-1), 0.0, 1.0)
+        has_guide = ops.cast(ops.stack(counts, axis=-1) > 0.0, x.dtype)
 
         filled = clean * x + impulse * spatial
         guided = has_guide * impulse
 
         context, salts, peppers = [], salt, pepper
         for level in range(1, max(self.context_levels) + 1):
-            salts = tf.nn.avg_pool2d(salts, 2, 2, "VALID")
-            peppers = tf.nn.avg_pool2d(peppers, 2, 2, "VALID")
+            salts = ops.average_pool(salts, 2, 2, padding="valid")
+            peppers = ops.average_pool(peppers, 2, 2, padding="valid")
             if level in self.context_levels:
-                local = tf.concat([tf.nn.avg_pool2d(salts, 3, 1, "SAME"), tf.nn.avg_pool2d(peppers, 3, 1, "SAME")], -1)
+                local = ops.concatenate([ops.average_pool(salts, 3, 1, padding="same"),
+                                         ops.average_pool(peppers, 3, 1, padding="same")], axis=-1)
                 factor = 2 ** (level - 1)  # back to 1/2 resolution
-                context.append(tf.repeat(tf.repeat(local, factor, axis=1), factor, axis=2))
-        return tf.concat([filled, salt - pepper, guided, guided * (cross - spatial)], axis=-1), tf.concat(context, axis=-1)
+                context.append(upsample(local, factor))
+        return (ops.concatenate([filled, salt - pepper, guided, guided * (cross - spatial)], axis=-1),
+                ops.concatenate(context, axis=-1))
+
+    def compute_output_spec(self, x):
+        """Shapes without tracing `call` (JAX cannot prove the pyramid's pool-then-upsample shapes equal
+        for a symbolic height and width; they are, for multiples of PAD_MULTIPLE)."""
+        b, h, w, _ = x.shape
+        half = (None if h is None else h // 2, None if w is None else w // 2)
+        return (keras.KerasTensor((b, h, w, 12), dtype=x.dtype),
+                keras.KerasTensor((b, *half, 6 * len(self.context_levels)), dtype=x.dtype))
 
     def get_config(self):
         return {**super().get_config(), "levels": self.levels, "context_levels": self.context_levels}
@@ -152,7 +163,12 @@ class SpaceToDepth(layers.Layer):
         self.block = block
 
     def call(self, x):
-        return tf.nn.space_to_depth(x, self.block)
+        return space_to_depth(x, self.block)
+
+    def compute_output_shape(self, shape):
+        b, h, w, c = shape
+        return (b, None if h is None else h // self.block, None if w is None else w // self.block,
+                c * self.block**2)
 
     def get_config(self):
         return {**super().get_config(), "block": self.block}
@@ -160,7 +176,12 @@ class SpaceToDepth(layers.Layer):
 
 class DepthToSpace(SpaceToDepth):
     def call(self, x):
-        return tf.nn.depth_to_space(x, self.block)
+        return depth_to_space(x, self.block)
+
+    def compute_output_shape(self, shape):
+        b, h, w, c = shape
+        return (b, None if h is None else h * self.block, None if w is None else w * self.block,
+                c // self.block**2)
 
 
 class SwitchingOutput(layers.Layer):
@@ -173,7 +194,7 @@ class SwitchingOutput(layers.Layer):
     def call(self, inputs):
         x, filled_and_sign, residual = inputs
         filled = filled_and_sign[..., :3]
-        impulse = tf.abs(filled_and_sign[..., 3:6])
+        impulse = ops.abs(filled_and_sign[..., 3:6])
         return impulse * (filled + residual) + (1.0 - impulse) * x
 
 

@@ -1,0 +1,76 @@
+"""Training under any Keras backend (issue 14): a few steps under JAX on the CPU, the weights loaded and
+exported under TensorFlow (the suite's own backend), onnxruntime and both backends agreeing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.export import export
+
+PROBE = """
+import sys, numpy as np
+from training import architectures
+model = architectures.get("prefill-unet").build()
+model.load_weights(sys.argv[1])
+x = np.load(sys.argv[2])
+np.save(sys.argv[3], np.asarray(model.predict_on_batch(x)))
+"""
+
+
+def jax_fit(photos: Path, out: Path) -> dict:
+    command = [sys.executable, "-m", "training", "fit", "--arch", "prefill-unet", "--data", str(photos), "--out",
+               str(out), "--epochs", "2", "--steps", "2", "--patch", "64", "--batch", "2", "--seed", "3",
+               "--threads", "2", "--backend", "jax"]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "state.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, astronaut, camera) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(3):
+        Image.fromarray(np.roll(astronaut, 40 * i, axis=1)).save(folder / f"a{i}.png")
+    Image.fromarray(camera).save(folder / "c.png")
+    return folder
+
+
+def test_jax_trains_deterministically_and_tensorflow_exports_it(photos, tmp_path):
+    first, second = jax_fit(photos, tmp_path / "one"), jax_fit(photos, tmp_path / "two")
+    assert first["config"]["backend"] == "jax" and first["epochs_done"] == 2
+    assert [h["loss"] for h in first["history"]] == [h["loss"] for h in second["history"]]
+    assert (tmp_path / "one" / "best.weights.h5").read_bytes() == (tmp_path / "two" / "best.weights.h5").read_bytes()
+
+    card = export(tmp_path / "one", "jaxtiny", tmp_path / "models", command="test")  # TensorFlow, tf2onnx
+    assert card["onnx_parity_max_abs_error"] <= 1e-4
+    assert "--backend jax" in card["training"]["command"]
+
+    # The same weights under both backends give the same outputs.
+    x = np.random.default_rng(0).uniform(0.05, 0.95, (2, 64, 96, 3)).astype(np.float32)
+    x[np.random.default_rng(1).random(x.shape) < 0.3] = 0.0
+    np.save(tmp_path / "x.npy", x)
+    weights = tmp_path / "one" / "best.weights.h5"
+    for backend in ("jax", "tensorflow"):
+        done = subprocess.run([sys.executable, "-c", PROBE, str(weights), str(tmp_path / "x.npy"),
+                               str(tmp_path / f"{backend}.npy")], capture_output=True, text=True,
+                              env={**os.environ, "KERAS_BACKEND": backend})
+        assert done.returncode == 0, done.stderr[-3000:]
+    difference = np.abs(np.load(tmp_path / "jax.npy") - np.load(tmp_path / "tensorflow.npy")).max()
+    assert difference <= 1e-5, difference
+
+
+def test_a_run_refuses_a_backend_keras_is_not_running(photos, tmp_path):
+    from training.fit import FitConfig, fit
+
+    config = FitConfig(arch="prefill-unet", data=[str(photos)], out=str(tmp_path), epochs=1, steps=1, patch=64,
+                       batch=2, backend="jax")
+    with pytest.raises(RuntimeError, match="KERAS_BACKEND=jax"):
+        fit(config, log=lambda *_: None)
