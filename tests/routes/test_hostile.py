@@ -154,12 +154,12 @@ def test_work_past_its_deadline_stops_at_the_next_tile(astronaut):
         calls: list[int] = []
         run = denoiser._run
 
-        def slow_run(*args):
+        def slow_run(*args, **kwargs):
             calls.append(1)
             import time
 
             time.sleep(0.1)
-            return run(*args)
+            return run(*args, **kwargs)
 
         denoiser._run = slow_run
         big = png_bytes(np.tile(astronaut, (2, 2, 1)))  # 320x384: 30 tiles of 64
