@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Largest seed the routes accept: numpy's generators take any non-negative integer; this bounds the form field.
-MAX_SEED = 2**63 - 1
+# Largest seed the routes accept: numpy's generators take any non-negative integer; this bounds the form
+# field. 2^53 - 1, the largest integer a JSON number carries exactly: 2^63 - 1 was written 2^63 in the
+# OpenAPI schema, so generated clients sent a value the route refused.
+MAX_SEED = 2**53 - 1
 CHUNK_SITES = 1 << 20
 
 

@@ -75,5 +75,6 @@ class ModelRegistry:
             raise NotReady("the models are still loading; retry shortly", headers={"Retry-After": "5"})
         name = name or self.default_name
         if name not in self.models:
-            raise UnknownModel(f"unknown model {name!r}; available: {', '.join(self.models)}")
+            shown = name if len(name) <= 64 else name[:64] + "..."  # never echo a megabyte back
+            raise UnknownModel(f"unknown model {shown!r}; available: {', '.join(self.models)}")
         return self.models[name]

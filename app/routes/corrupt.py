@@ -22,7 +22,7 @@ from app.imaging import encode
 from app.memory import release_memory
 from app.noise import MAX_SEED, NOISE_KINDS, NoiseSpec
 from app.routes.formats import negotiate
-from app.routes.watch import watched
+from app.routes.watch import one_file, watched
 from app.services import ServicesDep
 
 router = APIRouter(tags=["images"])
@@ -55,6 +55,7 @@ async def corrupt(
                                                                  "default: random, reported in X-Seed"),
     format: LosslessFormatName | None = Form(None, description="output format; default: from Accept, else PNG"),
 ) -> Response:
+    await one_file(request)
     fmt = negotiate(format, request.headers.get("accept"), allowed=LOSSLESS)
     try:
         spec = NoiseSpec(noise, density, salt_ratio, per_channel, spread, jpeg_quality, webp_quality)

@@ -18,7 +18,7 @@ from app.imaging import encode
 from app.inference import ENSEMBLES
 from app.memory import release_memory
 from app.routes.formats import negotiate
-from app.routes.watch import watched
+from app.routes.watch import one_file, watched
 from app.services import ServicesDep
 
 router = APIRouter(tags=["images"])
@@ -38,10 +38,12 @@ async def denoise(
     model: str | None = Form(None, description="model name from GET /models; default: the service's default"),
     format: FormatName | None = Form(None, description="output format; default: from Accept, else PNG"),
     quality: int = Form(95, ge=1, le=100, description="JPEG quality (JPEG output only)"),
-    ensemble: int = Form(1, description=f"one of {ENSEMBLES}: 8 averages the model over the 8 flips and rotations "
+    ensemble: int = Form(1, json_schema_extra={"enum": list(ENSEMBLES)},
+                         description=f"one of {ENSEMBLES}: 8 averages the model over the 8 flips and rotations "
                          "of the image (slightly better, 8x the time; images up to max_pixels / 8)"),
 ) -> Response:
     options = pipeline.DenoiseOptions(ensemble=ensemble)
+    await one_file(request)
     loaded = services.registry.get(model)
     fmt = negotiate(format, request.headers.get("accept"))
     # Reading, decoding and inference hold a slot (they are what costs memory and cores): a queued

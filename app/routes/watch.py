@@ -1,4 +1,5 @@
-"""The request's ticket (deadline, drain, client presence), and a watch on the client while it works."""
+"""What the image routes share beyond HTTP parsing: one file per form, and the request's ticket (deadline,
+drain, client presence) with a watch on the client while it works."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
-from app.errors import ClientGone
+from app.errors import ClientGone, InvalidParameter
 from app.lifecycle import Ticket
 from app.services import Services
 
 POLL_S = 0.1  # how often the connection is asked whether the client is still there
+
+
+async def one_file(request: Request, field: str = "file") -> None:
+    """422 when the form carries the file field twice: the form parser keeps only the last one, and a
+    client that sent two would get one of them denoised without a word."""
+    if len((await request.form()).getlist(field)) > 1:
+        raise InvalidParameter(f"send one {field!r} field per request, not several")
 
 
 @contextlib.asynccontextmanager

@@ -192,3 +192,16 @@ def test_big_requests_give_their_memory_back(client, monkeypatch, astronaut):
     assert trims == [astronaut.shape[0] * astronaut.shape[1]]
     assert memory.release_memory(memory.TRIM_ABOVE_PIXELS) is True  # glibc's malloc_trim is there
     assert memory.release_memory(memory.TRIM_ABOVE_PIXELS - 1) is False
+
+
+def test_openapi_and_error_contract_details(client, camera):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    seed = schema["Body_corrupt_corrupt_post"]["properties"]["seed"]
+    assert seed["maximum"] == 2**53 - 1 and float(seed["maximum"]) == seed["maximum"]  # exact in JSON
+    assert schema["Body_denoise_denoise_post"]["properties"]["ensemble"]["enum"] == [1, 8]
+    r = client.post("/denoise", files={"file": ("g.png", png_bytes(camera))}, data={"model": "x" * 1_000_000})
+    assert r.status_code == 404 and len(r.content) < 1000
+    two = [("file", ("a.png", png_bytes(camera))), ("file", ("b.png", png_bytes(camera[::-1].copy())))]
+    for route in ("/denoise", "/corrupt"):
+        r = client.post(route, files=two)
+        assert r.status_code == 422 and "one 'file'" in r.json()["detail"], route
