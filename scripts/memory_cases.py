@@ -5,7 +5,7 @@ For each case: start the service (`uvicorn app.main:app`, default settings unles
 once ready, send the case, then read the peak (VmHWM: the largest RSS the process ever had) and the RSS
 a second after the last answer. Prints a table and the answers' statuses.
 
-  python scripts/memory_cases.py                       # every case (about 6 minutes on 2 cores)
+  python scripts/memory_cases.py                       # every case (about 10 minutes on 2 cores)
   python scripts/memory_cases.py --only compare strip  # cases whose names contain these words
 """
 
@@ -94,6 +94,8 @@ def cases(args) -> dict[str, Callable[[str], list[str]]]:
             post(base, "/compare", {"reference": ("a.png", f), "image": ("b.png", f)})],
         "/corrupt, a flat 60 MP PNG": lambda base, f=flat(59.9): [post(base, "/corrupt", {"file": ("a.png", f)})],
         "/denoise, a 6000x4000 photo": lambda base, p=photo(6000, 4000): [post(base, "/denoise", {"file": ("a.png", p)})],
+        "/denoise, a 60 MP photo (7740x7740, the pixel limit)": lambda base, p=photo(7740, 7740): [
+            post(base, "/denoise", {"file": ("a.jpg", p)})],
         "/denoise, a 1x500000 strip": lambda base, s=png(np.zeros((1, 500_000), np.uint8)): [
             post(base, "/denoise", {"file": ("s.png", s)})],
         "12 chunked 47 MiB uploads at once (not images)": lambda base: concurrently(
@@ -106,7 +108,7 @@ def cases(args) -> dict[str, Callable[[str], list[str]]]:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", default=[])
-    parser.add_argument("--compare-mp", type=float, default=24.0, help="size of each /compare image")
+    parser.add_argument("--compare-mp", type=float, default=59.9, help="size of each /compare image")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
