@@ -91,6 +91,25 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.02) -> 
         time.sleep(interval)
 
 
+class HeldInference:
+    """The default model's `denoise` made to wait: `inside` is set when a request reaches the model,
+    which then waits for `release` (a request that holds its slot for as long as a test needs)."""
+
+    def __init__(self, client: TestClient):
+        import threading
+
+        self.inside, self.release = threading.Event(), threading.Event()
+        denoiser = client.app.state.services.registry.get(None).denoiser
+        original = denoiser.denoise
+
+        def held(*args, **kwargs):
+            self.inside.set()
+            self.release.wait(60)
+            return original(*args, **kwargs)
+
+        denoiser.denoise = held
+
+
 def wait_ready(client: TestClient, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while client.get("/health/ready").status_code != 200:

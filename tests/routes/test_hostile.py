@@ -112,23 +112,15 @@ def test_a_full_service_refuses_before_reading_the_body(astronaut):
     without its body being read (a client that does not back off costs no parsing)."""
     import threading
 
-    from tests.conftest import wait_ready
+    from tests.conftest import HeldInference, wait_ready
 
     with _app(max_concurrent=1, max_queue=0) as c:
         wait_ready(c)
-        model = c.app.state.services.registry.get(None)
-        original, inside, release = model.denoiser.denoise, threading.Event(), threading.Event()
-
-        def held(*args):
-            inside.set()
-            release.wait(60)
-            return original(*args)
-
-        model.denoiser.denoise = held
+        held = HeldInference(c)
         body = png_bytes(astronaut[:64, :64])
         first = threading.Thread(target=lambda: c.post("/denoise", files={"file": ("a.png", body)}))
         first.start()
-        assert inside.wait(60)
+        assert held.inside.wait(60)
         pulled: list[int] = []
 
         def upload():
@@ -138,7 +130,7 @@ def test_a_full_service_refuses_before_reading_the_body(astronaut):
                 yield part
 
         r = c.post("/denoise", content=upload(), headers={"Content-Type": "multipart/form-data; boundary=b"})
-        release.set()
+        held.release.set()
         first.join()
         assert r.status_code == 503 and r.json()["error"] == "overloaded"
         assert r.headers["connection"] == "close" and r.headers["retry-after"]

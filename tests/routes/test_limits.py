@@ -12,7 +12,7 @@ from PIL import Image
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import MODELS, png_bytes, png_claiming, wait_ready
+from tests.conftest import MODELS, HeldInference, png_bytes, png_claiming, wait_ready
 
 
 def encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -112,23 +112,14 @@ def test_full_queue_gets_503_with_retry_after(astronaut):
     app = create_app(Settings(models_dir=MODELS, max_concurrent=1, max_queue=0, threads=1, retry_after_s=7))
     with TestClient(app) as c:
         wait_ready(c)
-        model = app.state.services.registry.get(None)
-        original = model.denoiser.denoise
-        inside, release = threading.Event(), threading.Event()
-
-        def slow(*args):
-            inside.set()
-            release.wait(60)
-            return original(*args)
-
-        model.denoiser.denoise = slow
+        held = HeldInference(c)
         body = png_bytes(astronaut[:64, :64])
         results: list[int] = []
         first = threading.Thread(target=lambda: results.append(c.post("/denoise", files={"file": ("a.png", body)}).status_code))
         first.start()
-        assert inside.wait(60)  # the first request holds the only slot
+        assert held.inside.wait(60)  # the first request holds the only slot
         r = c.post("/denoise", files={"file": ("a.png", body)})
-        release.set()
+        held.release.set()
         first.join()
         assert r.status_code == 503 and r.json()["error"] == "overloaded" and r.headers["retry-after"] == "7"
         assert results == [200]
