@@ -174,13 +174,58 @@ def reencode(pixels: np.ndarray, fmt: str, quality: int) -> np.ndarray:
         return np.asarray(reread.convert("L" if pixels.ndim == 2 else "RGB"))
 
 
-def impulse_fraction(image: np.ndarray) -> float:
-    """Fraction of values at 0 or the dtype's max: an upper bound on the salt-and-pepper density.
+def road(channel: np.ndarray) -> np.ndarray:
+    """Rank-ordered absolute differences (Garnett et al. 2005) of one channel: per value, the sum of its
+    4 smallest absolute differences to its 8 neighbours. Small inside smooth or textured regions, large
+    for an impulse of any value, which differs from (almost) all of its neighbours."""
+    padded = np.pad(channel.astype(np.int32), 1, mode="reflect")
+    h, w = channel.shape
+    d = [np.abs(padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] - padded[1 : 1 + h, 1 : 1 + w])
+         for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    # Batcher's sorting network for 8 values, element-wise on whole arrays: 19 min/max pairs, 7x faster
+    # than np.partition along a last axis of 8 (562 ms for a 1 MP photo before).
+    for i, j in SORT8:
+        d[i], d[j] = np.minimum(d[i], d[j]), np.maximum(d[i], d[j])
+    return d[0] + d[1] + d[2] + d[3]
 
-    Clean photos have some true extremes (clipped highlights, black shadows), so this over-estimates
-    on clean input; the service reports it as a hint, not a measurement.
+
+SORT8 = ((0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (1, 2), (5, 6),
+         (0, 4), (1, 5), (2, 6), (3, 7), (2, 4), (3, 5), (1, 2), (3, 4), (5, 6))
+
+
+# A value is called an impulse above this ROAD (on the 0..255 scale). Garnett et al. pair ROAD with
+# 40-60 and a trilateral filter; with a switching fill, 90 did best on scikit-image's astronaut, coffee and
+# camera crops (never a test set): random-valued 0.1 / 0.3 gave 32.1 / 28.1 dB at 90 against 28.1 / 26.5
+# at 40 (median 3x3: 31.3 / 24.4; training/baselines.py uses it as its ROAD anchor).
+ROAD_THRESHOLD = 90
+ESTIMATE_PIXELS = 1 << 18  # larger images are estimated on evenly spaced bands of about this many pixels
+BAND_ROWS = 8
+
+
+def impulse_fraction(image: np.ndarray) -> float:
+    """An estimate of the share of values that are impulses, for every kind of impulse noise: values at
+    0 or the maximum, or whose ROAD exceeds ROAD_THRESHOLD.
+
+    Measured on scikit-image crops (astronaut, coffee, camera): clean 0.011-0.039; salt-and-pepper 0.1 /
+    0.5: 0.11-0.14 / 0.57-0.64; random-valued 0.2: 0.18-0.20; impulse-range (spread 30) 0.3: 0.23-0.30;
+    salt-and-pepper 0.2 then JPEG 90: 0.20-0.34 (the JPEG spreads each impulse). A hint, not a measurement:
+    clean photos have true extremes and sharp details, dense noise hides impulses among impulses.
     """
-    top = np.iinfo(image.dtype).max
     if image.size == 0:
         return 0.0
-    return float(np.count_nonzero((image == 0) | (image == top)) / image.size)
+    pixels = image if image.ndim == 3 else image[..., None]
+    h, w = pixels.shape[:2]
+    rows = BAND_ROWS if h * w > ESTIMATE_PIXELS else h  # large: evenly spaced bands, bounded time and memory
+    bands = 1 if rows == h else max(1, min(h // rows, ESTIMATE_PIXELS // (rows * w)))
+    top = int(np.iinfo(image.dtype).max)
+    threshold = ROAD_THRESHOLD * (top // 255)
+    hits = total = 0
+    for y in np.linspace(0, h - rows, bands).astype(int):
+        lo, hi = max(0, y - 1), min(h, y + rows + 1)  # one row of context each side, not counted
+        band = pixels[lo:hi]
+        hit = (band == 0) | (band == top)
+        for c in range(band.shape[2]):
+            hit[..., c] |= road(np.ascontiguousarray(band[..., c])) > threshold
+        inner = hit[y - lo : y - lo + rows]
+        hits, total = hits + int(np.count_nonzero(inner)), total + inner.size
+    return hits / total

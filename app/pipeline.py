@@ -40,7 +40,7 @@ class DenoiseOptions:
 class Denoised:
     image: DecodedImage  # the cleaned pixels; alpha, ICC profile and source format carried through
     seconds: float  # model time only: decoding and encoding excluded
-    impulse_fraction: float  # share of the upload's values at 0 or the maximum (an upper bound on the density)
+    impulse_fraction: float  # estimated share of impulses of any kind in the upload (app.noise.impulse_fraction)
 
     @property
     def pixels(self) -> int:

@@ -69,6 +69,35 @@ def test_impulse_fraction_counts_extremes():
     assert impulse_fraction(image) == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("spec,low,high", [
+    ({"kind": "salt-pepper", "density": 0.1}, 0.08, 0.16),
+    ({"kind": "random-valued", "density": 0.2}, 0.15, 0.25),
+    ({"kind": "impulse-range", "density": 0.3}, 0.2, 0.36),
+    ({"kind": "salt-pepper", "density": 0.2, "jpeg_quality": 90}, 0.15, 0.4),
+    ({"kind": "salt-pepper", "density": 0.0}, 0.0, 0.05),
+])
+def test_impulse_fraction_estimates_every_kind(astronaut, spec, low, high):
+    from app.noise import NoiseSpec, add_noise
+
+    estimate = impulse_fraction(add_noise(astronaut, NoiseSpec(**spec), seed=1))
+    assert low <= estimate <= high, estimate
+
+
+def test_impulse_fraction_of_a_big_image_is_bounded_and_close(astronaut, monkeypatch):
+    """Bands of a 7 MP photo: close to the whole image's figure, in bounded memory."""
+    import tracemalloc
+
+    from app import noise
+
+    big = salt_and_pepper(np.tile(astronaut, (20, 12, 1)), 0.1, seed=2)  # 3200 x 2304
+    tracemalloc.start()
+    estimate = impulse_fraction(big)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    monkeypatch.setattr(noise, "ESTIMATE_PIXELS", big.shape[0] * big.shape[1])
+    assert abs(estimate - impulse_fraction(big)) < 0.02 and peak < 60e6, (estimate, peak)
+
+
 from app.noise import NoiseSpec, add_noise, reencode  # noqa: E402
 
 

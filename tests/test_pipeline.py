@@ -6,7 +6,7 @@ import pytest
 from app import pipeline
 from app.cli import main
 from app.errors import ImageTooLarge, InvalidParameter
-from app.noise import NoiseSpec, salt_and_pepper
+from app.noise import NoiseSpec, impulse_fraction, salt_and_pepper
 from tests.conftest import png_bytes
 
 
@@ -58,7 +58,8 @@ def test_result_carries_model_time_impulse_fraction_and_metadata(client, astrona
     denoiser = client.app.state.services.registry.get(None).denoiser
     result = pipeline.denoise(upload, denoiser, 10**6)
     assert result.seconds > 0 and result.pixels == 64 * 64
-    assert result.impulse_fraction == pytest.approx(np.mean((noisy == 0) | (noisy == 255)))
+    assert result.impulse_fraction == pytest.approx(impulse_fraction(noisy))
+    assert 0.2 < result.impulse_fraction < 0.35  # density 0.25
     np.testing.assert_array_equal(result.image.alpha, alpha)
 
 

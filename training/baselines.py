@@ -12,6 +12,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from app.noise import ROAD_THRESHOLD, road
+
 
 def _per_channel(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     if image.ndim == 2:
@@ -91,23 +93,6 @@ def inpaint_telea(image: np.ndarray, radius: int = 3) -> np.ndarray:
         return cv2.inpaint(ch, mask, radius, cv2.INPAINT_TELEA)
 
     return _per_channel(image, one)
-
-
-def road(ch: np.ndarray) -> np.ndarray:
-    """Rank-ordered absolute differences (Garnett et al. 2005): per value, the sum of its 4 smallest
-    absolute differences to its 8 neighbours. Small inside any smooth or textured region, large for
-    an impulse of any value, since an impulse differs from (almost) all of its neighbours."""
-    padded = np.pad(ch.astype(np.int16), 1, mode="reflect")
-    h, w = ch.shape
-    diffs = np.stack([np.abs(padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] - padded[1 : 1 + h, 1 : 1 + w])
-                      for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx], axis=-1)
-    return np.partition(diffs, 3, axis=-1)[..., :4].sum(axis=-1)
-
-
-# Garnett et al. pair ROAD with thresholds of 40-60 and a trilateral filter; with the switching mean's
-# fill, 90 did best on scikit-image's astronaut, coffee and camera crops (never a test set): random-valued
-# 0.1 / 0.3 gave 32.1 / 28.1 dB at 90 against 28.1 / 26.5 at 40 (median 3x3: 31.3 / 24.4).
-ROAD_THRESHOLD = 90
 
 
 def road_switching(image: np.ndarray, threshold: int = ROAD_THRESHOLD) -> np.ndarray:
