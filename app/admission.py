@@ -2,9 +2,9 @@
 
 - `Admission`: the image routes take an admission ticket from the gate before a byte of the body is
   read. When every slot and queue place is taken, the answer is 503 + Retry-After + Connection: close
-  at once: under wrk without back-off, refusals that came only after the whole upload was read and
-  parsed ate the CPU (2.28 good requests/s at 16 connections against 4.19 at 9; issue 13). During a
-  drain (SIGTERM) the same routes are refused with 503 `shutting_down`.
+  (after `reject_delay_s`, asleep): under wrk without back-off, refusals that came only after the whole
+  upload was read and parsed ate the CPU (2.28 good requests/s at 16 connections against 4.19 at 9;
+  issue 13). During a drain (SIGTERM) the same routes are refused at once with 503 `shutting_down`.
 - `UploadGuard`: the body is counted as it streams to the app (never buffered here) and refused with
   413 the moment it passes the limit (with Content-Length: before reading anything), or with 408
   when it has not all arrived within `upload_timeout_s` (a body dribbled at 1 byte/s).
@@ -19,7 +19,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.error_handlers import error_response
-from app.errors import ApiError, PayloadTooLarge, RequestTimeout, ShuttingDown
+from app.errors import ApiError, Overloaded, PayloadTooLarge, RequestTimeout, ShuttingDown
 from app.gate import InferenceGate
 from app.lifecycle import Drain
 from app.observability import Metrics
@@ -28,8 +28,9 @@ IMAGE_ROUTES = frozenset({"/denoise", "/corrupt", "/compare"})
 
 
 class Admission:
-    def __init__(self, app: ASGIApp, gate: InferenceGate, drain: Drain, metrics: Metrics):
+    def __init__(self, app: ASGIApp, gate: InferenceGate, drain: Drain, metrics: Metrics, reject_delay_s: float = 0.0):
         self.app, self.gate, self.drain, self.metrics = app, gate, drain, metrics
+        self.reject_delay_s = reject_delay_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in IMAGE_ROUTES:
@@ -42,8 +43,13 @@ class Admission:
             admission = self.gate.admission()
             admission.__enter__()
         except ApiError as refused:
-            # Connection: close, so a client that does not back off must at least reconnect.
+            # Connection: close, so a client that does not back off must at least reconnect; and an
+            # overload refusal is answered after `reject_delay_s`, asleep (no CPU): without it, 16
+            # connections that retried at once drew 490 refusals a second, and their parsing and answers
+            # took the cores from the requests being served (docs/load-test.md).
             refused.headers = {**refused.headers, "Connection": "close"}
+            if isinstance(refused, Overloaded) and self.reject_delay_s:
+                await asyncio.sleep(self.reject_delay_s)
             await error_response(refused, self.metrics)(scope, receive, send)
             return
         try:

@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: request ids and metrics, then early admission, then the upload guard, then the routes.
     app.add_middleware(UploadGuard, limit=settings.max_upload_bytes, slack=MULTIPART_SLACK,
                        timeout_s=settings.upload_timeout_s, metrics=metrics)
-    app.add_middleware(Admission, gate=gate, drain=services.drain, metrics=metrics)
+    app.add_middleware(Admission, gate=gate, drain=services.drain, metrics=metrics, reject_delay_s=settings.reject_delay_s)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     max_concurrent: int = Field(0, ge=0, description="inferences at once; 0: 1 per 8 CPUs (each uses all threads), at least 1")
     max_queue: int = Field(8, ge=0, description="requests waiting for an inference slot; beyond it: 503")
     retry_after_s: int = Field(2, ge=1, description="Retry-After sent with 503 when the queue is full")
+    reject_delay_s: float = Field(1.0, ge=0, description="that 503 is sent after this delay (asleep, no CPU): a client "
+                                  "that retries at once cannot flood the cores with refusals")
     request_timeout_s: float = Field(300.0, gt=0, description="longest an image request may work (queue excluded); "
                                      "beyond it: 503 deadline_exceeded, at the next tile")
     upload_timeout_s: float = Field(120.0, gt=0, description="the whole upload must arrive within this time; "

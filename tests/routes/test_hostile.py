@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import tracemalloc
 
 import numpy as np
@@ -114,7 +115,7 @@ def test_a_full_service_refuses_before_reading_the_body(astronaut):
 
     from tests.conftest import HeldInference, wait_ready
 
-    with _app(max_concurrent=1, max_queue=0) as c:
+    with _app(max_concurrent=1, max_queue=0, reject_delay_s=0.3) as c:
         wait_ready(c)
         held = HeldInference(c)
         body = png_bytes(astronaut[:64, :64])
@@ -129,12 +130,15 @@ def test_a_full_service_refuses_before_reading_the_body(astronaut):
                 pulled.append(len(part))
                 yield part
 
+        started = time.monotonic()
         r = c.post("/denoise", content=upload(), headers={"Content-Type": "multipart/form-data; boundary=b"})
+        waited = time.monotonic() - started
         held.release.set()
         first.join()
         assert r.status_code == 503 and r.json()["error"] == "overloaded"
         assert r.headers["connection"] == "close" and r.headers["retry-after"]
         assert len(pulled) <= 1, f"{len(pulled)} body chunks were read before the refusal"
+        assert waited >= 0.3  # answered after the delay: a client that retries at once draws few refusals
 
 
 def test_work_past_its_deadline_stops_at_the_next_tile(astronaut):
