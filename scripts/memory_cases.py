@@ -5,7 +5,7 @@ For each case: start the service (`uvicorn app.main:app`, default settings unles
 once ready, send the case, then read the peak (VmHWM: the largest RSS the process ever had) and the RSS
 a second after the last answer. Prints a table and the answers' statuses.
 
-  python scripts/memory_cases.py                       # every case (about 10 minutes on 2 cores)
+  python scripts/memory_cases.py                       # every case (about 6 minutes on 2 cores)
   python scripts/memory_cases.py --only compare strip  # cases whose names contain these words
 """
 
