@@ -36,26 +36,30 @@ class Admission:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in IMAGE_ROUTES:
             await self.app(scope, receive, send)
             return
+        if self.drain.started:
+            await self._refuse(ShuttingDown("the service is shutting down; retry on another replica",
+                                            headers={"Retry-After": "1"}), scope, receive, send)
+            return
         try:
-            if self.drain.started:
-                raise ShuttingDown("the service is shutting down; retry on another replica",
-                                   headers={"Retry-After": "1"})
             admission = self.gate.admission()
-            admission.__enter__()
-        except ApiError as refused:
-            # Connection: close, so a client that does not back off must at least reconnect; and an
-            # overload refusal is answered after `reject_delay_s`, asleep (no CPU): without it, 16
-            # connections that retried at once drew 490 refusals a second, and their parsing and answers
-            # took the cores from the requests being served (docs/load-test.md).
-            refused.headers = {**refused.headers, "Connection": "close"}
-            if isinstance(refused, Overloaded) and self.reject_delay_s:
+            admission.__enter__()  # raises Overloaded when every slot and queue place is taken
+        except Overloaded as refused:
+            # Answered after `reject_delay_s`, asleep (no CPU): without it, 16 connections that retried
+            # at once drew 490 refusals a second, whose parsing and answers took the cores from the
+            # requests being served (docs/load-test.md).
+            if self.reject_delay_s:
                 await asyncio.sleep(self.reject_delay_s)
-            await error_response(refused, self.metrics)(scope, receive, send)
+            await self._refuse(refused, scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
             admission.__exit__(None, None, None)
+
+    async def _refuse(self, refused: ApiError, scope: Scope, receive: Receive, send: Send) -> None:
+        """The error, with Connection: close: a client that does not back off must at least reconnect."""
+        refused.headers = {**refused.headers, "Connection": "close"}
+        await error_response(refused, self.metrics)(scope, receive, send)
 
 
 class UploadGuard:
