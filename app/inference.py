@@ -65,7 +65,7 @@ def choose_providers(preference: str = "auto") -> Providers:
     return ["CPUExecutionProvider"]
 
 
-def _round_up(value: int, multiple: int) -> int:
+def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
@@ -94,8 +94,8 @@ class Denoiser:
         self.pad_multiple = int(metadata.get("pad_multiple", 1))
         self.provider = self.session.get_providers()[0]
         tile_size = tile_size or AUTO_TILE.get(self.provider, 1024)
-        self.tile_size = max(self.pad_multiple, _round_up(tile_size, self.pad_multiple))
-        self.tile_margin = _round_up(tile_margin, self.pad_multiple)
+        self.tile_size = max(self.pad_multiple, round_up(tile_size, self.pad_multiple))
+        self.tile_margin = round_up(tile_margin, self.pad_multiple)
         # onnxruntime's memory arena keeps what a run allocated for the next: after a 6000x4000 photo the
         # idle process stayed at 1.05 GB (136 MB at start), which malloc_trim cannot return. Shrinking it
         # at the end of a big image's last run gave 134 MB afterwards (and 11% more time when done after
@@ -122,7 +122,7 @@ class Denoiser:
     def _run_once(self, batch: np.ndarray, shrink: bool = False) -> np.ndarray:
         """One session call on a (B, h, w, 3) float32 batch, padded to the model's multiple."""
         h, w = batch.shape[1:3]
-        ph, pw = _round_up(h, self.pad_multiple) - h, _round_up(w, self.pad_multiple) - w
+        ph, pw = round_up(h, self.pad_multiple) - h, round_up(w, self.pad_multiple) - w
         if ph or pw:
             mode = "reflect" if (h > ph and w > pw) else "symmetric"
             batch = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from app.errors import ImageTooLarge, InvalidParameter, UnsupportedImage
 from app.imaging import DecodedImage, decode
-from app.inference import ENSEMBLES, Denoiser
+from app.inference import ENSEMBLES, Denoiser, round_up
 from app.noise import NoiseSpec, add_noise, impulse_fraction
 
 
@@ -54,13 +54,9 @@ MAX_PADDING_FACTOR = 2
 ALWAYS_ACCEPTED_WORK = 1024 * 1024
 
 
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
 def check_shape_cost(width: int, height: int, pad_multiple: int) -> None:
     """Refuse (415) a shape whose padding would cost more than MAX_PADDING_FACTOR times its pixels."""
-    work = _round_up(width, pad_multiple) * _round_up(height, pad_multiple)
+    work = round_up(width, pad_multiple) * round_up(height, pad_multiple)
     if work > ALWAYS_ACCEPTED_WORK and work > MAX_PADDING_FACTOR * width * height:
         raise UnsupportedImage(
             f"the image is {width}x{height}: the model works in blocks of {pad_multiple}x{pad_multiple} pixels, so "
