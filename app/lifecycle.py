@@ -15,6 +15,7 @@ so every client gets an answer and every stop a log line before uvicorn's own de
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -51,6 +52,9 @@ class Drain:
                 self.begin()
                 if callable(previous):
                     previous(number, frame)
+                elif previous == signal.SIG_DFL:  # no server handler (not uvicorn): the default, exit
+                    signal.signal(number, signal.SIG_DFL)
+                    os.kill(os.getpid(), number)
 
             signal.signal(signum, handler)
 

@@ -124,3 +124,15 @@ def test_sigterm_answers_work_that_cannot_finish(server, big_upload):
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)
     log = process.stdout.read()
     assert '"message": "draining"' in log and '"message": "work stopped"' in log
+
+
+def test_the_drain_hands_sigterm_on_when_no_server_handles_it(tmp_path):
+    """Under a server that installs no handler, the drain still lets SIGTERM end the process."""
+    script = tmp_path / "plain.py"
+    script.write_text("import os, signal, time\nfrom app.lifecycle import Drain\ndrain = Drain(5)\ndrain.install()\n"
+                      "os.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(30)\nprint('still alive')\n")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGTERM and "still alive" not in done.stdout
