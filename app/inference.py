@@ -19,6 +19,7 @@ import onnxruntime as ort
 
 from app.cpus import available_cpus
 from app.imaging import DecodedImage
+from app.memory import BIG_REQUEST_PIXELS
 
 # cuDNN's default, EXHAUSTIVE, benchmarks every algorithm again whenever a convolution's input shape
 # changes, and the tiles of a large image come in several shapes: 1920x1080 in 1024 tiles took 546 ms of
@@ -35,7 +36,6 @@ Providers = list[str | tuple[str, dict[str, str]]]
 # each result turned back, averaged. 8x the time for +0.14 to +0.19 dB on grey BSD68 and +0.18 to +0.35 dB
 # on colour CBSD68 (the "x8" rows in docs/eval). Opt-in per request; 1 is a single pass.
 ENSEMBLES = (1, 8)
-RELEASE_ABOVE_PIXELS = 2_000_000  # images from this size hand the arena's memory back after their last tile
 
 
 def _turn(batch: np.ndarray, mode: int) -> np.ndarray:
@@ -160,7 +160,7 @@ class Denoiser:
         out = np.empty_like(pixels)
         seconds = 0.0
         tiles = list(self._tiles(*pixels.shape[:2]))
-        release = pixels.shape[0] * pixels.shape[1] >= RELEASE_ABOVE_PIXELS
+        release = pixels.shape[0] * pixels.shape[1] >= BIG_REQUEST_PIXELS
         for index, (window, core, target) in enumerate(tiles):
             if check is not None:
                 check()

@@ -3,7 +3,8 @@
 glibc keeps the heap pages of freed arrays for reuse: after four 6000x4000 photos the idle process
 stayed at 1.28 GB (125 MB at start; issue 13), which a pod's memory limit counts against the next
 requests. `malloc_trim(0)` returns them; it costs a few milliseconds, so it runs only after requests
-over TRIM_ABOVE_PIXELS, as a background task once the response has gone.
+over BIG_REQUEST_PIXELS, as a background task once the response has gone (and `app.inference`
+shrinks onnxruntime's arena after images of that size).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-TRIM_ABOVE_PIXELS = 2_000_000
+BIG_REQUEST_PIXELS = 2_000_000  # from this size a request hands its memory back
 
 
 def _malloc_trim():
@@ -26,8 +27,8 @@ _trim = _malloc_trim()
 
 
 def release_memory(pixels: int) -> bool:
-    """Trim the heap when the request handled at least TRIM_ABOVE_PIXELS pixels; True when it did."""
-    if pixels < TRIM_ABOVE_PIXELS or _trim is None:
+    """Trim the heap when the request handled at least BIG_REQUEST_PIXELS pixels; True when it did."""
+    if pixels < BIG_REQUEST_PIXELS or _trim is None:
         return False
     _trim(0)
     return True

@@ -107,13 +107,13 @@ def test_ensemble_on_a_tiled_photo_matches_the_whole_and_refuses_other_sizes(def
 
 def test_a_big_image_shrinks_the_arena_after_its_last_tile_only(default_model_path, astronaut):
     """onnxruntime keeps a run's memory for the next; a big image hands it back once, at its end."""
-    from app.inference import RELEASE_ABOVE_PIXELS
+    from app.memory import BIG_REQUEST_PIXELS
 
     denoiser = Denoiser(default_model_path, threads=2, tile_size=512, tile_margin=64)
     calls: list[bool] = []
     run = denoiser.session.run
     denoiser.session.run = lambda names, feed, options=None: (calls.append(options is not None), run(names, feed, options))[1]
-    side = int(RELEASE_ABOVE_PIXELS**0.5) + 32
+    side = int(BIG_REQUEST_PIXELS**0.5) + 32
     big = np.zeros((side, side, 3), np.uint8)
     denoiser.denoise(DecodedImage(big))
     assert len(calls) == 9 and calls == [False] * 8 + [True]

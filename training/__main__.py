@@ -64,8 +64,6 @@ def _evaluate(args: argparse.Namespace) -> None:
         write_outputs,
     )
 
-    BEST_ROAD = "ROAD switching"
-
     command = _command()
     model_paths = _model_paths(args.models, args.models_dir)
     unknown = set(args.x8) - {p.stem for p in model_paths}
@@ -81,7 +79,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     write_outputs(rows, summary, out, name, command, kind)
     figure_methods = {name: fn for name, fn in METHODS.items() if name in ("noisy input", "adaptive median 7x7", "switching mean")}
     figure_methods.update({p.stem: model_method(p, args.threads) for p in model_paths})
-    figure_methods[BEST_ROAD] = METHODS[BEST_ROAD]
+    figure_methods["ROAD switching"] = METHODS["ROAD switching"]  # the anchor for impulses of any value, last
     figure(data, args.figure_density, figure_methods, out / "figure.png", exposure=args.exposure, kind=kind)
     print(markdown(summary, name, command, kind))
     if args.card:

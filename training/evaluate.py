@@ -24,7 +24,7 @@ from PIL import Image
 from app.cards import update_card
 from app.imaging import DecodedImage, read_photo
 from app.inference import Denoiser
-from app.noise import NoiseSpec, add_noise, salt_and_pepper
+from app.noise import NoiseSpec, add_noise
 from app.quality import psnr, ssim
 from training.baselines import METHODS
 from training.data import list_images
@@ -97,11 +97,9 @@ class NoiseKind:
 
 
 def corrupt(clean: np.ndarray, density: float, per_channel: bool, seed: int, noise: NoiseKind) -> tuple[np.ndarray, np.ndarray]:
-    """(reference, noisy). Salt-pepper without a save is `salt_and_pepper`, the tables' noise since the
-    start. At density 0 with a JPEG save the input is the clean photo as saved and is its own reference:
-    how much a model changes a clean JPEG."""
-    if noise == NoiseKind():
-        return clean, salt_and_pepper(clean, density, 0.5, per_channel=per_channel, seed=seed)
+    """(reference, noisy). Salt-pepper without a save draws exactly what `salt_and_pepper` always drew, so
+    the existing tables stay reproducible. At density 0 with a JPEG save the input is the clean photo as
+    saved and is its own reference: how much a model changes a clean JPEG."""
     noisy = add_noise(clean, noise.spec(density, per_channel), seed=seed)
     return (noisy if density == 0 else clean), noisy
 

@@ -186,8 +186,8 @@ def test_big_requests_give_their_memory_back(client, monkeypatch, astronaut):
     monkeypatch.setattr(denoise, "release_memory", lambda pixels: trims.append(pixels))
     client.post("/denoise", files={"file": ("a.png", png_bytes(astronaut))})
     assert trims == [astronaut.shape[0] * astronaut.shape[1]]
-    assert memory.release_memory(memory.TRIM_ABOVE_PIXELS) is True  # glibc's malloc_trim is there
-    assert memory.release_memory(memory.TRIM_ABOVE_PIXELS - 1) is False
+    assert memory.release_memory(memory.BIG_REQUEST_PIXELS) is True  # glibc's malloc_trim is there
+    assert memory.release_memory(memory.BIG_REQUEST_PIXELS - 1) is False
 
 
 def test_openapi_and_error_contract_details(client, camera):
