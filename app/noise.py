@@ -190,8 +190,8 @@ def road(channel: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
         skip = np.pad(known, 1, mode="reflect")
         shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
         d = [np.where(skip[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w], 0, v) for v, (dy, dx) in zip(d, shifts)]
-    # Batcher's sorting network for 8 values, element-wise on whole arrays: 19 min/max pairs, 7x faster
-    # than np.partition along a last axis of 8 (562 ms for a 1 MP photo before).
+    # Batcher's sorting network for 8 values, element-wise on whole arrays (19 min/max pairs): np.partition
+    # along a last axis of 8 was far slower; the estimate now takes 45 ms for 1 MP (scripts/impulse_checks.py).
     for i, j in SORT8:
         d[i], d[j] = np.minimum(d[i], d[j]), np.maximum(d[i], d[j])
     return d[0] + d[1] + d[2] + d[3]
@@ -204,7 +204,7 @@ SORT8 = ((0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (1, 2),
 # A value is called an impulse above this ROAD (on the 0..255 scale). Garnett et al. pair ROAD with
 # 40-60 and a trilateral filter; with a switching fill, 90 did best on scikit-image's astronaut, coffee and
 # camera crops (never a test set): random-valued 0.1 / 0.3 gave 32.1 / 28.1 dB at 90 against 28.1 / 26.5
-# at 40 (median 3x3: 31.3 / 24.4; training/baselines.py uses it as its ROAD anchor).
+# at 40 (median 3x3: 31.3 / 24.4; `python scripts/impulse_checks.py`). training/baselines.py's ROAD anchor.
 ROAD_THRESHOLD = 90
 ESTIMATE_PIXELS = 1 << 18  # larger images are estimated on evenly spaced bands of about this many pixels
 BAND_ROWS = 8
@@ -214,9 +214,10 @@ def impulse_fraction(image: np.ndarray) -> float:
     """An estimate of the share of values that are impulses, for every kind of impulse noise: values at
     0 or the maximum, or whose ROAD (with exact extremes as known impulses) exceeds ROAD_THRESHOLD.
 
-    Measured on 256x256 crops of scikit-image's astronaut, coffee and camera: clean 0.011-0.038;
-    salt-and-pepper 0.1 / 0.3 / 0.5: 0.107-0.128 / 0.304-0.318 / 0.502-0.512; random-valued 0.2:
-    0.174-0.190; impulse-range (spread 30) 0.3: 0.228-0.291; salt-and-pepper 0.2 then JPEG 90: 0.186-0.304
+    Measured on 256x256 crops of scikit-image's astronaut, coffee and camera (`python
+    scripts/impulse_checks.py`): clean 0.011-0.038; salt-and-pepper 0.1 / 0.3 / 0.5: 0.106-0.128 /
+    0.303-0.318 / 0.502-0.512; random-valued 0.2: 0.171-0.190; impulse-range (spread 30) 0.3: 0.228-0.291;
+    salt-and-pepper 0.2 then JPEG 90: 0.270-0.304
     (the JPEG spreads each impulse). A hint, not a measurement: photos with large clipped regions read
     high (the whole astronaut, clean: 0.13), and dense noise hides impulses among impulses.
     """
