@@ -28,7 +28,7 @@ def photo_folder(tmp_path_factory, astronaut, camera):
     return root
 
 
-@pytest.mark.parametrize("arch", ["seed-autoencoder", "prefill-unet"])
+@pytest.mark.parametrize("arch", ["seed-autoencoder", "prefill-unet", "blind-unet"])
 def test_tiny_fit_then_export_with_parity(arch, photo_folder, tmp_path):
     run = tmp_path / "run"
     config = FitConfig(arch=arch, data=[str(photo_folder)], out=str(run), epochs=2, steps=3, patch=64, batch=4,

@@ -20,7 +20,7 @@ def _fit(args: argparse.Namespace) -> None:
                   patch=args.patch, batch=args.batch, lr=args.lr, seed=args.seed,
                   val_fraction=args.val_fraction, threads=args.threads, max_images=args.max_images,
                   loss=args.loss, init=args.init, recipe=dict(_key_value(kv) for kv in args.recipe),
-                  backend=args.backend))
+                  backend=args.backend, sampler=args.sampler))
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch", type=int, help="batch size (default: the architecture's recipe)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--loss", choices=["l1", "l1-per-impulse", "l2-per-impulse", "charbonnier-per-impulse", "bce"], help="default: the recipe's")
+    p.add_argument("--loss", choices=["l1", "l1-per-impulse", "l2-per-impulse", "charbonnier-per-impulse", "bce", "blind"], help="default: the recipe's")
     p.add_argument("--val-fraction", type=float, default=0.2, help="share of each folder held out")
     p.add_argument("--threads", type=int, default=0, help="0: the CPUs this process may use")
     p.add_argument("--max-images", type=int, default=0, help="use only the first N files of each folder")
@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="override a field of the architecture's recipe, e.g. grey_share=0.3 (repeatable)")
     p.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax", "torch"],
                    help="the Keras backend that trains (export always runs on TensorFlow; the weights file is the same)")
+    p.add_argument("--sampler", default="host", choices=["host", "device"],
+                   help="host: numpy batches on a CPU thread; device: crops and noise drawn inside the jitted "
+                        "step (JAX backend, no JPEG saves; for a GPU, training/device_steps.py)")
     p.set_defaults(func=_fit)
 
     p = sub.add_parser("export", help="convert a run's best weights to ONNX + model card (parity-checked)")

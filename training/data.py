@@ -1,7 +1,7 @@
-"""Photo folders -> random crops -> fresh salt-and-pepper noise, as numpy batches.
+"""Photo folders -> random crops -> fresh noise of every kind the recipe asks for, as numpy batches.
 
-Noise comes from `app.noise.salt_and_pepper` (the service's own generator), drawn anew for every
-patch, so no two epochs see the same corruption.
+Noise comes from `app.noise` (the service's own generator), drawn anew for every patch, so no two
+epochs see the same corruption.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from app.formats import INPUT_SUFFIXES
 from app.imaging import read_photo
-from app.noise import salt_and_pepper
+from app.noise import NoiseSpec, add_noise, salt_and_pepper
 from training.recipe import Recipe
 
 
@@ -47,6 +47,10 @@ def split_files(files: list[Path], val_fraction: float, seed: int) -> tuple[list
 class Batch:
     noisy: np.ndarray  # float32 (B, P, P, 3) in [0, 1]
     clean: np.ndarray
+
+    def corrupted(self, threshold: float) -> np.ndarray:
+        """float32 0/1: the values the noise moved by more than `threshold` (the detector's target)."""
+        return (np.abs(self.noisy - self.clean) > threshold).astype(np.float32)
 
 
 def _random_crop(image: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
@@ -92,10 +96,32 @@ def make_patch_pair(
     elif recipe.grey_photos_per_pixel:
         grey = is_grey(crop)
     per_pixel = grey or rng.random() < recipe.per_pixel_share
+    if recipe.real_world:  # a clean patch saved as JPEG is its own target: a clean photo is left alone
+        spec = real_world_spec(recipe, per_pixel, rng)
+        noisy = add_noise(crop, spec, rng=rng)
+        return noisy, (noisy if spec.density == 0 else np.ascontiguousarray(crop))
     density = rng.uniform(0.0, recipe.density_max)
     salt_ratio = rng.uniform(*recipe.salt_ratio_range)
     noisy = salt_and_pepper(crop, density, salt_ratio, per_channel=not per_pixel, rng=rng)
     return noisy, np.ascontiguousarray(crop)
+
+
+def real_world_spec(recipe: Recipe, per_pixel: bool, rng: np.random.Generator) -> NoiseSpec:
+    """One patch's noise under a real-world recipe: a kind by the recipe's shares (salt-pepper takes the
+    rest), its density and spread, then a JPEG save for a `jpeg_share` of the patches."""
+    u = rng.random()
+    shares = (recipe.impulse_range_share, recipe.random_valued_share, recipe.clean_share)
+    if u < shares[0]:
+        kind, density = "impulse-range", rng.uniform(0.0, recipe.real_world_density_max)
+    elif u < shares[0] + shares[1]:
+        kind, density = "random-valued", rng.uniform(0.0, recipe.real_world_density_max)
+    elif u < sum(shares):
+        kind, density = "salt-pepper", 0.0
+    else:
+        kind, density = "salt-pepper", rng.uniform(0.0, recipe.density_max)
+    jpeg = int(rng.integers(recipe.jpeg_quality_min, 101)) if rng.random() < recipe.jpeg_share else None
+    return NoiseSpec(kind, density, rng.uniform(*recipe.salt_ratio_range), per_channel=not per_pixel,
+                     spread=rng.uniform(0.0, recipe.spread_max), jpeg_quality=jpeg)
 
 
 class PatchSampler:
@@ -129,6 +155,34 @@ class PatchSampler:
         threading.Thread(target=work, daemon=True).start()
         while True:
             yield q.get()
+
+
+# Validation cases of a real-world recipe: (name, kind, density, spread, JPEG quality). The checkpoint kept
+# is the best mean over these, so exact salt-and-pepper stays in (low and high density) beside each kind.
+REAL_WORLD_VALIDATION = (
+    ("sp0.1", "salt-pepper", 0.1, 0.0, None), ("sp0.5", "salt-pepper", 0.5, 0.0, None),
+    ("sp0.9", "salt-pepper", 0.9, 0.0, None), ("sp0.3-jpeg90", "salt-pepper", 0.3, 0.0, 90),
+    ("sp0.1-jpeg75", "salt-pepper", 0.1, 0.0, 75), ("range30-0.3", "impulse-range", 0.3, 30.0, None),
+    ("random0.2", "random-valued", 0.2, 0.0, None), ("clean-jpeg90", "salt-pepper", 0.0, 0.0, 90),
+)
+
+
+def real_world_validation_set(images: list[np.ndarray], patch: int, seed: int,
+                              grey_per_pixel: bool = True) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Fixed validation patches of held-out photos, one per `REAL_WORLD_VALIDATION` case each, as
+    `validation_set` (per channel on even-numbered colour photos, per pixel otherwise), and the case
+    names in the order the patches cycle through them."""
+    rng = np.random.default_rng(seed)
+    noisy, clean = [], []
+    for index, image in enumerate(images):
+        per_channel = index % 2 == 0 and not (grey_per_pixel and is_grey(image))
+        crop = _random_crop(image, patch, rng)
+        for _, kind, density, spread, jpeg in REAL_WORLD_VALIDATION:
+            noisy.append(add_noise(crop, NoiseSpec(kind, density, per_channel=per_channel, spread=spread,
+                                                   jpeg_quality=jpeg), rng=rng))
+            clean.append(noisy[-1] if density == 0 else np.ascontiguousarray(crop))  # as training/evaluate.py
+    names = tuple(case[0] for case in REAL_WORLD_VALIDATION)
+    return np.stack(noisy).astype(np.float32) / 255.0, np.stack(clean), names
 
 
 def validation_set(

@@ -7,6 +7,10 @@ initializers named after the Keras layer (`<model>/<layer>_<k>/convolution/ReadV
 layers per process (`conv2d`, `conv2d_1`, ... or `conv2d_26`, ... when other models were built first),
 so layers are matched by their rank in that numbering, which is the build order, not by name. The
 loader then proves the result: the Keras model must reproduce the ONNX model's output.
+
+An architecture that extends another (blind-unet adds a detector to prefill-unet) names its new layers
+with a prefix (`fresh`): they keep their initial weights, and the proof still holds when those start
+the new part switched off (the detector's logits start at -6: no learned impulses).
 """
 
 from __future__ import annotations
@@ -19,21 +23,22 @@ import numpy as np
 _INITIALIZER = re.compile(r"^[^/]+/(?P<scope>[^/]+)/(?P<kind>convolution/ReadVariableOp|Squeeze):0$")
 
 
-def load_initial_weights(model, source: Path) -> None:
+def load_initial_weights(model, source: Path, fresh: str | None = None) -> None:
     """Load `source` into `model`: a fit run folder (its best.weights.h5), a .weights.h5 file, or an
-    .onnx model exported from the same architecture (verified against onnxruntime)."""
+    .onnx model exported from the same architecture, or from the one it extends, when the layers named
+    `fresh`... are all it adds (verified against onnxruntime)."""
     source = Path(source)
     if source.is_dir():
         source = source / "best.weights.h5"
     if source.suffix == ".onnx":
-        _load_from_onnx(model, source)
+        _load_from_onnx(model, source, fresh)
     elif source.name.endswith(".weights.h5"):
         model.load_weights(source)
     else:
         raise ValueError(f"--init takes a run folder, a .weights.h5 file or an .onnx model, not {source}")
 
 
-def _load_from_onnx(model, path: Path) -> None:
+def _load_from_onnx(model, path: Path, fresh: str | None = None) -> None:
     import onnx
     from onnx import numpy_helper
 
@@ -48,7 +53,8 @@ def _load_from_onnx(model, path: Path) -> None:
             kind = "kernel" if match["kind"].startswith("convolution") else "bias"
             arrays.setdefault(layer, {})[kind] = numpy_helper.to_array(init)
 
-    layers = sorted((layer for layer in model.layers if layer.weights), key=lambda layer: _rank(layer.name))
+    layers = sorted((layer for layer in model.layers if layer.weights and not (fresh and layer.name.startswith(fresh))),
+                    key=lambda layer: _rank(layer.name))
     if unknown := [layer.name for layer in layers if layer.__class__.__name__ != "Conv2D"]:
         raise ValueError(f"cannot load layers {unknown} from ONNX: only Conv2D weights are mapped")
     found = sorted(arrays, key=_rank)

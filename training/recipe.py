@@ -29,6 +29,21 @@ class Recipe:
     # grey photo hits a pixel, there are no channels to hit apart. Off, most of their patches got
     # per-channel noise, which the cross-channel estimate undoes exactly: a case grey photos never show.
     grey_photos_per_pixel: bool = False
+    # Real-world noise (issue 15; `app.noise.NoiseSpec` kinds). Shares of patches, the rest salt-pepper;
+    # all zero (the older recipes): the salt-pepper draws of earlier runs, unchanged.
+    impulse_range_share: float = 0.0  # near-extreme impulses, spread ~ U[0, spread_max]
+    random_valued_share: float = 0.0
+    clean_share: float = 0.0  # no impulses (the model must leave such a patch alone)
+    jpeg_share: float = 0.0  # then saved as JPEG at a quality ~ U[jpeg_quality_min, 100]
+    spread_max: float = 60.0
+    real_world_density_max: float = 0.5  # impulse-range and random-valued densities ~ U[0, this]
+    jpeg_quality_min: int = 60
+    label_threshold: float = 0.0  # a value is "corrupted" (the detector's target) when moved more than this
+
+    @property
+    def real_world(self) -> bool:
+        """True when patches get more than exact salt-and-pepper."""
+        return bool(self.impulse_range_share or self.random_valued_share or self.clean_share or self.jpeg_share)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -36,14 +36,14 @@ def measure(backend: str, data: str, arch: str, steps: int, batch: int | None, p
         batches = PatchSampler(images, run.recipe, cfg.patch, cfg.batch, cfg.seed).prefetch()
         for _ in range(WARMUP_STEPS):
             batch_ = next(batches)
-            step(batch_.noisy, batch_.clean)
+            step(batch_)
         waited = 0.0
         started = time.perf_counter()
         for _ in range(steps):
             t = time.perf_counter()
             batch_ = next(batches)
             waited += time.perf_counter() - t
-            step(batch_.noisy, batch_.clean)
+            step(batch_)
         seconds = time.perf_counter() - started
     pixels = steps * cfg.batch * cfg.patch * cfg.patch
     return {"backend": backend, "arch": arch, "batch": cfg.batch, "patch": cfg.patch, "steps": steps,

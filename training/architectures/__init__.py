@@ -1,14 +1,16 @@
-"""Model architectures by name; each module exposes `build(...) -> keras.Model` and a `RECIPE`."""
+"""Model architectures by name; each module exposes `build(...) -> keras.Model` and a `RECIPE`
+(and `training_model(model)` when the loss needs more outputs than the exported model has)."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from training.architectures import prefill_unet, seed_autoencoder
+from training.architectures import blind_unet, prefill_unet, seed_autoencoder
 
 ARCHITECTURES: dict[str, ModuleType] = {
     "seed-autoencoder": seed_autoencoder,
     "prefill-unet": prefill_unet,
+    "blind-unet": blind_unet,
 }
 
 

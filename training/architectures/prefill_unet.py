@@ -81,6 +81,48 @@ def _pyramid_mean(values, weights, levels: int):
 PAIRS = [(0, 1), (0, 2), (1, 2)]  # offset(o, c) = -offset(c, o): three pyramids serve all six
 
 
+def fill_features(x, salt, pepper, levels: int = PYRAMID_LEVELS, context_levels: tuple[int, ...] = (2, 4)):
+    """`ImpulsePrefill`'s outputs for given salt and pepper masks (0/1, or soft weights in [0, 1] with
+    salt + pepper <= 1: the blind model's learned detection feeds the same fill)."""
+    impulse = salt + pepper
+    clean = 1.0 - impulse
+    # The spatial fill, and the local mean of (channel c - channel o) where both are clean. The
+    # latter is antisymmetric (same weights, negated values): three pairs give all six exactly.
+    both = ops.stack([clean[..., c] * clean[..., o] for c, o in PAIRS], axis=-1)
+    differences = ops.stack([x[..., c] - x[..., o] for c, o in PAIRS], axis=-1)
+    means = _pyramid_mean(ops.concatenate([x, differences], axis=-1), ops.concatenate([clean, both], axis=-1),
+                          levels)
+    spatial, offset = means[..., :3], means[..., 3:]
+    sums, counts = [], []
+    for c in range(3):
+        guesses = []  # (guide channel, mean of channel c minus guide)
+        for k, (a, b) in enumerate(PAIRS):
+            if c == a:
+                guesses.append((b, offset[..., k]))
+            elif c == b:
+                guesses.append((a, -offset[..., k]))
+        sums.append(sum(clean[..., o] * (x[..., o] + d) for o, d in guesses))
+        counts.append(sum(clean[..., o] for o, _ in guesses))
+    # A true value lies in [0, 1]; a bright guide plus an offset may not.
+    cross = ops.clip(ops.stack([s / ops.maximum(n, 1.0) for s, n in zip(sums, counts)], axis=-1), 0.0, 1.0)
+    has_guide = ops.cast(ops.stack(counts, axis=-1) > 0.0, x.dtype)
+
+    filled = clean * x + impulse * spatial
+    guided = has_guide * impulse
+
+    context, salts, peppers = [], salt, pepper
+    for level in range(1, max(context_levels) + 1):
+        salts = ops.average_pool(salts, 2, 2, padding="valid")
+        peppers = ops.average_pool(peppers, 2, 2, padding="valid")
+        if level in context_levels:
+            local = ops.concatenate([ops.average_pool(salts, 3, 1, padding="same"),
+                                     ops.average_pool(peppers, 3, 1, padding="same")], axis=-1)
+            factor = 2 ** (level - 1)  # back to 1/2 resolution
+            context.append(upsample(local, factor))
+    return (ops.concatenate([filled, salt - pepper, guided, guided * (cross - spatial)], axis=-1),
+            ops.concatenate(context, axis=-1))
+
+
 class ImpulsePrefill(layers.Layer):
     """Weight-free fill of the 0/1 values from the others, plus evidence the net cannot compute well.
 
@@ -107,43 +149,7 @@ class ImpulsePrefill(layers.Layer):
     def call(self, x):
         salt = _isolated(ops.cast(x >= 1.0, x.dtype))
         pepper = _isolated(ops.cast(x <= 0.0, x.dtype))
-        impulse = salt + pepper
-        clean = 1.0 - impulse
-        # The spatial fill, and the local mean of (channel c - channel o) where both are clean. The
-        # latter is antisymmetric (same weights, negated values): three pairs give all six exactly.
-        both = ops.stack([clean[..., c] * clean[..., o] for c, o in PAIRS], axis=-1)
-        differences = ops.stack([x[..., c] - x[..., o] for c, o in PAIRS], axis=-1)
-        means = _pyramid_mean(ops.concatenate([x, differences], axis=-1), ops.concatenate([clean, both], axis=-1),
-                              self.levels)
-        spatial, offset = means[..., :3], means[..., 3:]
-        sums, counts = [], []
-        for c in range(3):
-            guesses = []  # (guide channel, mean of channel c minus guide)
-            for k, (a, b) in enumerate(PAIRS):
-                if c == a:
-                    guesses.append((b, offset[..., k]))
-                elif c == b:
-                    guesses.append((a, -offset[..., k]))
-            sums.append(sum(clean[..., o] * (x[..., o] + d) for o, d in guesses))
-            counts.append(sum(clean[..., o] for o, _ in guesses))
-        # A true value lies in [0, 1]; a bright guide plus an offset may not.
-        cross = ops.clip(ops.stack([s / ops.maximum(n, 1.0) for s, n in zip(sums, counts)], axis=-1), 0.0, 1.0)
-        has_guide = ops.cast(ops.stack(counts, axis=-1) > 0.0, x.dtype)
-
-        filled = clean * x + impulse * spatial
-        guided = has_guide * impulse
-
-        context, salts, peppers = [], salt, pepper
-        for level in range(1, max(self.context_levels) + 1):
-            salts = ops.average_pool(salts, 2, 2, padding="valid")
-            peppers = ops.average_pool(peppers, 2, 2, padding="valid")
-            if level in self.context_levels:
-                local = ops.concatenate([ops.average_pool(salts, 3, 1, padding="same"),
-                                         ops.average_pool(peppers, 3, 1, padding="same")], axis=-1)
-                factor = 2 ** (level - 1)  # back to 1/2 resolution
-                context.append(upsample(local, factor))
-        return (ops.concatenate([filled, salt - pepper, guided, guided * (cross - spatial)], axis=-1),
-                ops.concatenate(context, axis=-1))
+        return fill_features(x, salt, pepper, self.levels, self.context_levels)
 
     def compute_output_spec(self, x):
         """Shapes without tracing `call` (JAX cannot prove the pyramid's pool-then-upsample shapes equal
@@ -206,8 +212,17 @@ def _conv(x, filters: int, strides: int = 1, kernel: int = 3, activation: bool =
 
 
 def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8) -> keras.Model:
+    """The pre-fill, the U-Net over it (`unet_residual`) and the switching output."""
+    image = keras.Input(shape=(None, None, 3), name="image")
+    prefilled, context = ImpulsePrefill(name="prefill")(image)
+    residual = unet_residual(prefilled, context, widths, head)
+    restored = SwitchingOutput(name="restored")([image, prefilled, residual])
+    return keras.Model(image, restored, name="prefill_unet")
+
+
+def unet_residual(prefilled, context, widths: tuple[int, int, int] = (32, 64, 128), head: int = 8):
     """U-Net at 1/2, 1/4 and 1/8 resolution over the pre-filled image, then a last stage that sees
-    the pre-fill again.
+    the pre-fill again; returns the residual (full resolution, 3 channels).
 
     The last stage concatenates the U-Net's 1/2-resolution features with the pre-fill itself (space
     to depth: every pixel's exact value and impulse sign) and writes the residual through `head`
@@ -217,8 +232,6 @@ def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8) -> keras.
     at full resolution); docs/model-design.md.
     """
     w1, w2, w3 = widths
-    image = keras.Input(shape=(None, None, 3), name="image")
-    prefilled, context = ImpulsePrefill(name="prefill")(image)
     h1 = layers.Concatenate()([SpaceToDepth(2)(prefilled), context])  # 1/2 resolution, 48 + 12 channels
     h1 = _conv(_conv(h1, w1), w1)
     h2 = _conv(_conv(h1, w2, strides=2), w2)  # 1/4
@@ -230,6 +243,4 @@ def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8) -> keras.
     u0 = _conv(layers.Concatenate()([u1, SpaceToDepth(2)(prefilled)]), head * 4)
     # Zero-initialised: the net starts as the pre-fill itself. A random start gives large residuals
     # whose first gradients killed every ReLU of the layer before (a dead net that never learns).
-    residual = DepthToSpace(2)(layers.Conv2D(12, 3, padding="same", kernel_initializer="zeros")(u0))
-    restored = SwitchingOutput(name="restored")([image, prefilled, residual])
-    return keras.Model(image, restored, name="prefill_unet")
+    return DepthToSpace(2)(layers.Conv2D(12, 3, padding="same", kernel_initializer="zeros")(u0))

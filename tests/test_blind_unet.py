@@ -1,0 +1,86 @@
+"""The blind model (issue 15): prefill-unet plus a learned detector behind a dead zone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from training.architectures import blind_unet
+from training.data import make_patch_pair
+from training.init_weights import load_initial_weights
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def test_median3_is_the_3x3_median_with_reflected_borders():
+    x = np.random.default_rng(0).random((2, 13, 17, 3)).astype(np.float32)
+    expected = ndimage.median_filter(x, size=(1, 3, 3, 1), mode="mirror")  # numpy's "reflect"
+    np.testing.assert_array_equal(np.asarray(blind_unet.median3(x)), expected)
+
+
+@pytest.fixture(scope="module")
+def from_default():
+    """A blind model started from the shipped default (the loader proves it reproduces prefill-unet)."""
+    model = blind_unet.build()
+    load_initial_weights(model, MODELS / "prefill-unet.onnx", blind_unet.FRESH_LAYERS)
+    return model
+
+
+def _set_logit(model, value: float) -> None:
+    layer = model.get_layer(f"{blind_unet.FRESH_LAYERS}_logits")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.zeros_like(kernel), np.full_like(bias, value)])
+
+
+def test_below_the_dead_zone_only_exact_impulses_change(from_default, astronaut):
+    x = astronaut[:64, :96].astype(np.float32) / 255.0
+    noisy = x.copy()
+    rng = np.random.default_rng(1)
+    noisy[rng.random(x.shape) < 0.1] = 0.0
+    noisy[rng.random(x.shape) < 0.05] = 0.6  # a non-extreme impulse: unseen below the dead zone
+    _set_logit(from_default, np.log(0.2 / 0.8))  # p = 0.2 < 0.25 everywhere
+    out = np.asarray(from_default(noisy[None]))[0]
+    keep = (noisy > 0.0) & (noisy < 1.0)
+    np.testing.assert_array_equal(out[keep], noisy[keep])
+    assert np.abs(out[~keep] - x[~keep]).mean() < 0.05  # the exact ones are restored as prefill-unet does
+
+    _set_logit(from_default, 6.0)  # p ~ 1 everywhere: every value is filled
+    everything = np.asarray(from_default(noisy[None]))[0]
+    assert (np.abs(everything - noisy)[keep] > 1e-3).mean() > 0.5
+    _set_logit(from_default, -6.0)
+
+
+def test_the_blind_loss_targets_the_input_where_the_noise_did_not_move_it():
+    from training.fit import packed_loss
+
+    loss = packed_loss("blind")
+    clean = np.full((1, 8, 8, 3), 0.5, np.float32)
+    noisy = clean + 0.01  # a JPEG-like small error everywhere, under the threshold ...
+    noisy[0, 2, 3, 1] = 1.0  # ... and one impulse
+    corrupted = (np.abs(noisy - clean) > 0.08).astype(np.float32)
+    packed = np.concatenate([clean, noisy, corrupted], axis=-1)
+    sure = np.where(corrupted > 0, 0.999999, 1e-6).astype(np.float32)
+
+    def value(restored):
+        return float(loss(packed, np.concatenate([restored, sure], axis=-1)))
+
+    fixed = np.where(corrupted > 0, clean, noisy)
+    assert value(fixed) < 1e-4  # small errors left alone cost nothing
+    assert value(clean) > value(fixed) + 0.1  # "fixing" them costs: the target there is the input
+    assert value(noisy) > value(fixed) + 0.1  # the missed impulse costs
+
+
+def test_the_recipe_draws_every_kind_and_a_clean_jpeg_is_its_own_target(astronaut):
+    rng = np.random.default_rng(0)
+    recipe = blind_unet.RECIPE
+    pairs = [make_patch_pair(astronaut, recipe, 48, rng) for _ in range(300)]
+    extremes = [np.isin(n, (0, 255)).mean() for n, _ in pairs]
+    own_target = [np.array_equal(n, c) for n, c in pairs]
+    changed = [(n != c).mean() for n, c in pairs]
+    assert sum(own_target) >= 10  # clean patches (0.1 of them) are left as they are, JPEG or not
+    assert sum(e > 0.2 for e in extremes) >= 30  # dense exact salt-and-pepper
+    # near-extreme or random-valued impulses: many changed values, few of them 0 or 255
+    assert sum(c > 0.1 and e < 0.02 for c, e in zip(changed, extremes)) >= 20

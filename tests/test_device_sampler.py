@@ -1,0 +1,115 @@
+"""Crops and noise drawn inside the jitted step (issue 14, section 2): the statistics of `app.noise`, crops
+that come from the photos, and a JAX fit that uses them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import jax  # the train extra installs JAX
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.device_sampler import DevicePhotos, check_recipe, sample
+from training.recipe import Recipe
+
+PLAIN = Recipe(loss="l1", learning_rate=1e-3, clipnorm=None, cosine_decay=False, batch=8, patch=32, density_max=0.6,
+               per_pixel_share=0.0, grey_share=0.0, clip_augment_share=0.0, salt_ratio_range=(0.3, 0.3),
+               pad_multiple=1)
+
+
+def draw(photos, recipe, batch=64, patch=32, seed=0):
+    noisy, clean = jax.jit(lambda k: sample(k, photos, recipe, patch, batch))(jax.random.key(seed))
+    return np.rint(np.asarray(noisy) * 255).astype(int), np.rint(np.asarray(clean) * 255).astype(int)
+
+
+@pytest.fixture(scope="module")
+def photos(astronaut, camera):
+    return [astronaut[:200, :150], np.repeat(camera[:120, :180, None], 3, axis=2), astronaut[100:120, 10:40]]
+
+
+def _dihedral(crop: np.ndarray) -> list[np.ndarray]:
+    out = []
+    for k in range(4):
+        r = np.rot90(crop, k)
+        out += [r, r[:, ::-1]]
+    return out
+
+
+def test_clean_patches_are_crops_of_the_photos_under_a_dihedral_transform(photos):
+    device = DevicePhotos.upload(photos, 32)
+    _, clean = draw(device, PLAIN, batch=24)
+    grown = [np.pad(p, ((0, max(0, 32 - p.shape[0])), (0, max(0, 32 - p.shape[1])), (0, 0)), mode="reflect")
+             for p in photos]
+    for patch in clean:
+        found = False
+        for candidate in _dihedral(patch.astype(np.uint8)):
+            for photo in grown:
+                windows = np.lib.stride_tricks.sliding_window_view(photo, (32, 32, 3))
+                if (windows == candidate).all(axis=(-3, -2, -1)).any():
+                    found = True
+                    break
+            if found:
+                break
+        assert found
+
+
+def test_salt_and_pepper_density_and_salt_share(photos):
+    device = DevicePhotos.upload(photos, 32)
+    recipe = dataclasses.replace(PLAIN, density_max=0.8)
+    noisy, clean = draw(device, recipe, batch=256)
+    hit = noisy != clean
+    assert set(np.unique(noisy[hit])) <= {0, 255}
+    # density ~ U[0, 0.8]: 0.4 on average (values already at 0/255 may be hit unseen)
+    assert 0.33 < hit.mean() < 0.45
+    salt = (noisy == 255) & hit
+    assert 0.25 < salt.sum() / hit.sum() < 0.35  # salt_ratio 0.3
+
+
+def test_impulse_range_random_valued_and_per_pixel(photos):
+    device = DevicePhotos.upload(photos, 32)
+    ranged = dataclasses.replace(PLAIN, impulse_range_share=1.0, spread_max=20.0, real_world_density_max=0.5,
+                                 per_pixel_share=1.0)
+    noisy, clean = draw(device, ranged, batch=128)
+    hit = noisy != clean
+    assert ((noisy[hit] <= 20) | (noisy[hit] >= 235)).all()
+    assert len(np.unique(noisy[hit])) > 20  # not only the extremes
+    assert 0.2 < hit.any(axis=-1).mean() < 0.3  # density ~ U[0, 0.5], per pixel
+    pixel_hit = hit.any(axis=-1)
+    equal = (noisy[..., 0] == noisy[..., 1]) & (noisy[..., 1] == noisy[..., 2])
+    assert equal[pixel_hit].mean() > 0.99  # one value for the whole pixel
+
+    random = dataclasses.replace(PLAIN, random_valued_share=1.0, real_world_density_max=0.5)
+    noisy, clean = draw(device, random, batch=128)
+    values = noisy[noisy != clean]
+    assert np.histogram(values, bins=4, range=(0, 256))[0].min() > 0.2 * len(values)  # uniform over 0..255
+
+
+def test_the_device_cannot_draw_jpeg_saves():
+    with pytest.raises(ValueError, match="no JPEG"):
+        check_recipe(dataclasses.replace(PLAIN, jpeg_share=0.5))
+
+
+def test_a_jax_fit_with_the_device_sampler_trains_checkpoints_and_resumes(astronaut, camera, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.roll(astronaut, 40 * i, axis=1)).save(folder / f"a{i}.png")
+    Image.fromarray(camera).save(folder / "c.png")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "training", "fit", "--arch", "prefill-unet", "--data", str(folder), "--out",
+               str(out), "--epochs", "1", "--steps", "3", "--patch", "64", "--batch", "2", "--threads", "2",
+               "--backend", "jax", "--sampler", "device"]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "device sampler" in done.stdout and "steps/s" in done.stdout
+    state = json.loads((out / "state.json").read_text())
+    assert state["epochs_done"] == 1 and state["config"]["sampler"] == "device", done.stdout
+    assert all(np.isfinite(h["loss"]) for h in state["history"])
+    assert (out / "last.weights.h5").exists() and (out / "last.optimizer.npz").exists()
+    again = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert again.returncode == 0 and "resumed after epoch 1" in again.stdout

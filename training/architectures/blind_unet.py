@@ -1,0 +1,149 @@
+"""Blind impulse U-Net: `prefill-unet` plus a learned detector, for impulses that are not exactly 0/255.
+
+A photo whose impulses were saved as JPEG, or whose impulses are near-extreme (hot and dead sensor
+pixels) or random-valued, has no exact 0/255 values for `prefill-unet`'s pre-fill to find: the
+switching output then passes everything through and the photo comes back unchanged (issue 15).
+
+This model keeps everything `prefill-unet` does and adds one thing in front of its pre-fill:
+- A weight-free 3x3 median per channel (a sorting network in keras.ops), the feature no small conv
+  computes well: an impulse is a value far from the median of its window (ROAD and the switching
+  median filters rest on the same evidence).
+- A small full-resolution detector (two 3x3 convs of 16 features over [x, median, x - median], a 1x1
+  conv to one logit per value) gives each value a probability of being corrupted, trained with binary
+  cross-entropy against the values that the noise moved (`label_threshold` of the recipe) beside
+  the restoration loss.
+- The probability goes through a dead zone, `clip(2 (p - 0.25), 0, 1)`: below 0.25 a value is
+  untouched bit for bit, so a clean photo (where the detector is unsure at edges and in texture) is
+  returned as it came, the promise `prefill-unet`'s switching output keeps.
+- Exact 0/255 values are found as `prefill-unet` finds them; the learned weights only add impulses
+  where there were none. A soft impulse is salt when the value is above its median, pepper below,
+  and feeds the same masked-mean fill, cross-channel estimate and U-Net (`fill_features`,
+  `unet_residual`); the output blends `fill + residual` with the input by the soft mask.
+The detector's last conv starts at zero weights and a bias of -6 (p = 0.0025): a fresh model is
+`prefill-unet` exactly, so `fit --init models/prefill-unet.onnx` starts from the shipped default
+(the loader's parity check proves it) and the U-Net's weights are fine-tuned, not learned anew.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from training.architectures.prefill_unet import (
+    PAD_MULTIPLE,
+    PYRAMID_LEVELS,
+    SwitchingOutput,
+    _isolated,
+    fill_features,
+    unet_residual,
+)
+from training.recipe import Recipe
+
+DEAD_ZONE = (0.25, 0.75)  # detector probability -> soft mask: 0 below the first, 1 above the second
+FRESH_LAYERS = "detector"  # name prefix of the layers prefill-unet lacks: `fit --init` from its ONNX leaves them as built
+
+RECIPE = Recipe(
+    loss="blind",
+    learning_rate=2e-4,  # fine-tuning from prefill-unet: half its rate
+    clipnorm=1.0,
+    cosine_decay=True,
+    batch=16,
+    patch=96,
+    density_max=0.95,
+    per_pixel_share=0.3,
+    grey_share=0.1,  # as prefill-unet's shipped stage
+    clip_augment_share=0.15,
+    salt_ratio_range=(0.3, 0.7),
+    pad_multiple=PAD_MULTIPLE,
+    grey_photos_per_pixel=True,
+    impulse_range_share=0.2,
+    random_valued_share=0.2,
+    clean_share=0.1,
+    jpeg_share=0.4,
+    real_world_density_max=0.5,
+    label_threshold=0.08,
+)
+
+# Devillard's median-of-9 network (19 compare-exchanges): the median of a 3x3 window is element 4.
+_MEDIAN9 = [(1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7),
+            (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)]
+
+
+def median3(x):
+    """Per-channel 3x3 median, reflect-padded at the borders (the nine shifted copies, sorted by a network
+    of min/max: exported as ONNX Min/Max nodes, no TopK or sort)."""
+    padded = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+    ends = {0: -2, 1: -1, 2: None}  # slices by offset that work for a symbolic height and width
+    p = [padded[:, dy : ends[dy], dx : ends[dx], :] for dy in range(3) for dx in range(3)]
+    for a, b in _MEDIAN9:
+        p[a], p[b] = ops.minimum(p[a], p[b]), ops.maximum(p[a], p[b])
+    return p[4]
+
+
+class Median3(layers.Layer):
+    def call(self, x):
+        return median3(x)
+
+    def compute_output_shape(self, shape):
+        return shape
+
+
+class BlindPrefill(layers.Layer):
+    """Exact and learned impulses -> `fill_features` (see the module docstring). Inputs: the image, its
+    median, the detector's probabilities. Outputs as `ImpulsePrefill`'s."""
+
+    def __init__(self, levels: int = PYRAMID_LEVELS, context_levels: tuple[int, ...] = (2, 4), **kwargs):
+        super().__init__(**kwargs)
+        self.levels = levels
+        self.context_levels = tuple(context_levels)
+
+    def call(self, inputs):
+        x, median, probability = inputs
+        exact_salt = _isolated(ops.cast(x >= 1.0, x.dtype))
+        exact_pepper = _isolated(ops.cast(x <= 0.0, x.dtype))
+        low, high = DEAD_ZONE
+        learned = ops.clip((probability - low) / (high - low), 0.0, 1.0) * (1.0 - exact_salt - exact_pepper)
+        up = ops.cast(x > median, x.dtype)
+        return fill_features(x, exact_salt + learned * up, exact_pepper + learned * (1.0 - up), self.levels,
+                             self.context_levels)
+
+    def compute_output_spec(self, inputs):
+        b, h, w, _ = inputs[0].shape
+        half = (None if h is None else h // 2, None if w is None else w // 2)
+        return (keras.KerasTensor((b, h, w, 12), dtype=inputs[0].dtype),
+                keras.KerasTensor((b, *half, 6 * len(self.context_levels)), dtype=inputs[0].dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "levels": self.levels, "context_levels": self.context_levels}
+
+
+def _detector(image, median, features: int = 16):
+    """Per-value probability of corruption (B, H, W, 3), from [x, median, x - median]."""
+    x = layers.Concatenate()([image, median, layers.Subtract()([image, median])])
+    for k in (1, 2):
+        x = layers.Conv2D(features, 3, padding="same", name=f"{FRESH_LAYERS}_conv{k}")(x)
+        x = layers.LeakyReLU(negative_slope=0.1)(x)
+    logits = layers.Conv2D(3, 1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(-6.0),
+                           name=f"{FRESH_LAYERS}_logits")(x)
+    return layers.Activation("sigmoid", name="probability")(logits)
+
+
+def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8) -> keras.Model:
+    """Median and detector, the blind pre-fill, `prefill-unet`'s U-Net, the soft switching output.
+
+    The U-Net's convs are built after the detector's but numbered as `prefill-unet`'s (the detector's
+    have their own names), so `fit --init models/prefill-unet.onnx` maps them one to one."""
+    image = keras.Input(shape=(None, None, 3), name="image")
+    median = Median3(name="median")(image)
+    probability = _detector(image, median)
+    prefilled, context = BlindPrefill(name="prefill")([image, median, probability])
+    residual = unet_residual(prefilled, context, widths, head)
+    restored = SwitchingOutput(name="restored")([image, prefilled, residual])
+    return keras.Model(image, restored, name="blind_unet")
+
+
+def training_model(model: keras.Model) -> keras.Model:
+    """The same layers with the detector's probabilities as three more output channels, for the loss
+    (`blind` in training/fit.py); `model` itself, the one exported, outputs the image only."""
+    outputs = layers.Concatenate(name="restored_and_probability")([model.output, model.get_layer("probability").output])
+    return keras.Model(model.input, outputs, name=f"{model.name}_training")
