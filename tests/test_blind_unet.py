@@ -32,7 +32,7 @@ def from_default():
 def _set_logit(model, value: float) -> None:
     layer = model.get_layer(f"{blind_unet.FRESH_LAYERS}_logits")
     kernel, bias = layer.get_weights()
-    layer.set_weights([np.zeros_like(kernel), np.full_like(bias, value)])
+    layer.set_weights([np.zeros_like(kernel), np.full_like(bias, value / blind_unet.LOGIT_GAIN)])
 
 
 def test_below_the_dead_zone_only_exact_impulses_change(from_default, astronaut):
@@ -50,7 +50,7 @@ def test_below_the_dead_zone_only_exact_impulses_change(from_default, astronaut)
     _set_logit(from_default, 6.0)  # p ~ 1 everywhere: every value is filled
     everything = np.asarray(from_default(noisy[None]))[0]
     assert (np.abs(everything - noisy)[keep] > 1e-3).mean() > 0.5
-    _set_logit(from_default, -6.0)
+    _set_logit(from_default, blind_unet.START_LOGIT)
 
 
 def test_the_blind_loss_targets_the_input_where_the_noise_did_not_move_it():

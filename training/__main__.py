@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("train-speed", help="training speed under each Keras backend, in one run (prints figures)")
     p.add_argument("--data", required=True, help="a folder of training photos (the first 40 are used)")
     p.add_argument("--arch", default="prefill-unet")
-    p.add_argument("--backends", nargs="+", default=["tensorflow", "jax"], choices=["tensorflow", "jax", "torch"])
+    p.add_argument("--backends", nargs="+", default=["tensorflow", "jax"],
+                   choices=["tensorflow", "jax", "torch", "jax-device"], help="jax-device: JAX with fit --sampler device")
     p.add_argument("--steps", type=int, default=30, help="timed steps, after 3 warm-up steps")
     p.add_argument("--batch", type=int, help="default: the recipe's")
     p.add_argument("--patch", type=int, help="default: the recipe's")

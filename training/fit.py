@@ -182,6 +182,9 @@ class Run:
         self.out.mkdir(parents=True, exist_ok=True)
         self.recipe = cfg.effective_recipe()
         self.model = architectures.get(cfg.arch).build()  # after the seed: initial weights are seeded
+        if self.recipe.train_only:  # a stage that trains some layers and keeps the rest as they start
+            for layer in self.model.layers:
+                layer.trainable = layer.name.startswith(self.recipe.train_only)
         self.state_path = self.out / "state.json"
         self.state = self._saved_state() or RunState(config=asdict(cfg))
         self.optimizer = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=self.recipe.clipnorm)

@@ -39,6 +39,7 @@ class Recipe:
     real_world_density_max: float = 0.5  # impulse-range and random-valued densities ~ U[0, this]
     jpeg_quality_min: int = 60
     label_threshold: float = 0.0  # a value is "corrupted" (the detector's target) when moved more than this
+    train_only: str = ""  # name prefix of the layers this stage trains ("": all of them)
 
     @property
     def real_world(self) -> bool:

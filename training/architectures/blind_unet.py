@@ -19,8 +19,8 @@ This model keeps everything `prefill-unet` does and adds one thing in front of i
   where there were none. A soft impulse is salt when the value is above its median, pepper below,
   and feeds the same masked-mean fill, cross-channel estimate and U-Net (`fill_features`,
   `unet_residual`); the output blends `fill + residual` with the input by the soft mask.
-The detector's last conv starts at zero weights and a bias of -6 (p = 0.0025): a fresh model is
-`prefill-unet` exactly, so `fit --init models/prefill-unet.onnx` starts from the shipped default
+The detector's last conv starts at zero weights and a probability of 0.12, below the dead zone: a fresh
+model is `prefill-unet` exactly, so `fit --init models/prefill-unet.onnx` starts from the shipped default
 (the loader's parity check proves it) and the U-Net's weights are fine-tuned, not learned anew.
 """
 
@@ -40,11 +40,15 @@ from training.architectures.prefill_unet import (
 from training.recipe import Recipe
 
 DEAD_ZONE = (0.25, 0.75)  # detector probability -> soft mask: 0 below the first, 1 above the second
+# The detector starts at p = sigmoid(-2) = 0.12 everywhere, below the dead zone. Its logits are its last
+# conv's output times 8: Adam moves a weight by about the learning rate per step, and with logits started
+# at -6 and no gain, one epoch (250 steps at 2e-4) left every probability where it began.
+START_LOGIT, LOGIT_GAIN = -2.0, 8.0
 FRESH_LAYERS = "detector"  # name prefix of the layers prefill-unet lacks: `fit --init` from its ONNX leaves them as built
 
 RECIPE = Recipe(
     loss="blind",
-    learning_rate=2e-4,  # fine-tuning from prefill-unet: half its rate
+    learning_rate=5e-4,
     clipnorm=1.0,
     cosine_decay=True,
     batch=16,
@@ -62,6 +66,11 @@ RECIPE = Recipe(
     jpeg_share=0.4,
     real_world_density_max=0.5,
     label_threshold=0.08,
+    # Stage 1 trains the detector alone on prefill-unet's U-Net: training everything at once cost 1-2 dB on
+    # exact salt-and-pepper in the first epoch while the detector had not yet learned anything (its gradient
+    # through the dead zone is zero until it is past 0.25). A later stage can fine-tune all layers
+    # (--recipe train_only= with --init from this one).
+    train_only=FRESH_LAYERS,
 )
 
 # Devillard's median-of-9 network (19 compare-exchanges): the median of a 3x3 window is element 4.
@@ -123,8 +132,10 @@ def _detector(image, median, features: int = 16):
     for k in (1, 2):
         x = layers.Conv2D(features, 3, padding="same", name=f"{FRESH_LAYERS}_conv{k}")(x)
         x = layers.LeakyReLU(negative_slope=0.1)(x)
-    logits = layers.Conv2D(3, 1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(-6.0),
+    logits = layers.Conv2D(3, 1, kernel_initializer="zeros",
+                           bias_initializer=keras.initializers.Constant(START_LOGIT / LOGIT_GAIN),
                            name=f"{FRESH_LAYERS}_logits")(x)
+    logits = layers.Rescaling(LOGIT_GAIN, name=f"{FRESH_LAYERS}_gain")(logits)
     return layers.Activation("sigmoid", name="probability")(logits)
 
 
