@@ -84,3 +84,14 @@ def test_the_recipe_draws_every_kind_and_a_clean_jpeg_is_its_own_target(astronau
     assert sum(e > 0.2 for e in extremes) >= 30  # dense exact salt-and-pepper
     # near-extreme or random-valued impulses: many changed values, few of them 0 or 255
     assert sum(c > 0.1 and e < 0.02 for c, e in zip(changed, extremes)) >= 20
+
+
+def test_road_is_app_noise_road_with_the_exact_impulses_known(astronaut):
+    from app.noise import road
+
+    channel = astronaut[:40, :50, 1].copy()
+    channel[np.random.default_rng(2).random(channel.shape) < 0.2] = 255
+    known = channel == 255
+    ours = np.asarray(blind_unet.road(channel[None, ..., None].astype(np.float32) / 255.0,
+                                      known[None, ..., None].astype(np.float32)))[0, ..., 0]
+    np.testing.assert_allclose(ours * 255.0, road(channel, known), atol=1e-3)

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch", type=int, help="batch size (default: the architecture's recipe)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--loss", choices=["l1", "l1-per-impulse", "l2-per-impulse", "charbonnier-per-impulse", "bce", "blind"], help="default: the recipe's")
+    p.add_argument("--loss", choices=["l1", "l1-per-impulse", "l2-per-impulse", "charbonnier-per-impulse", "bce", "blind", "blind-detect"], help="default: the recipe's")
     p.add_argument("--val-fraction", type=float, default=0.2, help="share of each folder held out")
     p.add_argument("--threads", type=int, default=0, help="0: the CPUs this process may use")
     p.add_argument("--max-images", type=int, default=0, help="use only the first N files of each folder")

@@ -47,7 +47,7 @@ class DeviceTrainer:
 
         def loss(trainable, non_trainable, noisy, clean):
             packed = [clean, noisy]
-            if cfg.loss == "blind":
+            if cfg.loss.startswith("blind"):
                 packed.append(ops.cast(ops.abs(noisy - clean) > threshold, "float32"))
             predicted, non_trainable = trained.stateless_call(trainable, non_trainable, noisy, training=True)
             return loss_of(ops.concatenate(packed, axis=-1), predicted), non_trainable
