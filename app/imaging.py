@@ -180,8 +180,9 @@ def _encode_16bit_colour(image: DecodedImage, fmt: str) -> bytes:
     return body.tobytes()
 
 
-def encode(image: DecodedImage, fmt: str = "png", quality: int = 95) -> tuple[bytes, str]:
-    """(bytes, media type) in `fmt`; WebP is written lossless, JPEG at `quality` (alpha dropped).
+def encode(image: DecodedImage, fmt: str = "png", quality: int = 95, lossy_webp: bool = False) -> tuple[bytes, str]:
+    """(bytes, media type) in `fmt`; WebP is written lossless (lossy at `quality` with `lossy_webp`: the
+    noise module's re-save, never a reply), JPEG at `quality` (alpha dropped).
 
     16-bit colour stays 16-bit in PNG and TIFF (through OpenCV; the ICC profile is not carried there);
     WebP and JPEG are 8-bit formats.
@@ -198,7 +199,7 @@ def encode(image: DecodedImage, fmt: str = "png", quality: int = 95) -> tuple[by
     if fmt == "webp":
         if pil.mode == "I;16":
             pil = Image.fromarray(to_8bit(image.pixels))
-        options.update(lossless=True, quality=100, method=4)
+        options.update(quality=quality) if lossy_webp else options.update(lossless=True, quality=100, method=4)
     elif fmt == "jpeg":
         if pil.mode in ("RGBA", "LA"):
             pil = pil.convert(pil.mode[:-1])

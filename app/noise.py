@@ -14,7 +14,6 @@ the same output, per channel or per pixel, grey or colour, 8 or 16 bit.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,15 +162,19 @@ def add_noise(image: np.ndarray, spec: NoiseSpec, seed: int | None = None,
 
 def reencode(pixels: np.ndarray, fmt: str, quality: int) -> np.ndarray:
     """uint8 grey or RGB pixels saved as lossy JPEG (Pillow's default 4:2:0 subsampling) or WebP at
-    `quality`, and read back: what a noisy photo looks like once a camera or a website has saved it."""
-    from PIL import Image
+    `quality`, and read back: what a noisy photo looks like once a camera or a website has saved it.
+    Through the service's own encoder and decoder (app/imaging.py)."""
+    from app.imaging import DecodedImage, decode, encode  # imaging does not import this module; lazily all the same
 
     if fmt not in LOSSY_FORMATS:
         raise ValueError(f"lossy format must be one of {', '.join(LOSSY_FORMATS)}, not {fmt!r}")
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG" if fmt == "jpeg" else "WEBP", quality=quality)
-    with Image.open(io.BytesIO(buffer.getvalue())) as reread:
-        return np.asarray(reread.convert("L" if pixels.ndim == 2 else "RGB"))
+    data, _ = encode(DecodedImage(pixels), fmt, quality, lossy_webp=True)
+    back = decode(data, pixels.shape[0] * pixels.shape[1]).pixels
+    if pixels.ndim == 2 and back.ndim == 3:  # WebP keeps no grey mode: back to grey, as Pillow converts (luma)
+        from PIL import Image
+
+        back = np.asarray(Image.fromarray(back).convert("L"))
+    return back
 
 
 def road(channel: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:

@@ -157,3 +157,15 @@ def test_bad_specs_are_refused(fields, message):
 def test_sixteen_bit_cannot_be_saved_as_jpeg():
     with pytest.raises(ValueError, match="8-bit"):
         add_noise(np.zeros((8, 8), np.uint16), NoiseSpec(jpeg_quality=90), seed=0)
+
+
+def test_reencode_is_the_service_encoder_and_decoder_and_keeps_grey_grey(astronaut, camera):
+    from app.imaging import DecodedImage, decode, encode
+
+    data, _ = encode(DecodedImage(astronaut), "jpeg", 60)
+    assert np.array_equal(reencode(astronaut, "jpeg", 60), decode(data, astronaut.shape[0] * astronaut.shape[1]).pixels)
+    grey = reencode(camera, "webp", 70)
+    assert grey.shape == camera.shape and 0 < np.abs(grey.astype(int) - camera).mean() < 10  # lossy, still grey
+    # the replies' WebP stays lossless: the lossy re-save is the noise module's alone
+    data, _ = encode(DecodedImage(camera), "webp")
+    assert np.array_equal(decode(data, camera.size).pixels[..., 0], camera)
