@@ -199,7 +199,10 @@ def encode(image: DecodedImage, fmt: str = "png", quality: int = 95, lossy_webp:
     if fmt == "webp":
         if pil.mode == "I;16":
             pil = Image.fromarray(to_8bit(image.pixels))
-        options.update(quality=quality) if lossy_webp else options.update(lossless=True, quality=100, method=4)
+        if lossy_webp:
+            options.update(quality=quality)
+        else:
+            options.update(lossless=True, quality=100, method=4)
     elif fmt == "jpeg":
         if pil.mode in ("RGBA", "LA"):
             pil = pil.convert(pil.mode[:-1])

@@ -166,6 +166,21 @@ MUTANTS: list[Mutant] = [
     m("services: the drain not shared with readiness", "app/routes/health.py", "    if services.drain.started:",
       "    if False:", "tests/routes/test_hostile.py"),
     m("settings: tile sizes under 64 accepted", "app/settings.py", "if 0 < value < 64:", "if False:", "tests/test_cli.py"),
+    # Issue 14, section 2, and the blind model of issue 15.
+    m("device sampler: per-pixel noise drawn per value", "training/device_sampler.py",
+      "site = jnp.where(per_sample(per_pixel), site[..., :1], site)", "site = site", "tests/test_device_sampler.py"),
+    m("device sampler: no transposes (flips only)", "training/device_sampler.py",
+      "crop = jnp.where(per_sample(uniform() < 0.5), jnp.swapaxes(crop, 1, 2), crop)", "crop = crop",
+      "tests/test_device_sampler.py"),
+    m("blind: the dead zone ignored", "training/architectures/blind_unet.py",
+      "learned = ops.clip((probability - low) / (high - low), 0.0, 1.0)", "learned = probability",
+      "tests/test_blind_unet.py"),
+    m("blind loss: clean photo as the target everywhere", "training/fit.py",
+      "target = corrupted * clean + (1.0 - corrupted) * noisy", "target = clean", "tests/test_blind_unet.py"),
+    m("blind: ROAD without the known impulses", "training/architectures/blind_unet.py",
+      'clean = 1.0 - ops.pad(known, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")',
+      'clean = 1.0 + 0.0 * ops.pad(known, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")',
+      "tests/test_blind_unet.py"),
 ]
 
 
