@@ -118,3 +118,32 @@ def test_a_jax_fit_with_the_device_sampler_trains_checkpoints_and_resumes(astron
     assert (out / "last.weights.h5").exists() and (out / "last.optimizer.npz").exists()
     again = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
     assert again.returncode == 0 and "resumed after epoch 1" in again.stdout
+
+
+LEARNING_RATE_PROBE = """
+import sys, tempfile, numpy as np
+from training.fit import FitConfig, Run
+from training.device_steps import DeviceTrainer
+with tempfile.TemporaryDirectory() as out:
+    cfg = FitConfig(arch="prefill-unet", data=[sys.argv[1]], out=out, epochs=1, steps=2, batch=2, patch=64,
+                    backend="jax", sampler="device").resolved()
+    run = Run(cfg, log=lambda *_: None)
+    trainer = DeviceTrainer(run, [np.load(sys.argv[2])])
+    weights = lambda: [np.array(v.value) for v in run.model.trainable_variables]
+    before = weights()
+    trainer.epoch(0, lambda step: 0.0)
+    still = all(np.array_equal(a, b) for a, b in zip(before, weights()))
+    trainer.epoch(0, lambda step: 1e-3)
+    moved = not all(np.array_equal(a, b) for a, b in zip(before, weights()))
+    print(still, moved)
+"""
+
+
+def test_the_device_step_follows_the_scheduled_learning_rate(astronaut, tmp_path):
+    """The rate is an argument of the jitted step (the host path assigns it to the optimizer): 0 leaves the
+    weights as they are, 1e-3 moves them."""
+    np.save(tmp_path / "photo.npy", astronaut)
+    done = subprocess.run([sys.executable, "-c", LEARNING_RATE_PROBE, str(tmp_path), str(tmp_path / "photo.npy")],
+                          capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["True", "True"]
