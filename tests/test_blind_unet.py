@@ -56,12 +56,12 @@ def test_below_the_dead_zone_only_exact_impulses_change(from_default, astronaut)
 def test_the_blind_loss_targets_the_input_where_the_noise_did_not_move_it():
     from training.fit import packed_loss
 
-    loss = packed_loss("blind")
+    loss = packed_loss("blind", 0.08)
     clean = np.full((1, 8, 8, 3), 0.5, np.float32)
     noisy = clean + 0.01  # a JPEG-like small error everywhere, under the threshold ...
     noisy[0, 2, 3, 1] = 1.0  # ... and one impulse
     corrupted = (np.abs(noisy - clean) > 0.08).astype(np.float32)
-    packed = np.concatenate([clean, noisy, corrupted], axis=-1)
+    packed = np.concatenate([clean, noisy], axis=-1)
     sure = np.where(corrupted > 0, 0.999999, 1e-6).astype(np.float32)
 
     def value(restored):

@@ -48,10 +48,6 @@ class Batch:
     noisy: np.ndarray  # float32 (B, P, P, 3) in [0, 1]
     clean: np.ndarray
 
-    def corrupted(self, threshold: float) -> np.ndarray:
-        """float32 0/1: the values the noise moved by more than `threshold` (the detector's target)."""
-        return (np.abs(self.noisy - self.clean) > threshold).astype(np.float32)
-
 
 def _random_crop(image: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
     h, w = image.shape[:2]

@@ -40,17 +40,13 @@ class DeviceTrainer:
         trained = module.training_model(run.model) if hasattr(module, "training_model") else run.model
         if [id(v) for v in trained.trainable_variables] != [id(v) for v in run.model.trainable_variables]:
             raise RuntimeError("the training model orders its variables unlike the model the optimizer was built on")
-        loss_of = packed_loss(cfg.loss)
-        threshold = recipe.label_threshold
+        loss_of = packed_loss(cfg.loss, recipe.label_threshold)
         optimizer = run.optimizer
         self.lr_index = next(i for i, v in enumerate(optimizer.variables) if v is optimizer._learning_rate)
 
         def loss(trainable, non_trainable, noisy, clean):
-            packed = [clean, noisy]
-            if cfg.loss.startswith("blind"):
-                packed.append(ops.cast(ops.abs(noisy - clean) > threshold, "float32"))
             predicted, non_trainable = trained.stateless_call(trainable, non_trainable, noisy, training=True)
-            return loss_of(ops.concatenate(packed, axis=-1), predicted), non_trainable
+            return loss_of(ops.concatenate([clean, noisy], axis=-1), predicted), non_trainable
 
         gradient = jax.value_and_grad(loss, has_aux=True)
         photos = self.photos

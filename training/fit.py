@@ -115,9 +115,25 @@ def _loss_function(name: str):
 BLIND_BCE_WEIGHT = 0.2  # the detector's cross-entropy beside the restoration error
 
 
-def _blind_loss(y_true, y_pred):
-    """The blind model's loss. `y_true` = [clean (3), noisy (3), corrupted 0/1 (3)], `y_pred` = [restored
-    (3), detector probability (3)] (`blind_unet.training_model`).
+def _corrupted_and_probability(y_true, y_pred, threshold: float):
+    """The blind losses' shared inputs: 0/1 where the noise moved a value by more than `threshold` (the
+    detector's target, derived from the packed clean and noisy patches), and the detector's clipped
+    probabilities (`y_pred` = [restored (3), probability (3)], `blind_unet.training_model`)."""
+    from keras import ops
+
+    corrupted = ops.cast(ops.abs(y_true[..., 3:6] - y_true[..., :3]) > threshold, y_true.dtype)
+    return corrupted, ops.clip(y_pred[..., 3:6], 1e-6, 1.0 - 1e-6)
+
+
+def _cross_entropy(corrupted, probability):
+    from keras import ops
+
+    return ops.mean(-(corrupted * ops.log(probability) + (1.0 - corrupted) * ops.log(1.0 - probability)))
+
+
+def _blind_loss(threshold: float):
+    """The blind model's loss, on `y_true` = [clean (3), noisy (3)] and `y_pred` = [restored (3), detector
+    probability (3)].
 
     Restoration: absolute error over every value of a patch against the clean value where the noise moved
     it and against the input elsewhere, divided by the number of corrupted values plus one (the
@@ -130,35 +146,38 @@ def _blind_loss(y_true, y_pred):
     """
     from keras import ops
 
-    clean, noisy, corrupted = y_true[..., :3], y_true[..., 3:6], y_true[..., 6:9]
-    restored, probability = y_pred[..., :3], ops.clip(y_pred[..., 3:6], 1e-6, 1.0 - 1e-6)
-    target = corrupted * clean + (1.0 - corrupted) * noisy
-    error = ops.sum(ops.abs(target - restored), axis=[1, 2, 3]) / (ops.sum(corrupted, axis=[1, 2, 3]) + 1.0)
-    bce = -(corrupted * ops.log(probability) + (1.0 - corrupted) * ops.log(1.0 - probability))
-    return ops.mean(error) + BLIND_BCE_WEIGHT * ops.mean(bce)
+    def blind(y_true, y_pred):
+        clean, noisy, restored = y_true[..., :3], y_true[..., 3:6], y_pred[..., :3]
+        corrupted, probability = _corrupted_and_probability(y_true, y_pred, threshold)
+        target = corrupted * clean + (1.0 - corrupted) * noisy
+        error = ops.sum(ops.abs(target - restored), axis=[1, 2, 3]) / (ops.sum(corrupted, axis=[1, 2, 3]) + 1.0)
+        return ops.mean(error) + BLIND_BCE_WEIGHT * _cross_entropy(corrupted, probability)
+
+    return blind
 
 
-def _detection_loss(y_true, y_pred):
+def _detection_loss(threshold: float):
     """The blind model's first stage: the detector's mean binary cross-entropy alone (`y_true`, `y_pred` as
     `_blind_loss`). With the restoration error beside it, the error's gradients (a patch's sum over the
     few corrupted values, large wherever a probability sits in the dead zone) set Adam's scale, and the
     cross-entropy's small steady ones hardly moved the detector: after 500 steps its probabilities on
     corrupted and clean values differed by 0.01."""
-    from keras import ops
 
-    corrupted = y_true[..., 6:9]
-    probability = ops.clip(y_pred[..., 3:6], 1e-6, 1.0 - 1e-6)
-    return ops.mean(-(corrupted * ops.log(probability) + (1.0 - corrupted) * ops.log(1.0 - probability)))
+    def detect(y_true, y_pred):
+        return _cross_entropy(*_corrupted_and_probability(y_true, y_pred, threshold))
+
+    return detect
 
 
-def packed_loss(name: str):
+def packed_loss(name: str, label_threshold: float = 0.0):
     """The loss as Keras' compile() wants it, loss(y_true, y_pred): `y_true` carries the clean patch and
     the noisy one side by side on the channel axis (the per-impulse losses weigh by the input's 0/1
-    values), so one `train_on_batch` serves every backend."""
+    values, the blind ones derive which values the noise moved by more than `label_threshold`), so one
+    `train_on_batch` serves every backend and both samplers."""
     if name == "blind":
-        return _blind_loss
+        return _blind_loss(label_threshold)
     if name == "blind-detect":
-        return _detection_loss
+        return _detection_loss(label_threshold)
     loss = _loss_function(name)
 
     def compiled(y_true, y_pred):
@@ -298,12 +317,11 @@ class Run:
         jit = keras.backend.backend() != "tensorflow"
         module = architectures.get(self.cfg.arch)
         trained = module.training_model(self.model) if hasattr(module, "training_model") else self.model
-        trained.compile(optimizer=self.optimizer, loss=packed_loss(self.cfg.loss), jit_compile=jit)
-        threshold = self.recipe.label_threshold
+        trained.compile(optimizer=self.optimizer, loss=packed_loss(self.cfg.loss, self.recipe.label_threshold),
+                        jit_compile=jit)
 
         def step(batch):
-            packed = [batch.clean, batch.noisy] + ([batch.corrupted(threshold)] if self.cfg.loss.startswith("blind") else [])
-            return trained.train_on_batch(batch.noisy, np.concatenate(packed, axis=-1))
+            return trained.train_on_batch(batch.noisy, np.concatenate([batch.clean, batch.noisy], axis=-1))
 
         return step
 

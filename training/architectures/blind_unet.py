@@ -70,18 +70,21 @@ _MEDIAN9 = [(1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 
             (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)]
 
 
-def median3(x):
-    """Per-channel 3x3 median, reflect-padded at the borders (the nine shifted copies, sorted by a network
-    of min/max: exported as ONNX Min/Max nodes, no TopK or sort)."""
+def _windows(x) -> list:
+    """The nine 3x3-window neighbours of every value, reflect-padded at the borders: shifted copies of `x`,
+    row by row (index 4 is `x` itself). Slices by offset that work for a symbolic height and width."""
     padded = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
-    ends = {0: -2, 1: -1, 2: None}  # slices by offset that work for a symbolic height and width
-    p = [padded[:, dy : ends[dy], dx : ends[dx], :] for dy in range(3) for dx in range(3)]
+    ends = {0: -2, 1: -1, 2: None}
+    return [padded[:, dy : ends[dy], dx : ends[dx], :] for dy in range(3) for dx in range(3)]
+
+
+def median3(x):
+    """Per-channel 3x3 median (the nine shifted copies, sorted by a network of min/max: exported as ONNX
+    Min/Max nodes, no TopK or sort)."""
+    p = _windows(x)
     for a, b in _MEDIAN9:
         p[a], p[b] = ops.minimum(p[a], p[b]), ops.maximum(p[a], p[b])
     return p[4]
-
-
-_NEIGHBOURS = [(dy, dx) for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)]
 
 
 def road(x, known):
@@ -89,11 +92,8 @@ def road(x, known):
     differences to its 8 neighbours (Garnett et al. 2005), differences to `known` impulses counting 0.
     Large for an impulse of any value, small in smooth and textured regions and along edges: the evidence
     the classical detector of random-valued impulses uses, which |x - median| alone gives badly at edges."""
-    ends = {0: -2, 1: -1, 2: None}
-    padded = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
-    clean = 1.0 - ops.pad(known, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
-    d = [ops.abs(padded[:, dy : ends[dy], dx : ends[dx], :] - x) * clean[:, dy : ends[dy], dx : ends[dx], :]
-         for dy, dx in _NEIGHBOURS]
+    d = [ops.abs(value - x) * (1.0 - impulse)
+         for k, (value, impulse) in enumerate(zip(_windows(x), _windows(known))) if k != 4]
     for i, j in SORT8:
         d[i], d[j] = ops.minimum(d[i], d[j]), ops.maximum(d[i], d[j])
     return d[0] + d[1] + d[2] + d[3]
