@@ -26,11 +26,11 @@ def main() -> None:
 
     from app.quality import psnr, to_uint8
     from training.architectures import blind_unet
-    from training.data import load_rgb, real_world_validation_set
-    from training.fit import FitConfig, _load_images
+    from training.data import load_rgb, real_world_validation_set, split_folders
+    from training.fit import FitConfig
 
     config = FitConfig(**json.loads((Path(args.run) / "state.json").read_text())["config"]).resolved()
-    _, val_files = _load_images(config.data, config.val_fraction, config.seed, config.max_images)
+    _, val_files = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
     noisy, clean, cases = real_world_validation_set([load_rgb(p) for p in val_files], config.patch, config.seed + 1,
                                                    config.effective_recipe().grey_photos_per_pixel)
     print(f"{len(val_files)} held-out photos, {len(noisy)} patches; zone: " + " / ".join(cases) + " / mean")

@@ -43,6 +43,24 @@ def split_files(files: list[Path], val_fraction: float, seed: int) -> tuple[list
     return train, val
 
 
+
+def split_folders(folders: list[str], val_fraction: float, seed: int,
+                  max_images: int = 0) -> tuple[list[Path], list[Path]]:
+    """(train, validation) files of photo folders, each folder split on its own as `split_files` does:
+    what `fit` trains and validates on, and what `quantize` calibrates and checks on."""
+    train: list[Path] = []
+    val: list[Path] = []
+    for folder in folders:
+        files = list_images(Path(folder))
+        if max_images:
+            files = files[:max_images]
+        if not files:
+            raise ValueError(f"no images under {folder}")
+        t, v = split_files(files, val_fraction, seed)
+        train += t
+        val += v
+    return train, val
+
 @dataclass
 class Batch:
     noisy: np.ndarray  # float32 (B, P, P, 3) in [0, 1]

@@ -23,7 +23,7 @@ import numpy as np
 from app.cpus import available_cpus
 from app.quality import psnr, to_uint8
 from training import architectures
-from training.data import PatchSampler, list_images, load_rgb, real_world_validation_set, split_files, validation_set
+from training.data import PatchSampler, load_rgb, real_world_validation_set, split_folders, validation_set
 from training.recipe import Recipe
 
 VAL_DENSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -187,20 +187,6 @@ def packed_loss(name: str, label_threshold: float = 0.0):
     return compiled
 
 
-def _load_images(folders: list[str], val_fraction: float, seed: int, max_images: int):
-    train, val = [], []
-    for folder in folders:
-        files = list_images(Path(folder))
-        if max_images:
-            files = files[:max_images]
-        if not files:
-            raise ValueError(f"no images under {folder}")
-        t, v = split_files(files, val_fraction, seed)
-        train += t
-        val += v
-    return train, val
-
-
 class Run:
     """One run folder: the model, its optimizer and state, and the steps `fit` composes.
 
@@ -240,7 +226,7 @@ class Run:
     def load_photos(self, threads: int) -> list[np.ndarray]:
         """Training photos in memory, and the fixed validation patches of the held-out ones."""
         cfg = self.cfg
-        train_files, val_files = _load_images(cfg.data, cfg.val_fraction, cfg.seed, cfg.max_images)
+        train_files, val_files = split_folders(cfg.data, cfg.val_fraction, cfg.seed, cfg.max_images)
         self.state.train_files, self.state.val_files = len(train_files), len(val_files)
         self.log(f"{cfg.arch}: {self.model.count_params():,} parameters; {len(train_files)} training and "
                  f"{len(val_files)} validation photos; {threads} threads")

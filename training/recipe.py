@@ -49,6 +49,13 @@ class Recipe:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "Recipe":
+        """The recipe a model card records (`as_dict` through JSON); fields added since take their defaults."""
+        known = {f.name for f in fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known}
+        return cls(**values)
+
     def with_overrides(self, overrides: dict[str, str]) -> "Recipe":
         """A copy with some scalar fields replaced from text (`--recipe KEY=VALUE` on the command line)."""
         types = {f.name: type(getattr(self, f.name)) for f in fields(self)}

@@ -1,7 +1,8 @@
 """Re-run every command that made a model, from the photos, into fresh run folders: one command.
 
 A model card records them: `training.reproduce` (each fit stage, in order; a model fitted in one go
-has only `training.command`) and `commands.export`. Here each stage's run folder moves under
+has only `training.command`) and `commands.export`; an int8 twin's card also `quantization.command`,
+run last on the float model just exported. Here each stage's run folder moves under
 `runs_dir`, so the runs that made the shipped model are neither reused nor overwritten. A stage that
 another starts from (`--init`) is exported into its own run folder first and the next stage starts
 from that ONNX file: its card beside it is the record the final card keeps (`training.starts_from`).
@@ -33,10 +34,11 @@ def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
     """The steps that remake the card's model in `runs_dir`, exported to `out_dir`."""
     fits = [shlex.split(c) for c in card["training"].get("reproduce") or [card["training"]["command"]]]
     export = shlex.split(card["commands"]["export"])
-    for parts in fits + [export]:
-        if parts[:3] != ["python", "-m", "training"] or parts[3] not in ("fit", "export"):
+    quantize = shlex.split(card["quantization"]["command"]) if "quantization" in card else []
+    for parts in fits + [export] + ([quantize] if quantize else []):
+        if parts[:3] != ["python", "-m", "training"] or parts[3] not in ("fit", "export", "quantize"):
             raise ValueError(f"not a training command: {shlex.join(parts)}")
-    name = flag_value(export, "--name") or card["name"]
+    name = flag_value(export, "--name") or card.get("int8_of", {}).get("name") or card["name"]
     moved: dict[str, Path] = {}  # recorded run folder -> its new place
     steps: list[Step] = []
     for parts in fits:
@@ -53,6 +55,9 @@ def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
     run = flag_value(export, "--run")
     export = with_flag(with_flag(export, "--run", str(moved.get(run, run))), "--out", str(out_dir))
     steps.append(Step([sys.executable, *export[1:]]))
+    if quantize:
+        quantize = with_flag(with_flag(quantize, "--model", str(out_dir / f"{name}.onnx")), "--out", str(out_dir))
+        steps.append(Step([sys.executable, *quantize[1:]]))
     return steps
 
 
@@ -69,8 +74,11 @@ def reproduce(card_path: Path, runs_dir: Path, out_dir: Path, dry_run: bool = Fa
             subprocess.run(step.argv, check=True)
     if dry_run:
         return None
-    name = flag_value(steps[-1].argv, "--name") or card["name"]
+    name = card["name"] if "quantization" in card else flag_value(steps[-1].argv, "--name") or card["name"]
     new = read_card(out_dir / f"{name}.json")
+    if "quantization" in card:
+        log(f"int8 twin {'identical to' if new['sha256'] == card['sha256'] else 'differs from'} {card_path} "
+            f"(sha256 {new['sha256'][:12]}... vs {card['sha256'][:12]}...)")
     same = new["weights_sha256"] == card["weights_sha256"]
     log(f"weights {'identical to' if same else 'differ from'} {card_path} ({new['weights_sha256'][:12]}... vs "
         f"{card['weights_sha256'][:12]}...); best validation PSNR {new['training']['best_validation_psnr']:.3f} vs "
