@@ -17,4 +17,17 @@ def test_bench_measures_each_method_in_its_own_process(capsys):
 
 
 def test_cpu_description_names_the_vector_unit():
-    assert cpu_description().endswith(("AVX-512", "AVX2", "no AVX2"))
+    assert cpu_description().endswith(("AVX-512", "AVX2", "no AVX2", "with VNNI"))
+
+
+def test_an_int8_twin_is_timed_against_its_float_model_in_turn(capsys):
+    from training.bench import twin_pairs
+
+    models = [MODELS / "prefill-unet-int8.onnx", MODELS / "prefill-unet.onnx", MODELS / "seed-autoencoder.onnx"]
+    assert twin_pairs(models) == [(MODELS / "prefill-unet.onnx", MODELS / "prefill-unet-int8.onnx")]
+    assert twin_pairs(models[:1]) == []  # a twin without its float model in the list: nothing to pair
+    result = bench(models[:2], [(64, 64)], repeats=2, threads=1, classical=False)
+    (pair,) = result["int8_pairs"]
+    assert (pair["float"], pair["int8"], pair["size"], pair["pairs"]) == ("prefill-unet", "prefill-unet-int8", "64x64", 2)
+    assert 0 < pair["speedup_min"] <= pair["speedup_median"] <= pair["speedup_max"]
+    assert "prefill-unet-int8 vs float" in capsys.readouterr().out

@@ -74,3 +74,45 @@ def test_x8_rows_score_the_self_ensemble_beside_the_single_pass(tmp_path, camera
     by_method = {r.method: r for r in rows}
     assert set(by_method) == {"noisy input", "prefill-unet", "prefill-unet x8"}
     assert by_method["prefill-unet x8"].psnr > by_method["prefill-unet"].psnr > by_method["noisy input"].psnr + 10
+
+
+def test_merge_adds_a_twins_rows_after_its_float_model_and_refuses_another_table(tmp_path, camera):
+    """`evaluate --merge`: a committed table gains only the new model's rows (the others are kept as they
+    were, not re-run); a table of another noise or other photos is refused."""
+    import subprocess
+    import sys
+
+    from training.evaluate import read_rows
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    Image.fromarray(camera[:64, :96]).save(data / "c.png")
+    Image.fromarray(camera[64:128, :96]).save(data / "d.png")
+    out = tmp_path / "table"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "training", "evaluate", "--data", str(data), "--densities", "0.3",
+                   "--out", str(out), *args]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    assert run("--models", str(MODELS / "prefill-unet.onnx")).returncode == 0
+    before = read_rows(out / "per_image.csv")
+    finished = run("--models", str(MODELS / "prefill-unet-int8.onnx"), "--merge")
+    assert finished.returncode == 0, finished.stderr
+    after = read_rows(out / "per_image.csv")
+    assert [r for r in after if r.method != "prefill-unet-int8"] == before
+    methods = list(dict.fromkeys(r.method for r in after))
+    assert methods.index("prefill-unet-int8") == methods.index("prefill-unet") + 1
+    twin = {r.image: r.psnr for r in after if r.method == "prefill-unet-int8"}
+    float_model = {r.image: r.psnr for r in after if r.method == "prefill-unet"}
+    assert set(twin) == {"c.png", "d.png"} and all(abs(twin[i] - float_model[i]) < 0.5 for i in twin)
+    record = json.loads((out / "summary.json").read_text())
+    assert len(record["added_by"]) == 1 and "--merge" in record["added_by"][0]
+    assert "prefill-unet-int8" in record["summary"]["per-pixel"]
+    assert "Rows added by:" in (out / "README.md").read_text()
+
+    refused = run("--models", str(MODELS / "prefill-unet-int8.onnx"), "--merge", "--kind", "random-valued")
+    assert refused.returncode != 0 and "noise" in refused.stderr
+    Image.fromarray(camera[:64, :64]).save(data / "e.png")
+    refused = run("--models", str(MODELS / "prefill-unet-int8.onnx"), "--merge")
+    assert refused.returncode != 0 and "differ" in refused.stderr

@@ -1,4 +1,4 @@
-"""Command line of the training package: `python -m training {fit,export,evaluate,bench,reproduce} ...`."""
+"""Command line of the training package: `python -m training {fit,export,quantize,evaluate,bench,reproduce} ...`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,20 @@ def _export(args: argparse.Namespace) -> None:
           f"onnxruntime vs Keras max error {card['onnx_parity_max_abs_error']:.1e})")
 
 
+def _quantize(args: argparse.Namespace) -> None:
+    from training.quantize import QuantizeConfig, quantize
+
+    card = quantize(QuantizeConfig(model=Path(args.model), out_dir=Path(args.out), data=args.data,
+                                   calibration_patches=args.calibration_patches, patch=args.patch,
+                                   check_photos=args.check_photos, max_drop_db=args.max_drop,
+                                   layer_drop_db=args.layer_drop, full_range=args.full_range, seed=args.seed),
+                    command=_command())
+    q = card["quantization"]
+    print(f"wrote {args.out}/{card['name']}.onnx: {len(q['quantized'])} convolutions int8 "
+          f"({q['quantized_share_of_conv_macs']:.0%} of their work), {len(q['float'])} float; "
+          f"largest drop on held-out patches {q['held_out']['largest_drop_db']:.3f} dB")
+
+
 def _command() -> str:
     """This invocation as the text the cards and tables record beside their figures."""
     return "python -m training " + shlex.join(sys.argv[1:])
@@ -72,10 +86,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     data = Path(args.data)
     name = args.name or (data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}")
     kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
+    out = Path(args.out or f"docs/eval/{name}")
+    if args.merge:
+        _merge_into_table(args, data, name, kind, model_paths, out, command)
+        return
     rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
                     limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind)
     summary = summarise(rows)
-    out = Path(args.out or f"docs/eval/{name}")
     write_outputs(rows, summary, out, name, command, kind)
     figure_methods = {name: fn for name, fn in METHODS.items() if name in ("noisy input", "adaptive median 7x7", "switching mean")}
     figure_methods.update({p.stem: model_method(p, args.threads) for p in model_paths})
@@ -84,6 +101,33 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(markdown(summary, name, command, kind))
     if args.card:
         update_cards(summary, name, model_paths, command)
+        print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")
+
+
+def _merge_into_table(args: argparse.Namespace, data: Path, name: str, kind, model_paths: list[Path], out: Path,
+                      command: str) -> None:
+    """`evaluate --merge`: score only these models and add their rows to the committed table in `out`
+    (its classical rows are not re-run: they are deterministic and took most of the time). Refused when the
+    noise, photos or densities differ from the table's."""
+    from training.evaluate import evaluate, markdown, merge_rows, read_rows, summarise, update_cards, write_outputs
+
+    record = json.loads((out / "summary.json").read_text())
+    table_noise = record.get("noise", "salt-pepper")  # tables from before the noise kinds: salt-and-pepper
+    if table_noise != kind.label():
+        raise SystemExit(f"{out} is a table of {table_noise!r} noise, not {kind.label()!r}")
+    previous = read_rows(out / "per_image.csv")
+    new = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None, methods=[],
+                   limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind)
+    cases = {(r.noise, r.density, r.image) for r in previous}
+    if {(r.noise, r.density, r.image) for r in new} != cases:
+        raise SystemExit(f"the photos, noise modes or densities differ from those of {out}")
+    rows = merge_rows(previous, new)
+    summary = summarise(rows)
+    added = tuple(a for a in record.get("added_by", []) if a != command) + (command,)
+    write_outputs(rows, summary, out, record["dataset"], record["command"], kind, added)
+    print(markdown(summary, record["dataset"], record["command"], kind, added))
+    if args.card:
+        update_cards(summary, record["dataset"], model_paths, command)
         print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")
 
 
@@ -107,6 +151,8 @@ def _bench(args: argparse.Namespace) -> None:
         for path in models:
             speed = {"cpu": result["cpu"], "sgemm_gflops": result["sgemm_gflops"], "threads": threads, "command": command,
                      "rows": [r for r in result["rows"] if r["method"] == path.stem]}
+            if any(pair["int8"] == path.stem for pair in result["int8_pairs"]):
+                speed["speedup_vs_float"] = [pair for pair in result["int8_pairs"] if pair["int8"] == path.stem]
             update_card(path, lambda card: card.update(speed=speed))  # noqa: B023 - applied at once
 
 
@@ -174,6 +220,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--description", default="")
     p.set_defaults(func=_export)
 
+    p = sub.add_parser("quantize", help="an exported model's int8 twin (<name>-int8.onnx + card), calibrated on "
+                       "its training photos, costly layers kept float")
+    p.add_argument("--model", default="models/prefill-unet.onnx", help="an exported .onnx model with its card")
+    p.add_argument("--out", default="models")
+    p.add_argument("--data", nargs="+", help="photo folders (default: the card's training folders; split as fit split them)")
+    p.add_argument("--calibration-patches", type=int, default=64, help="noisy training patches for the ranges")
+    p.add_argument("--patch", type=int, default=128, help="patch side, a multiple of the model's pad_multiple")
+    p.add_argument("--check-photos", type=int, default=40, help="held-out photos the quality check scores")
+    p.add_argument("--max-drop", type=float, default=0.15, help="dB the twin may lose at any density or case")
+    p.add_argument("--layer-drop", type=float, default=0.05, help="dB one layer may cost alone, else it stays float")
+    p.add_argument("--full-range", action="store_true",
+                   help="8-bit weights: only for processors with VNNI (on plain AVX2 u8 x s8 products saturate)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_quantize)
+
     p = sub.add_parser("evaluate", help="PSNR/SSIM tables of classical filters and ONNX models on a photo folder")
     p.add_argument("--data", required=True, help="folder of clean test photos (never training photos)")
     p.add_argument("--densities", type=float, nargs="+", default=[0.1, 0.3, 0.5, 0.7, 0.9],
@@ -196,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--jpeg-quality", type=int, help="save the noisy photo as JPEG at this quality first (at density 0: "
                    "the clean photo as saved, scored against itself)")
     p.add_argument("--card", action="store_true", help="write the models' scores into their model cards")
+    p.add_argument("--merge", action="store_true", help="add only these models' rows to the committed table in --out "
+                   "(same photos, noise and densities; its other rows kept, not re-run), e.g. an int8 twin's")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("bench", help="throughput and peak memory of the models and classical filters (prints figures)")

@@ -2,6 +2,8 @@
 
 Each method runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is its own: Python,
 onnxruntime and the model included. Numbers are for this machine; the sgemm figure gives the scale.
+An int8 twin and its float model (both in the list) are also timed in one subprocess in turn, A B A B:
+these hosts drift by 10-30% between minutes, so the speed-up quoted is the median of pair-by-pair ratios.
 Not a test: it prints figures (and can write them into the model cards).
 """
 
@@ -38,7 +40,10 @@ def cpu_description() -> str:
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
     flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
     vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{name}, {vector}"
+    # int8 convolutions: VNNI multiplies u8 x s8 in one instruction without 16-bit saturation; without it
+    # (plain AVX2) onnxruntime needs the twins' 7-bit weights and gains less (training/quantize.py).
+    vnni = " with VNNI" if {"avx512_vnni", "avx_vnni"} & set(flags) else ""
+    return f"{name}, {vector}{vnni}"
 
 
 def photo(height: int, width: int) -> np.ndarray:
@@ -56,15 +61,20 @@ def _photo(height: int, width: int, density: float) -> np.ndarray:
     return salt_and_pepper(photo(height, width), density, seed=0)
 
 
+def _model_run(path: str, image: np.ndarray, threads: int):
+    """One call of the service's own `Denoiser` on `image`."""
+    from app.imaging import DecodedImage
+    from app.inference import Denoiser
+
+    denoiser = Denoiser(Path(path), threads=threads)
+    return lambda: denoiser.denoise(DecodedImage(image))
+
+
 def measure_one(method: str, height: int, width: int, repeats: int, threads: int, density: float) -> dict:
     """Runs inside the subprocess: load, warm up once, time `repeats` runs, report peak memory."""
     image = _photo(height, width, density)
     if method.endswith(".onnx"):
-        from app.imaging import DecodedImage
-        from app.inference import Denoiser
-
-        denoiser = Denoiser(Path(method), threads=threads)
-        run = lambda: denoiser.denoise(DecodedImage(image))  # noqa: E731
+        run = _model_run(method, image, threads)
         name = Path(method).stem
     else:
         import cv2
@@ -86,18 +96,64 @@ def measure_one(method: str, height: int, width: int, repeats: int, threads: int
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def measure_pair(float_model: str, twin: str, height: int, width: int, repeats: int, threads: int,
+                 density: float) -> dict:
+    """Runs inside the subprocess: a float model and its int8 twin in turn, `repeats` pairs after one warm-up
+    each; the speed-up is float time / int8 time of each pair (median, min, max)."""
+    image = _photo(height, width, density)
+    runs = [_model_run(float_model, image, threads), _model_run(twin, image, threads)]
+    for run in runs:
+        run()
+    ratios = []
+    for _ in range(repeats):
+        seconds = []
+        for run in runs:
+            started = time.perf_counter()
+            run()
+            seconds.append(time.perf_counter() - started)
+        ratios.append(seconds[0] / seconds[1])
+    return {"float": Path(float_model).stem, "int8": Path(twin).stem, "size": f"{width}x{height}", "pairs": repeats,
+            "speedup_median": round(float(np.median(ratios)), 3), "speedup_min": round(min(ratios), 3),
+            "speedup_max": round(max(ratios), 3)}
+
+
+def twin_pairs(models: list[Path]) -> list[tuple[Path, Path]]:
+    """(float model, its int8 twin) for every twin in `models` whose float model is there too (its card's
+    `int8_of`)."""
+    from app.cards import read_card
+
+    by_name = {p.stem: p for p in models}
+    pairs = []
+    for path in models:
+        source = (read_card(path, missing_ok=True).get("int8_of") or {}).get("name")
+        if source in by_name:
+            pairs.append((by_name[source], path))
+    return pairs
+
+
+def _subprocess(*args: object) -> dict:
+    cmd = [sys.executable, "-m", "training.bench", *map(str, args)]
+    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+
+
 def bench(models: list[Path], sizes: list[tuple[int, int]], repeats: int, threads: int, classical: bool,
           density: float = 0.3) -> dict:
     methods = [str(p) for p in models] + (list(CLASSICAL) if classical else [])
-    rows = []
+    rows, pairs = [], []
     for height, width in sizes:
         for method in methods:
-            cmd = [sys.executable, "-m", "training.bench", method, str(height), str(width), str(repeats), str(threads), str(density)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-            rows.append(json.loads(out))
+            rows.append(_subprocess(method, height, width, repeats, threads, density))
             print(_row_text(rows[-1]), flush=True)
+        for float_model, twin in twin_pairs(models):
+            pairs.append(_subprocess("--pair", float_model, twin, height, width, repeats, threads, density))
+            print(_pair_text(pairs[-1]), flush=True)
     return {"cpu": cpu_description(), "sgemm_gflops": round(sgemm_gflops(), 1), "threads": threads, "density": density,
-            "repeats": repeats, "rows": rows}
+            "repeats": repeats, "rows": rows, "int8_pairs": pairs}
+
+
+def _pair_text(pair: dict) -> str:
+    return (f"{pair['int8'] + ' vs float':24s} {pair['size']:>10s} {pair['speedup_median']:9.2f}x faster "
+            f"(median of {pair['pairs']} pairs in turn; {pair['speedup_min']:.2f}-{pair['speedup_max']:.2f})")
 
 
 def _row_text(row: dict) -> str:
@@ -105,6 +161,10 @@ def _row_text(row: dict) -> str:
             f"{row['megapixels_per_second']:8.2f} MP/s {row['peak_rss_mb']:9.1f} MB peak")
 
 
-if __name__ == "__main__":  # the per-method subprocess
-    method, h, w, repeats, threads, density = sys.argv[1:7]
-    print(json.dumps(measure_one(method, int(h), int(w), int(repeats), int(threads), float(density))))
+if __name__ == "__main__":  # the per-method (or per-pair) subprocess
+    if sys.argv[1] == "--pair":
+        a, b, h, w, repeats, threads, density = sys.argv[2:9]
+        print(json.dumps(measure_pair(a, b, int(h), int(w), int(repeats), int(threads), float(density))))
+    else:
+        method, h, w, repeats, threads, density = sys.argv[1:7]
+        print(json.dumps(measure_one(method, int(h), int(w), int(repeats), int(threads), float(density))))

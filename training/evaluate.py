@@ -119,7 +119,7 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
     images = [over_expose(load_as_stored(f), exposure) for f in files]
     colour = any(im.ndim == 3 for im in images)
     noises = noises or (("per-channel", "per-pixel") if colour else ("per-pixel",))
-    chosen = {name: fn for name, fn in METHODS.items() if not methods or name in methods}
+    chosen = {name: fn for name, fn in METHODS.items() if methods is None or name in methods}
     chosen.update(model_methods(model_paths, threads, x8))
     rows: list[Row] = []
     jobs = [(f, im, noise, d) for noise in noises for d in densities for f, im in zip(files, images)]
@@ -160,8 +160,9 @@ def summarise(rows: list[Row]) -> dict:
     return out
 
 
-def markdown(summary: dict, dataset: str, command: str, kind: NoiseKind = NoiseKind()) -> str:
+def markdown(summary: dict, dataset: str, command: str, kind: NoiseKind = NoiseKind(), added: tuple[str, ...] = ()) -> str:
     lines = [f"# {dataset}", "", f"Noise: {kind.label()}.", "", f"Command: `{command}`", ""]
+    lines += [f"Rows added by: `{more}`" for more in added] + ([""] if added else [])
     for noise, by_method in summary.items():
         densities = list(next(iter(by_method.values())))
         for metric, fmt in (("psnr", "{:.2f}"), ("ssim", "{:.4f}")):
@@ -209,17 +210,37 @@ def figure(data: Path, density: float, methods: dict[str, Callable[[np.ndarray],
     sheet.save(out)
 
 
+def read_rows(path: Path) -> list[Row]:
+    """The rows a table's per_image.csv holds (as `write_outputs` wrote them)."""
+    with open(path, newline="") as f:
+        return [Row(r["dataset"], r["image"], r["noise"], float(r["density"]), r["method"], float(r["psnr"]),
+                    float(r["ssim"]), float(r["seconds"])) for r in csv.DictReader(f)]
+
+
+def merge_rows(previous: list[Row], new: list[Row]) -> list[Row]:
+    """A committed table's rows with `new` methods' rows added (replacing their old ones): each new method's
+    rows right after those of the method it is the int8 twin of (`<name>-int8` after `<name>`), else last."""
+    added = list(dict.fromkeys(r.method for r in new))
+    order = [m for m in dict.fromkeys(r.method for r in previous) if m not in added]
+    for method in added:
+        twin_of = method.removesuffix("-int8")
+        order.insert(order.index(twin_of) + 1 if twin_of != method and twin_of in order else len(order), method)
+    rank = {m: i for i, m in enumerate(order)}
+    kept = [r for r in previous if r.method not in added] + new
+    return sorted(kept, key=lambda r: (r.noise, r.density, r.image, rank[r.method]))
+
+
 def write_outputs(rows: list[Row], summary: dict, out: Path, dataset: str, command: str,
-                  kind: NoiseKind = NoiseKind()) -> None:
+                  kind: NoiseKind = NoiseKind(), added: tuple[str, ...] = ()) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "per_image.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["dataset", "image", "noise", "density", "method", "psnr", "ssim", "seconds"])
         for r in rows:
             writer.writerow([r.dataset, r.image, r.noise, r.density, r.method, f"{r.psnr:.4f}", f"{r.ssim:.5f}", f"{r.seconds:.4f}"])
-    (out / "summary.json").write_text(json.dumps({"dataset": dataset, "noise": kind.label(), "command": command,
-                                                  "summary": summary}, indent=1) + "\n")
-    (out / "README.md").write_text(markdown(summary, dataset, command, kind) + "\n")
+    record = {"dataset": dataset, "noise": kind.label(), "command": command, **({"added_by": list(added)} if added else {})}
+    (out / "summary.json").write_text(json.dumps({**record, "summary": summary}, indent=1) + "\n")
+    (out / "README.md").write_text(markdown(summary, dataset, command, kind, added) + "\n")
 
 
 def update_cards(summary: dict, dataset: str, model_paths: list[Path], command: str) -> None:
