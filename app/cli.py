@@ -63,7 +63,7 @@ def _denoise(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings(models_dir=args.models_dir, threads=args.threads, max_pixels=args.max_pixels,
-                            tile_size=args.tile_size, default_model=None)
+                            tile_size=args.tile_size, default_model=None, prefer_int8=not args.float)
     except ValidationError as e:  # a bad --threads / --tile-size / ...: one line, usage status
         print("error: " + "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()), file=sys.stderr)
         return 2
@@ -75,6 +75,8 @@ def _denoise(args: argparse.Namespace) -> int:
     except UnknownModel as e:
         print(f"error: {e.detail}", file=sys.stderr)
         return 2
+    if not args.quiet:
+        print(f"model: {model.name} ({model.precision}, {model.denoiser.provider})", file=sys.stderr)
     options = pipeline.DenoiseOptions(ensemble=args.ensemble)
     return _process(args, lambda data: pipeline.denoise(data, model.denoiser, settings.max_pixels, options).image)
 
@@ -134,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile-size", type=int, default=0, help="tile size for large images (0: 1024 on the CPU, 2048 on CUDA)")
     p.add_argument("--ensemble", type=int, choices=ENSEMBLES, default=1,
                    help="8: average the model over the 8 flips and rotations (slightly better, 8x the time)")
+    p.add_argument("--float", action="store_true",
+                   help="run the float model even where its int8 twin is shipped (the CPU runs the twin by default)")
     p.set_defaults(func=_denoise)
 
     p = sub.add_parser("corrupt", help="add impulse noise (lossless output only)")

@@ -2,10 +2,18 @@
 
 Lifecycle as in MLServer: `load()` builds every session (the process is live before this finishes),
 `warm_up()` runs each once so the first request does not pay for allocation; then `ready` is true.
+
+int8 twins (issue 16): a model whose card says `int8_of` another (`python -m training quantize`) runs in
+that model's place on the CPU provider, for requests that name the float model or none, unless the
+`prefer_int8` setting is off. Only a twin made from the very file being served (its card's sha256) is
+trusted: a float model re-exported without a new twin is served as float, with a warning. The CUDA
+provider keeps float (int8 convolutions are a CPU kernel; on CUDA they would fall back or lose speed).
+Every response says which model ran (`X-Model`); `/models` shows `runs_as` on the float entry.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +36,16 @@ class LoadedModel:
     card: dict
     denoiser: Denoiser
 
-    def describe(self) -> dict:
-        """What /models shows: the card's summary fields and how this process runs the model."""
-        keys = ("description", "architecture", "parameters", "training", "scores", "speed", "sha256", "opset")
+    @property
+    def precision(self) -> str:
+        return self.card.get("precision", "float32")
+
+    def describe(self, runs_as: str | None = None) -> dict:
+        """What /models shows: the card's summary fields and how this process runs the model (`runs_as`:
+        the int8 twin that answers requests for it)."""
+        keys = ("description", "architecture", "parameters", "training", "scores", "speed", "sha256", "opset", "int8_of")
         return {"name": self.name, "provider": self.denoiser.provider, "pad_multiple": self.denoiser.pad_multiple,
+                "precision": self.precision, **({"runs_as": runs_as} if runs_as else {}),
                 **{k: self.card[k] for k in keys if k in self.card}}
 
 
@@ -40,6 +54,7 @@ class ModelRegistry:
     settings: Settings
     models: dict[str, LoadedModel] = field(default_factory=dict)
     default_name: str | None = None
+    twins: dict[str, str] = field(default_factory=dict)  # float model -> the int8 twin that runs in its place
     ready: bool = False
 
     def load(self) -> None:
@@ -53,6 +68,28 @@ class ModelRegistry:
             self.models[path.stem] = LoadedModel(path.stem, path, card, denoiser)
             log.info("loaded model", extra={"model": path.stem, "provider": denoiser.provider})
         self.default_name = self._pick_default()
+        self.twins = self._pick_twins() if self.settings.prefer_int8 else {}
+
+    def _pick_twins(self) -> dict[str, str]:
+        """Float name -> int8 twin, for twins made from the served file and both running on the CPU."""
+        twins = {}
+        for twin in self.models.values():
+            source = twin.card.get("int8_of") or {}
+            base = self.models.get(source.get("name", ""))
+            cpu = {base.denoiser.provider, twin.denoiser.provider} == {"CPUExecutionProvider"} if base else False
+            if base is None or not cpu:
+                continue
+            if source.get("sha256") != hashlib.sha256(base.path.read_bytes()).hexdigest():
+                log.warning("int8 twin not used: made from another version of its float model",
+                            extra={"model": twin.name, "float_model": base.name})
+                continue
+            twins[base.name] = twin.name
+            log.info("int8 twin runs in place of its float model", extra={"model": twin.name, "float_model": base.name})
+        return twins
+
+    def describe(self) -> list[dict]:
+        """Every model as /models shows it."""
+        return [m.describe(self.twins.get(m.name)) for m in self.models.values()]
 
     def _pick_default(self) -> str:
         wanted = self.settings.default_model
@@ -77,4 +114,4 @@ class ModelRegistry:
         if name not in self.models:
             shown = name if len(name) <= 64 else name[:64] + "..."  # never echo a megabyte back
             raise UnknownModel(f"unknown model {shown!r}; available: {', '.join(self.models)}")
-        return self.models[name]
+        return self.models[self.twins.get(name, name)]

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     models_dir: Path = Field(REPO_MODELS, description="folder of <name>.onnx + <name>.json model cards")
     default_model: str | None = Field(None, description="model used when a request names none")
     provider: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when onnxruntime offers it")
+    prefer_int8: bool = Field(True, description="on the CPU provider, a model's int8 twin (<name>-int8, made by "
+                              "`python -m training quantize` from the served file) answers for it; false: float only")
     threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0: the CPUs this process may use")
     max_upload_bytes: int = Field(50_000_000, gt=0, description="largest accepted upload")
     max_pixels: int = Field(MAX_PIXELS, gt=0, description="largest accepted image, width x height")

@@ -89,3 +89,20 @@ def test_corrupt_noise_kinds_on_the_command_line(tmp_path, astronaut):
     expected = add_noise(astronaut, NoiseSpec("impulse-range", 0.3, spread=12, webp_quality=70), seed=2)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o" / "a.png")), expected)
     assert main(["corrupt", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--spread", "999"]) == 2
+
+
+def test_denoise_says_which_model_ran_and_float_turns_the_int8_twin_off(tmp_path, astronaut, capsys):
+    import onnxruntime as ort
+
+    from app.noise import salt_and_pepper
+
+    Image.fromarray(salt_and_pepper(astronaut[:64, :64], 0.3, seed=2)).save(tmp_path / "n.png")
+    cpu = "CUDAExecutionProvider" not in ort.get_available_providers()  # CUDA runs float (app/registry.py)
+    outputs = {}
+    for flags, expected in (([], "prefill-unet-int8 (int8" if cpu else "prefill-unet (float32"),
+                            (["--float"], "prefill-unet (float32")):
+        out = tmp_path / ("float" if flags else "default")
+        assert main(["denoise", str(tmp_path / "n.png"), "-o", str(out), "--threads", "2", *flags]) == 0
+        assert f"model: {expected}" in capsys.readouterr().err
+        outputs[out.name] = (out / "n.png").read_bytes()
+    assert (outputs["default"] != outputs["float"]) == cpu

@@ -1,4 +1,5 @@
-"""GET /models: the loaded models, the default, the provider each runs on, their model cards."""
+"""GET /models: the loaded models, the default, the provider each runs on, the int8 twin that answers for a
+float model on the CPU (`runs_as`), their model cards."""
 
 from __future__ import annotations
 
@@ -14,4 +15,4 @@ router = APIRouter(tags=["models"])
 async def list_models(services: ServicesDep) -> dict:
     registry = services.registry
     registry.get(None)  # 503 until loaded
-    return {"default": registry.default_name, "models": [m.describe() for m in registry.models.values()]}
+    return {"default": registry.default_name, "models": registry.describe()}

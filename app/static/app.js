@@ -37,8 +37,11 @@ async function loadModels() {
     const response = await fetch("/models");
     if (!response.ok) throw new Error(await apiError(response));
     const body = await response.json();
-    for (const model of body.models) {
-      const option = new Option(model.name + (model.name === body.default ? " (default)" : ""), model.name);
+    // An int8 twin that answers for its float model (runs_as) is listed once, under the float name.
+    const twins = new Set(body.models.map((model) => model.runs_as).filter(Boolean));
+    for (const model of body.models.filter((model) => !twins.has(model.name))) {
+      const label = model.name + (model.name === body.default ? " (default)" : "") + (model.runs_as ? ", int8 on this CPU" : "");
+      const option = new Option(label, model.name);
       option.selected = model.name === body.default;
       $("model").add(option);
     }

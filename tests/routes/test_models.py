@@ -38,8 +38,60 @@ def test_default_is_the_flagged_card_unless_a_setting_names_another(tmp_path, ca
         card = read_card(tmp_path / f"{name}.json")
         write_card(tmp_path / f"{name}.json", {**card, "default": name == names[-1]})
     for setting, expected in ((None, names[-1]), (names[0], names[0])):
-        with TestClient(create_app(Settings(models_dir=tmp_path, default_model=setting, threads=2))) as c:
+        settings = Settings(models_dir=tmp_path, default_model=setting, threads=2, prefer_int8=False)
+        with TestClient(create_app(settings)) as c:
             wait_ready(c)
             assert c.get("/models").json()["default"] == expected
             upload = png_bytes(camera[:32, :32])
             assert c.post("/denoise", files={"file": ("g.png", upload)}).headers["x-model"] == expected
+
+
+def _serve(models_dir, **settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    return TestClient(create_app(Settings(models_dir=models_dir, threads=2, provider="cpu", **settings)))
+
+
+def _denoised_by(client, image) -> tuple[str, bytes]:
+    from tests.conftest import png_bytes, wait_ready
+
+    wait_ready(client)
+    r = client.post("/denoise", files={"file": ("a.png", png_bytes(image))})
+    assert r.status_code == 200
+    return r.headers["x-model"], r.content
+
+
+def test_an_int8_twin_answers_for_its_float_model_on_the_cpu_unless_turned_off(astronaut):
+    """Shipped: prefill-unet-int8 (made from prefill-unet.onnx). The default request runs the twin and says
+    so; with prefer_int8 off, the float model runs and nobody answers for it."""
+    from app.noise import salt_and_pepper
+
+    noisy = salt_and_pepper(astronaut[:96, :96], 0.3, seed=3)
+    with _serve(MODELS) as c:
+        ran, twin_output = _denoised_by(c, noisy)
+        listed = {m["name"]: m for m in c.get("/models").json()["models"]}
+    assert ran == "prefill-unet-int8" and listed["prefill-unet"]["runs_as"] == ran
+    assert listed[ran]["precision"] == "int8" and listed[ran]["int8_of"]["name"] == "prefill-unet"
+    assert listed["prefill-unet"]["precision"] == "float32"
+    with _serve(MODELS, prefer_int8=False) as c:
+        ran, float_output = _denoised_by(c, noisy)
+        assert ran == "prefill-unet" and all("runs_as" not in m for m in c.get("/models").json()["models"])
+    assert twin_output != float_output  # two different models really ran
+
+
+def test_a_twin_made_from_another_version_of_the_float_model_is_not_used(tmp_path, astronaut, capfd):
+    import shutil
+
+    from app.cards import read_card, write_card
+
+    for path in MODELS.glob("prefill-unet*"):
+        shutil.copy(path, tmp_path / path.name)
+    card = read_card(tmp_path / "prefill-unet-int8.json")
+    write_card(tmp_path / "prefill-unet-int8.json", {**card, "int8_of": {**card["int8_of"], "sha256": "0" * 64}})
+    with _serve(tmp_path) as c:
+        ran, _ = _denoised_by(c, astronaut[:64, :64])
+    assert ran == "prefill-unet"
+    assert "int8 twin not used" in capfd.readouterr().out  # the app's JSON log lines (stdout)
