@@ -180,6 +180,26 @@ MUTANTS: list[Mutant] = [
     m("blind: ROAD without the known impulses", "training/architectures/blind_unet.py",
       "d = [ops.abs(value - x) * (1.0 - impulse)", "d = [ops.abs(value - x) * (1.0 + 0.0 * impulse)",
       "tests/test_blind_unet.py"),
+    # Issue 16: int8 twins.
+    m("int8: a twin trusted whatever file it was made from", "app/registry.py",
+      'if source.get("sha256") != hashlib.sha256(base.path.read_bytes()).hexdigest():', "if False:",
+      "tests/routes/test_models.py"),
+    m("int8: the twin answers only when no model is named", "app/registry.py",
+      "return self.models[self.twins.get(name, name)]",
+      "return self.models[self.twins.get(name, name) if name == self.default_name else name]",
+      "tests/routes/test_denoise.py", "tests/routes/test_models.py"),
+    m("int8: the prefer_int8 setting ignored", "app/registry.py",
+      "self.twins = self._pick_twins() if self.settings.prefer_int8 else {}", "self.twins = self._pick_twins()",
+      "tests/routes/test_models.py", "tests/test_cli.py"),
+    m("quantize: costly layers quantized anyway", "training/quantize.py",
+      "float_nodes = [name for name in convs if cost[name] > layer_drop_db]", "float_nodes = []",
+      "tests/test_quantize.py"),
+    m("quantize: the costliest layer not the one sent back", "training/quantize.py",
+      "float_nodes.append(max((c for c in convs if c not in float_nodes), key=cost.__getitem__))",
+      "float_nodes.append(min((c for c in convs if c not in float_nodes), key=cost.__getitem__))",
+      "tests/test_quantize.py"),
+    m("evaluate --merge: the committed rows re-scored away", "training/evaluate.py",
+      "kept = [r for r in previous if r.method not in added] + new", "kept = new", "tests/test_evaluate.py"),
 ]
 
 

@@ -6,6 +6,7 @@ not a test.
 
     python scripts/profile_onnx.py models/prefill-unet.onnx --size 512 --runs 6
     python scripts/profile_onnx.py models/prefill-unet.onnx --spinning 1   # onnxruntime's default
+    python scripts/profile_onnx.py models/prefill-unet-int8.onnx --nodes 20  # also the slowest nodes
 
 It also prints the median time of a run, profiling included, so the thread setting the service uses
 (`allow_spinning` 0: idle threads sleep) can be compared with onnxruntime's default on one image.
@@ -24,9 +25,10 @@ import numpy as np
 import onnxruntime as ort
 
 
-def profile(model: Path, size: int, runs: int, threads: int, spinning: int) -> tuple[collections.Counter, float]:
-    """Microseconds per operator type over `runs` calls on a noisy size x size colour image, and the
-    median seconds of one call."""
+def profile(model: Path, size: int, runs: int, threads: int, spinning: int,
+            by_node: bool = False) -> tuple[collections.Counter, float]:
+    """Microseconds per operator type (or per node, "type name") over `runs` calls on a noisy size x size
+    colour image, and the median seconds of one call."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", str(spinning))
@@ -46,7 +48,8 @@ def profile(model: Path, size: int, runs: int, threads: int, spinning: int) -> t
     totals: collections.Counter = collections.Counter()
     for event in events:
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
-            totals[event["args"]["op_name"]] += event["dur"]
+            op = event["args"]["op_name"]
+            totals[f"{op} {event['name'].removesuffix('_kernel_time')}" if by_node else op] += event["dur"] / runs
     return totals, float(np.median(seconds))
 
 
@@ -57,12 +60,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--spinning", type=int, choices=[0, 1], default=0, help="0 as the service; 1 onnxruntime's default")
+    parser.add_argument("--nodes", type=int, default=0, help="also the N slowest nodes, in ms per run")
     args = parser.parse_args()
     totals, median = profile(args.model, args.size, args.runs, args.threads, args.spinning)
     print(f"median run {median * 1000:.1f} ms (allow_spinning={args.spinning})")
     whole = sum(totals.values())
     for op, micros in totals.most_common(12):
         print(f"{op:20s} {micros / whole * 100:5.1f}%")
+    if args.nodes:
+        nodes, _ = profile(args.model, args.size, args.runs, args.threads, args.spinning, by_node=True)
+        for node, micros in nodes.most_common(args.nodes):
+            print(f"{micros / 1000:8.2f} ms  {node[:100]}")
 
 
 if __name__ == "__main__":
