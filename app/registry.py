@@ -108,10 +108,11 @@ class ModelRegistry:
         self.ready = True
 
     def get(self, name: str | None) -> LoadedModel:
+        """The model that answers for `name` (None: the default): its int8 twin where one answers for it."""
         if not self.ready:
             raise NotReady("the models are still loading; retry shortly", headers={"Retry-After": "5"})
-        name = name or self.default_name
-        if name not in self.models:
-            shown = name if len(name) <= 64 else name[:64] + "..."  # never echo a megabyte back
+        wanted = name or self.default_name
+        if wanted not in self.models:
+            shown = wanted if len(wanted) <= 64 else wanted[:64] + "..."  # never echo a megabyte back
             raise UnknownModel(f"unknown model {shown!r}; available: {', '.join(self.models)}")
-        return self.models[self.twins.get(name, name)]
+        return self.models[self.twins.get(wanted, wanted)]
