@@ -95,3 +95,17 @@ def test_a_twin_made_from_another_version_of_the_float_model_is_not_used(tmp_pat
         ran, _ = _denoised_by(c, astronaut[:64, :64])
     assert ran == "prefill-unet"
     assert "int8 twin not used" in capfd.readouterr().out  # the app's JSON log lines (stdout)
+
+
+def test_on_cuda_the_float_model_keeps_answering():
+    """The twins are for the CPU provider: a float model running on CUDA keeps its requests (int8
+    convolutions are a CPU kernel)."""
+    from app.registry import ModelRegistry
+    from app.settings import Settings
+
+    registry = ModelRegistry(Settings(models_dir=MODELS, threads=1, provider="cpu"))
+    registry.load()
+    assert registry.twins == {"prefill-unet": "prefill-unet-int8"}
+    for name in ("prefill-unet", "prefill-unet-int8"):
+        registry.models[name].denoiser.provider = "CUDAExecutionProvider"  # as onnxruntime-gpu would report
+    assert registry._pick_twins() == {}
