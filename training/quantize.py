@@ -23,20 +23,14 @@ from __future__ import annotations
 import hashlib
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    CalibrationMethod,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from app.cards import read_card, write_card
@@ -104,7 +98,7 @@ class Calibration(CalibrationDataReader):
         batch = next(self._left, None)
         return None if batch is None else {self.input_name: batch}
 
-    def fresh(self) -> "Calibration":
+    def fresh(self) -> Calibration:
         return Calibration(self.batches, self.input_name)
 
 
@@ -177,7 +171,7 @@ class Choice:
     scores: dict[str, float]
 
 
-def choose_float_layers(quantizer: Quantizer, score, reference: dict[str, float],
+def choose_float_layers(quantizer: Quantizer, score: Callable[[Path], dict[str, float]], reference: dict[str, float],
                         layer_drop_db: float, max_drop_db: float) -> Choice:
     """Measure each convolution's cost alone; keep the costly ones float; then, while the whole loses more
     than `max_drop_db` at some case, return the costliest quantized one to float. `score(path)` -> scores."""
