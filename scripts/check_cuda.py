@@ -1,4 +1,5 @@
-"""GPU check: every shipped model on onnxruntime's CUDA provider, against the same model on the CPU.
+"""GPU check: every shipped model on onnxruntime's CUDA provider, against the same model on the CPU (int8
+twins excepted: the service runs their float models on CUDA).
 
 For a machine with an NVIDIA GPU and the `gpu` extra (onnxruntime-gpu); CI has no GPU, so this is a
 script, not a test. Per model it prints how far the CUDA output is from the CPU output (uint8 levels
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from app.cards import read_card
 from app.imaging import DecodedImage
 from app.inference import Denoiser, choose_providers
 from app.noise import salt_and_pepper
@@ -93,7 +95,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"onnxruntime {ort.__version__}, providers {ort.get_available_providers()}", flush=True)
     sizes = [tuple(int(v) for v in s.lower().split("x"))[::-1] for s in args.sizes]  # WxH -> (H, W)
-    rows = [row for model in sorted(Path(args.models_dir).glob("*.onnx"))
+    # int8 twins are the CPU's (app/registry.py): on CUDA the service runs their float models, checked here.
+    models = [m for m in sorted(Path(args.models_dir).glob("*.onnx")) if "int8_of" not in read_card(m, missing_ok=True)]
+    rows = [row for model in models
             for row in check(model, sizes, args.density, args.repeats, args.max_levels, args.tile_size, args.cudnn_search)]
     if args.json:
         Path(args.json).write_text(json.dumps({"onnxruntime": ort.__version__, "rows": rows}, indent=1) + "\n")
