@@ -60,6 +60,13 @@ def test_corrupt_then_denoise_a_real_photo(server, page, tmp_path, astronaut):
     Image.fromarray(astronaut).save(photo)
     page.goto(server.base + "/")
     expect(page.locator("#model option")).not_to_have_count(0)
+    # the int8 twin answers for prefill-unet on the CPU: listed once, under the float name, and said
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        options = page.locator("#model option").all_inner_texts()
+        assert "prefill-unet-int8" not in page.locator("#model").inner_html()
+        assert any(o.startswith("prefill-unet (default)") and "int8" in o for o in options), options
     page.set_input_files("#file", str(photo))
     page.locator("#density").fill("0.4")
     page.focus("#corrupt")

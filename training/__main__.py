@@ -88,7 +88,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
     out = Path(args.out or f"docs/eval/{name}")
     if args.merge:
-        _merge_into_table(args, data, name, kind, model_paths, out, command)
+        _merge_into_table(args, data, kind, model_paths, out, command)
         return
     rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
                     limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind)
@@ -104,7 +104,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")
 
 
-def _merge_into_table(args: argparse.Namespace, data: Path, name: str, kind, model_paths: list[Path], out: Path,
+def _merge_into_table(args: argparse.Namespace, data: Path, kind, model_paths: list[Path], out: Path,
                       command: str) -> None:
     """`evaluate --merge`: score only these models and add their rows to the committed table in `out`
     (its classical rows are not re-run: they are deterministic and took most of the time). Refused when the
