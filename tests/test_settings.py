@@ -13,13 +13,15 @@ from tests.conftest import MODELS
 
 def test_environment_variables_reach_the_sessions(monkeypatch):
     for name, value in {"MODELS_DIR": str(MODELS), "PROVIDER": "cpu", "THREADS": "1", "TILE_SIZE": "128",
-                        "TILE_MARGIN": "32", "MAX_PIXELS": "1234567", "MAX_QUEUE": "3", "LOG_JSON": "false"}.items():
+                        "TILE_MARGIN": "32", "MAX_PIXELS": "1234567", "MAX_QUEUE": "3", "LOG_JSON": "false",
+                        "PREFER_INT8": "false"}.items():
         monkeypatch.setenv(f"DENOISE_{name}", value)
     settings = Settings()
     assert (settings.provider, settings.threads, settings.tile_size, settings.max_pixels, settings.max_queue,
-            settings.log_json) == ("cpu", 1, 128, 1234567, 3, False)
+            settings.log_json, settings.prefer_int8) == ("cpu", 1, 128, 1234567, 3, False, False)
     registry = ModelRegistry(settings)
     registry.load()
+    assert registry.twins == {}  # no int8 twin answers for its float model
     for model in registry.models.values():
         denoiser = model.denoiser
         assert denoiser.provider == "CPUExecutionProvider"
