@@ -1,15 +1,35 @@
 """Model cards: `<name>.json` beside `<name>.onnx`, read and written here only.
 
-The service reads them (GET /models, the default model); the training package writes them: `export`
-creates one, `evaluate --card` and `bench --card` each update one section. One format (JSON, indent
-1, a final newline), so a card diff shows only what changed.
+The service reads them (GET /models, the default model, int8 twins); the training package writes them:
+`export` and `quantize` create one, `evaluate --card` and `bench --card` each update one section. One
+format (JSON, indent 1, a final newline), so a card diff shows only what changed.
+
+An int8 twin (`python -m training quantize`) is named `<float name>` + `INT8_SUFFIX` and its card's
+`int8_of` names the float model and the sha256 of the file it was made from.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+
+INT8_SUFFIX = "-int8"
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 a card records for a model file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def int8_source(card: dict) -> dict | None:
+    """{"name", "sha256"} of the float model an int8 twin's card was made from; None for other cards."""
+    return card.get("int8_of") or None
 
 
 def card_path(model: Path) -> Path:

@@ -14,14 +14,13 @@ Every response says which model ran (`X-Model`); `/models` shows `runs_as` on th
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from app.cards import read_card
+from app.cards import file_sha256, int8_source, read_card
 from app.errors import NotReady, UnknownModel
 from app.imaging import DecodedImage
 from app.inference import Denoiser, choose_providers
@@ -75,11 +74,11 @@ class ModelRegistry:
         """Float name -> int8 twin, for twins made from the served file and both running on the CPU."""
         twins = {}
         for twin in self.models.values():
-            source = twin.card.get("int8_of") or {}
+            source = int8_source(twin.card) or {}
             base = self.models.get(source.get("name", ""))
             if base is None or {base.denoiser.provider, twin.denoiser.provider} != {"CPUExecutionProvider"}:
                 continue
-            if source.get("sha256") != hashlib.sha256(base.path.read_bytes()).hexdigest():
+            if source.get("sha256") != file_sha256(base.path):
                 log.warning("int8 twin not used: made from another version of its float model",
                             extra={"model": twin.name, "float_model": base.name})
                 continue

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from app.cards import read_card
+from app.cards import int8_source, read_card
 from app.imaging import DecodedImage
 from app.inference import Denoiser, choose_providers
 from app.noise import salt_and_pepper
@@ -96,7 +96,7 @@ def main() -> None:
     print(f"onnxruntime {ort.__version__}, providers {ort.get_available_providers()}", flush=True)
     sizes = [tuple(int(v) for v in s.lower().split("x"))[::-1] for s in args.sizes]  # WxH -> (H, W)
     # int8 twins are the CPU's (app/registry.py): on CUDA the service runs their float models, checked here.
-    models = [m for m in sorted(Path(args.models_dir).glob("*.onnx")) if "int8_of" not in read_card(m, missing_ok=True)]
+    models = [m for m in sorted(Path(args.models_dir).glob("*.onnx")) if int8_source(read_card(m, missing_ok=True)) is None]
     rows = [row for model in models
             for row in check(model, sizes, args.density, args.repeats, args.max_levels, args.tile_size, args.cudnn_search)]
     if args.json:

@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from app.cards import INT8_SUFFIX
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,7 +24,7 @@ def gaps(tables: Path, metric: str) -> list[tuple[str, str, str, str, float, flo
         summary = json.loads(summary_path.read_text())["summary"]
         for noise, by_method in summary.items():
             for twin, scores in by_method.items():
-                base = twin.removesuffix("-int8")
+                base = twin.removesuffix(INT8_SUFFIX)
                 if base == twin or base not in by_method:
                     continue
                 for density, cell in scores.items():

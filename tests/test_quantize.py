@@ -8,21 +8,13 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from app.cards import read_card
+from app.cards import file_sha256, read_card
 from app.imaging import DecodedImage
 from app.inference import Denoiser
 from app.noise import salt_and_pepper
 from app.quality import psnr
 from tests.conftest import MODELS
-from training.quantize import (
-    Calibration,
-    QuantizeConfig,
-    choose_float_layers,
-    conv_nodes,
-    file_sha256,
-    held_out_set,
-    quantize,
-)
+from training.quantize import Calibration, QuantizeConfig, choose_float_layers, conv_nodes, held_out_set, quantize
 from training.recipe import Recipe
 
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.cards import file_sha256
 from app.imaging import DecodedImage
 from app.inference import Denoiser
-from training.export import export, sha256
+from training.export import export
 from training.fit import FitConfig, fit
 from training.reproduce import reproduce
 
@@ -41,7 +42,7 @@ def test_tiny_fit_then_export_with_parity(arch, photo_folder, tmp_path):
     card = export(run, "tiny", tmp_path / "models", command="test")
     onnx_path = tmp_path / "models" / "tiny.onnx"
     assert card["onnx_parity_max_abs_error"] <= 1e-4
-    assert card["sha256"] == sha256(onnx_path)
+    assert card["sha256"] == file_sha256(onnx_path)
     assert card["training"]["epochs"] == 2 and card["opset"] == 17
     card_path = tmp_path / "models" / "tiny.json"
     saved = json.loads(card_path.read_text())

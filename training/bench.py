@@ -120,12 +120,12 @@ def measure_pair(float_model: str, twin: str, height: int, width: int, repeats: 
 def twin_pairs(models: list[Path]) -> list[tuple[Path, Path]]:
     """(float model, its int8 twin) for every twin in `models` whose float model is there too (its card's
     `int8_of`)."""
-    from app.cards import read_card
+    from app.cards import int8_source, read_card
 
     by_name = {p.stem: p for p in models}
     pairs = []
     for path in models:
-        source = (read_card(path, missing_ok=True).get("int8_of") or {}).get("name")
+        source = (int8_source(read_card(path, missing_ok=True)) or {}).get("name")
         if source in by_name:
             pairs.append((by_name[source], path))
     return pairs

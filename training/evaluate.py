@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.cards import update_card
+from app.cards import INT8_SUFFIX, update_card
 from app.imaging import DecodedImage, read_photo
 from app.inference import Denoiser
 from app.noise import NoiseSpec, add_noise
@@ -223,7 +223,7 @@ def merge_rows(previous: list[Row], new: list[Row]) -> list[Row]:
     added = list(dict.fromkeys(r.method for r in new))
     order = [m for m in dict.fromkeys(r.method for r in previous) if m not in added]
     for method in added:
-        twin_of = method.removesuffix("-int8")
+        twin_of = method.removesuffix(INT8_SUFFIX)
         order.insert(order.index(twin_of) + 1 if twin_of != method and twin_of in order else len(order), method)
     rank = {m: i for i, m in enumerate(order)}
     kept = [r for r in previous if r.method not in added] + new

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.cards import read_card, write_card
+from app.cards import file_sha256, read_card, write_card
 from training import architectures
 from training.commands import flag_value, with_flag
 
@@ -25,14 +25,6 @@ DATASETS = {
                  "Berkeley Segmentation Dataset: non-commercial research and educational use only"),
 }
 PARITY_TOLERANCE = 1e-4
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_data(folders: list[str]) -> list[dict]:
@@ -138,7 +130,7 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
         "pad_multiple": module.RECIPE.pad_multiple,
         "opset": opset,
         "onnx_parity_max_abs_error": error,
-        "sha256": sha256(onnx_path),
+        "sha256": file_sha256(onnx_path),
         "weights_sha256": fingerprint,
         "training": {
             "data": describe_data(config["data"]),

@@ -20,7 +20,6 @@ to float one by one. Weight-free parts (pre-fill, switching output, layout chang
 
 from __future__ import annotations
 
-import hashlib
 import math
 import tempfile
 from collections.abc import Callable, Iterator
@@ -33,13 +32,12 @@ import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from app.cards import read_card, write_card
+from app.cards import INT8_SUFFIX, file_sha256, read_card, write_card
 from app.quality import psnr, to_uint8
 from training.commands import flag_value
 from training.data import PatchSampler, load_rgb, real_world_validation_set, split_folders, validation_set
 from training.recipe import Recipe
 
-TWIN_SUFFIX = "-int8"
 # Density 0: clean photos (their true 0/255 values look like impulses): on CBSD68 a twin checked only on
 # noisy patches returned clean photos 0.22 dB further from themselves than its float model did.
 CHECK_DENSITIES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
@@ -100,10 +98,6 @@ class Calibration(CalibrationDataReader):
 
     def fresh(self) -> Calibration:
         return Calibration(self.batches, self.input_name)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def largest_drop(reference: dict[str, float], scores: dict[str, float]) -> float:
@@ -213,7 +207,7 @@ def quantize(config: QuantizeConfig, command: str = "", log=print) -> dict:
     reference = held.score(model)
     log(f"{len(calibration_photos)} calibration photos ({len(batches) * 8} patches), {len(held_photos)} held-out "
         f"photos ({len(held.noisy)} patches); float: " + ", ".join(f"{c} {s:.2f}" for c, s in reference.items()))
-    name = model.stem + TWIN_SUFFIX
+    name = model.stem + INT8_SUFFIX
     out = Path(config.out_dir) / f"{name}.onnx"
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.cards import read_card
+from app.cards import int8_source, read_card
 from training.commands import flag_value, with_flag
 
 
@@ -38,7 +38,7 @@ def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
     for parts in fits + [export] + ([quantize] if quantize else []):
         if parts[:3] != ["python", "-m", "training"] or parts[3] not in ("fit", "export", "quantize"):
             raise ValueError(f"not a training command: {shlex.join(parts)}")
-    name = flag_value(export, "--name") or card.get("int8_of", {}).get("name") or card["name"]
+    name = flag_value(export, "--name") or (int8_source(card) or {}).get("name") or card["name"]
     moved: dict[str, Path] = {}  # recorded run folder -> its new place
     steps: list[Step] = []
     for parts in fits:
