@@ -95,3 +95,44 @@ def test_road_is_app_noise_road_with_the_exact_impulses_known(astronaut):
     ours = np.asarray(blind_unet.road(channel[None, ..., None].astype(np.float32) / 255.0,
                                       known[None, ..., None].astype(np.float32)))[0, ..., 0]
     np.testing.assert_allclose(ours * 255.0, road(channel, known), atol=1e-3)
+
+
+def _probability(model, x: np.ndarray) -> np.ndarray:
+    import keras
+
+    return np.asarray(keras.Model(model.input, model.get_layer("probability").output)(x[None]))[0]
+
+
+def test_the_detector_hears_the_whole_window_through_its_noise_context(from_default, astronaut):
+    """A value's probability depends on noise far outside its 5x5 neighbourhood once the context has
+    weights, and on nothing beyond that neighbourhood while they are zero (a fresh model)."""
+    layer = from_default.get_layer(f"{blind_unet.FRESH_LAYERS}_context").mix
+    kernel, bias = layer.get_weights()
+    x = astronaut[:64, :64].astype(np.float32) / 255.0
+    far = x.copy()
+    far[40:, 40:] = np.random.default_rng(3).random(far[40:, 40:].shape)  # random-valued noise, far away
+    _set_logit(from_default, 0.0)
+    probe = from_default.get_layer(f"{blind_unet.FRESH_LAYERS}_logits")
+    probe.set_weights([np.full_like(probe.get_weights()[0], 0.01), probe.get_weights()[1]])
+    try:
+        near = _probability(from_default, x)[:8, :8]
+        np.testing.assert_array_equal(near, _probability(from_default, far)[:8, :8])
+        layer.set_weights([np.full_like(kernel, 0.5), bias])
+        moved = np.abs(_probability(from_default, x)[:8, :8] - _probability(from_default, far)[:8, :8])
+        assert moved.min() > 1e-4
+    finally:
+        layer.set_weights([kernel, bias])
+        _set_logit(from_default, blind_unet.START_LOGIT)
+
+
+def test_the_detection_stage_trains_on_the_detector_alone(from_default, astronaut):
+    """"blind-detect" needs only the probabilities: its training model leaves out the U-Net (the cost of
+    a step) and gives the same probabilities as the full one."""
+    full = blind_unet.training_model(from_default, "blind")
+    detect = blind_unet.training_model(from_default, "blind-detect")
+    unet = {layer.name for layer in from_default.layers if layer.name.startswith("conv2d")}
+    assert unet and unet <= {layer.name for layer in full.layers}
+    assert not unet & {layer.name for layer in detect.layers}
+    x = astronaut[None, :32, :32].astype(np.float32) / 255.0
+    np.testing.assert_allclose(np.asarray(detect(x))[..., 3:], np.asarray(full(x))[..., 3:], atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(detect(x))[..., :3], x)

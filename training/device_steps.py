@@ -37,7 +37,7 @@ class DeviceTrainer:
         cfg, recipe = run.cfg, run.recipe
         self.photos = DevicePhotos.upload(images, cfg.patch)
         module = architectures.get(cfg.arch)
-        trained = module.training_model(run.model) if hasattr(module, "training_model") else run.model
+        trained = module.training_model(run.model, cfg.loss) if hasattr(module, "training_model") else run.model
         if [id(v) for v in trained.trainable_variables] != [id(v) for v in run.model.trainable_variables]:
             raise RuntimeError("the training model orders its variables unlike the model the optimizer was built on")
         loss_of = packed_loss(cfg.loss, recipe.label_threshold)

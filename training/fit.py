@@ -302,7 +302,7 @@ class Run:
 
         jit = keras.backend.backend() != "tensorflow"
         module = architectures.get(self.cfg.arch)
-        trained = module.training_model(self.model) if hasattr(module, "training_model") else self.model
+        trained = module.training_model(self.model, self.cfg.loss) if hasattr(module, "training_model") else self.model
         trained.compile(optimizer=self.optimizer, loss=packed_loss(self.cfg.loss, self.recipe.label_threshold),
                         jit_compile=jit)
 

@@ -1,5 +1,5 @@
 """Model architectures by name; each module exposes `build(...) -> keras.Model` and a `RECIPE`
-(and `training_model(model)` when the loss needs more outputs than the exported model has)."""
+(and `training_model(model, loss)` when the loss needs more outputs than the exported model has)."""
 
 from __future__ import annotations
 
