@@ -1,0 +1,95 @@
+"""How far detection alone can take the shipped default on real-world impulse noise (issue 15).
+
+`prefill-unet` restores exactly the values it sees as impulses, the exact 0/255 ones. Setting the values
+a detector flags to 0 or 255 (pepper below their 3x3 median, salt above) hands that detector's decision
+to the shipped model unchanged, so each row here is "this detector + the default's fill and U-Net":
+- `as is`: no detector (what the service does today with these photos);
+- `truth`: the values the noise moved by more than the blind recipe's `label_threshold` (a perfect
+  detector: the ceiling of any detector in front of this U-Net);
+- `ROAD > t`: the classical detector of random-valued impulses (Garnett et al. 2005, `app.noise.road`,
+  exact 0/255 values known, as blind-unet's detector gets it);
+- with `--run`, a blind-unet run's learned detector, hard at `p > t`, and that model's own output.
+A lower bound where flags form solid blocks (dense noise saved as JPEG): the default keeps solid 0/255
+regions as clipped highlights and shadows. Held-out training photos only (split as `fit` split them),
+the validation cases of `training.data.REAL_WORLD_VALIDATION`; PSNR on rounded uint8, capped at 60 dB.
+
+  python scripts/blind_oracle.py --photos 24 --patch 128
+  python scripts/blind_oracle.py --run runs/blind-unet-context-stage1
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+", default=["../shared/data/CBSD432", "../shared/data/Train400"])
+    parser.add_argument("--photos", type=int, default=24, help="held-out photos used (one patch per case each)")
+    parser.add_argument("--patch", type=int, default=128)
+    parser.add_argument("--road", type=float, nargs="+", default=[40.0, 60.0, 80.0], help="ROAD thresholds (0..255 scale)")
+    parser.add_argument("--run", help="a blind-unet fit run folder: adds its detector and its output")
+    parser.add_argument("--p", type=float, nargs="+", default=[0.5, 0.9], help="the learned detector's thresholds")
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+    from scipy import ndimage
+
+    from app.noise import road
+    from app.quality import psnr, to_uint8
+    from training.architectures import blind_unet
+    from training.data import load_rgb, real_world_validation_set, split_folders
+
+    threshold = blind_unet.RECIPE.label_threshold * 255.0
+    _, val_files = split_folders(args.data, 0.2, 0)
+    noisy, clean, cases = real_world_validation_set([load_rgb(p) for p in val_files[: args.photos]], args.patch, 1)
+    noisy_u8 = to_uint8(noisy)
+    session = ort.InferenceSession(str(ROOT / "models" / "prefill-unet.onnx"), providers=["CPUExecutionProvider"])
+
+    def default_model(x: np.ndarray) -> np.ndarray:
+        return to_uint8(session.run(None, {"image": x[None].astype(np.float32) / 255.0})[0][0])
+
+    def flagged(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        median = ndimage.median_filter(x, size=(3, 3, 1), mode="mirror")
+        out = x.copy()
+        salt = (x > median) | ((x == median) & (x >= 128))  # an exact impulse keeps its value
+        out[mask] = np.where(salt[mask], 255, 0)
+        return out
+
+    detectors = {"as is": lambda k, x: np.zeros(x.shape, bool),
+                 "truth": lambda k, x: np.abs(x.astype(np.int16) - clean[k]) > threshold}
+    for t in args.road:
+        detectors[f"ROAD > {t:g}"] = lambda k, x, t=t: np.stack(
+            [road(x[..., c], np.isin(x[..., c], (0, 255))) for c in range(3)], -1) > t  # exact ones known, as blind-unet's
+    learned = model = None
+    if args.run:
+        import keras
+
+        model = blind_unet.build()
+        model.load_weights(Path(args.run) / "best.weights.h5")
+        learned = keras.Model(model.input, model.get_layer("probability").output)
+        for t in args.p:
+            detectors[f"learned p > {t:g}"] = lambda k, x, t=t: np.asarray(learned(noisy[k][None]))[0] > t
+
+    print(f"{len(val_files[: args.photos])} held-out photos, patches of {args.patch}; mean PSNR (dB) by case")
+    print("| detector + prefill-unet | " + " | ".join(cases) + " |")
+    print("|---|" + "---:|" * len(cases))
+    rows = {name: [] for name in detectors}
+    for k, x in enumerate(noisy_u8):
+        for name, detect in detectors.items():
+            rows[name].append(min(psnr(clean[k], default_model(flagged(x, detect(k, x)))), 60.0))
+    if model is not None:
+        rows["the run's own output"] = [min(psnr(clean[k], to_uint8(np.asarray(model(noisy[k][None]))[0])), 60.0)
+                                        for k in range(len(noisy))]
+    for name, scores in rows.items():
+        by_case = [np.mean(scores[i :: len(cases)]) for i in range(len(cases))]
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in by_case) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
