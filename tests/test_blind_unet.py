@@ -136,39 +136,3 @@ def test_the_detection_stage_trains_on_the_detector_alone(from_default, astronau
     x = astronaut[None, :32, :32].astype(np.float32) / 255.0
     np.testing.assert_allclose(np.asarray(detect(x))[..., 3:], np.asarray(full(x))[..., 3:], atol=1e-6)
     np.testing.assert_array_equal(np.asarray(detect(x))[..., :3], x)
-
-
-def test_the_second_look_measures_each_value_against_the_neighbours_believed_clean():
-    """Where enough neighbours are trusted: the value minus the (1 - p)-weighted mean of its 8 neighbours,
-    itself left out, so one flagged neighbour no longer drags the reference."""
-    rng = np.random.default_rng(4)
-    x = rng.random((1, 32, 32, 3)).astype(np.float32)  # the fallback pyramid wants a multiple of 32
-    p = (rng.random(x.shape) < 0.2).astype(np.float32)  # a fifth of the values flagged
-    got = np.asarray(blind_unet.CleanNeighbourDeviation()([x, p]))
-    padded_x = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
-    padded_w = np.pad(1.0 - p, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
-    checked = 0
-    for i, j, c in [(4, 5, 0), (0, 0, 1), (31, 31, 2), (17, 9, 1)]:
-        window_x = padded_x[0, i : i + 3, j : j + 3, c].copy()
-        window_w = padded_w[0, i : i + 3, j : j + 3, c].copy()
-        window_w[1, 1] = 0.0  # the value itself
-        if window_w.sum() >= 2.0:
-            expected = x[0, i, j, c] - (window_x * window_w).sum() / window_w.sum()
-            assert got[0, i, j, c] == pytest.approx(expected, abs=1e-5)
-            checked += 1
-    assert checked >= 3
-
-
-def test_both_looks_learn_the_detectors_target():
-    """A two-look detector's loss counts its first look too: a first look that is wrong costs."""
-    from training.fit import packed_loss
-
-    clean = np.full((1, 4, 4, 3), 0.5, np.float32)
-    noisy = clean.copy()
-    noisy[0, 1, 1, 0] = 0.9
-    packed = np.concatenate([clean, noisy], axis=-1)
-    right = np.where(np.abs(noisy - clean) > 0.08, 0.999, 0.001).astype(np.float32)
-    loss = packed_loss("blind-detect", 0.08)
-    both_right = float(loss(packed, np.concatenate([noisy, right, right], axis=-1)))
-    first_wrong = float(loss(packed, np.concatenate([noisy, right, 1.0 - right], axis=-1)))
-    assert both_right < 0.01 and first_wrong > both_right + 1.0

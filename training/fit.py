@@ -118,12 +118,11 @@ BLIND_BCE_WEIGHT = 0.2  # the detector's cross-entropy beside the restoration er
 def _corrupted_and_probability(y_true, y_pred, threshold: float):
     """The blind losses' shared inputs: 0/1 where the noise moved a value by more than `threshold` (the
     detector's target, derived from the packed clean and noisy patches), and the detector's clipped
-    probabilities (`y_pred` = [restored (3), probability (3), first look (3) if any], `blind_unet.training_model`)."""
+    probabilities (`y_pred` = [restored (3), probability (3)], `blind_unet.training_model`)."""
     from keras import ops
 
     corrupted = ops.cast(ops.abs(y_true[..., 3:6] - y_true[..., :3]) > threshold, y_true.dtype)
-    looks = y_pred.shape[-1] // 3 - 1  # a two-look detector gives its first look too: both learn the target
-    return ops.tile(corrupted, [1, 1, 1, looks]), ops.clip(y_pred[..., 3:], 1e-6, 1.0 - 1e-6)
+    return corrupted, ops.clip(y_pred[..., 3:6], 1e-6, 1.0 - 1e-6)
 
 
 def _cross_entropy(corrupted, probability):
@@ -150,8 +149,8 @@ def _blind_loss(threshold: float):
     def blind(y_true, y_pred):
         clean, noisy, restored = y_true[..., :3], y_true[..., 3:6], y_pred[..., :3]
         corrupted, probability = _corrupted_and_probability(y_true, y_pred, threshold)
-        target = corrupted[..., :3] * clean + (1.0 - corrupted[..., :3]) * noisy
-        error = ops.sum(ops.abs(target - restored), axis=[1, 2, 3]) / (ops.sum(corrupted[..., :3], axis=[1, 2, 3]) + 1.0)
+        target = corrupted * clean + (1.0 - corrupted) * noisy
+        error = ops.sum(ops.abs(target - restored), axis=[1, 2, 3]) / (ops.sum(corrupted, axis=[1, 2, 3]) + 1.0)
         return ops.mean(error) + BLIND_BCE_WEIGHT * _cross_entropy(corrupted, probability)
 
     return blind

@@ -34,14 +34,7 @@ from keras import layers, ops
 
 from app.noise import SORT8
 from training.architectures import prefill_unet
-from training.architectures.prefill_unet import (
-    PYRAMID_LEVELS,
-    SwitchingOutput,
-    _isolated,
-    _pyramid_mean,
-    fill_features,
-    unet_residual,
-)
+from training.architectures.prefill_unet import PYRAMID_LEVELS, SwitchingOutput, _isolated, fill_features, unet_residual
 
 # Detector probability -> soft mask: 0 below the first, 1 above the second. The first stage trains the
 # detector by cross-entropy alone, so this is a decision threshold chosen apart from the training: with
@@ -51,10 +44,6 @@ DEAD_ZONE = (0.5, 0.9)
 # conv's output times 8: Adam moves a weight by about the learning rate per step, and with logits started
 # at -6 and no gain, one epoch (250 steps at 2e-4) left every probability where it began.
 START_LOGIT, LOGIT_GAIN = -2.0, 8.0
-# Two looks: the second sees each value against its neighbours that the first look believes clean
-# (`CleanNeighbourDeviation`). One look (the first two stages) missed a third of the random-valued impulses
-# that moved a value by more than 120 levels, where a ROAD threshold of 60 missed 0.1%.
-DETECTOR_PASSES = 2
 FRESH_LAYERS = "detector"  # name prefix of the layers prefill-unet lacks: `fit --init` from its ONNX leaves them as built
 
 # prefill-unet's recipe (its shipped stage's grey settings), plus the real-world noise and the detector's stage.
@@ -190,7 +179,7 @@ class NoiseContext(layers.Layer):
         return features_shape
 
 
-def _detector(image, median, features: int = 16, passes: int = DETECTOR_PASSES):
+def _detector(image, median, features: int = 16):
     """Per-value probability of corruption (B, H, W, 3), from [x, median, x - median, exact impulses, ROAD].
 
     The exact impulses are an input because dense exact salt-and-pepper misled a detector without them:
@@ -203,51 +192,22 @@ def _detector(image, median, features: int = 16, passes: int = DETECTOR_PASSES):
     first = layers.LeakyReLU(negative_slope=0.1)(layers.Conv2D(features, 3, padding="same", name=f"{FRESH_LAYERS}_conv1")(x))
     x = layers.Conv2D(features, 3, padding="same", name=f"{FRESH_LAYERS}_conv2")(first)
     x = layers.LeakyReLU(negative_slope=0.1)(NoiseContext(name=f"{FRESH_LAYERS}_context")(x, first))
-    if passes == 2:
-        # The second look: each value against the mean of the neighbours the first look believes clean.
-        first_look = layers.Activation("sigmoid", name="first_look")(_logits(x, f"{FRESH_LAYERS}_first_logits"))
-        deviation = CleanNeighbourDeviation(name="deviation")([image, first_look])
-        x = layers.Concatenate()([x, deviation, first_look])
-        x = layers.LeakyReLU(negative_slope=0.1)(layers.Conv2D(features, 3, padding="same", name=f"{FRESH_LAYERS}_conv3")(x))
-    return layers.Activation("sigmoid", name="probability")(_logits(x, f"{FRESH_LAYERS}_logits"))
-
-
-def _logits(x, name: str):
-    """One logit per value, started at `START_LOGIT` everywhere (zero kernel) and scaled by `LOGIT_GAIN`."""
     logits = layers.Conv2D(3, 1, kernel_initializer="zeros",
-                           bias_initializer=keras.initializers.Constant(START_LOGIT / LOGIT_GAIN), name=name)(x)
-    return layers.Rescaling(LOGIT_GAIN, name=f"{name}_gain")(logits)
-
-
-class CleanNeighbourDeviation(layers.Layer):
-    """Each value minus the mean of its 8 neighbours weighted by how clean the first look believes them
-    (1 - p), falling back to `prefill-unet`'s masked pyramid mean where few are: the "detect, fill, detect
-    again" of iterative switching filters. ROAD and the median see every neighbour, impulses included, so
-    at random-valued density 0.2 a fifth of the neighbours mislead them; this deviation leaves out the
-    ones already found. The value itself is left out, so a missed impulse does not pull its own mean."""
-
-    def call(self, inputs):
-        x, probability = inputs
-        weight = 1.0 - probability
-        count = sum(_windows(weight)) - weight
-        total = sum(_windows(x * weight)) - x * weight
-        trust = ops.clip(count / 2.0, 0.0, 1.0)
-        mean = trust * total / ops.maximum(count, 1e-3) + (1.0 - trust) * _pyramid_mean(x, weight, PYRAMID_LEVELS)
-        return x - mean
-
-    def compute_output_shape(self, shapes):
-        return shapes[0]
+                           bias_initializer=keras.initializers.Constant(START_LOGIT / LOGIT_GAIN),
+                           name=f"{FRESH_LAYERS}_logits")(x)
+    logits = layers.Rescaling(LOGIT_GAIN, name=f"{FRESH_LAYERS}_gain")(logits)
+    return layers.Activation("sigmoid", name="probability")(logits)
 
 
 def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8,
-          dead_zone: tuple[float, float] = DEAD_ZONE, passes: int = DETECTOR_PASSES) -> keras.Model:
+          dead_zone: tuple[float, float] = DEAD_ZONE) -> keras.Model:
     """Median and detector, the blind pre-fill, `prefill-unet`'s U-Net, the soft switching output.
 
     The U-Net's convs are built after the detector's but numbered as `prefill-unet`'s (the detector's
     have their own names), so `fit --init models/prefill-unet.onnx` maps them one to one."""
     image = keras.Input(shape=(None, None, 3), name="image")
     median = Median3(name="median")(image)
-    probability = _detector(image, median, passes=passes)
+    probability = _detector(image, median)
     prefilled, context = BlindPrefill(dead_zone=dead_zone, name="prefill")([image, median, probability])
     residual = unet_residual(prefilled, context, widths, head)
     restored = SwitchingOutput(name="restored")([image, prefilled, residual])
@@ -255,15 +215,13 @@ def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8,
 
 
 def training_model(model: keras.Model, loss: str = "blind") -> keras.Model:
-    """The same layers with the detector's probabilities as three more output channels (six with a
-    first look: the loss trains both looks on the same target), for the loss (`blind` in
-    training/fit.py); `model` itself, the one exported, outputs the image only.
+    """The same layers with the detector's probabilities as three more output channels, for the loss
+    (`blind` in training/fit.py); `model` itself, the one exported, outputs the image only.
 
     For "blind-detect" (the cross-entropy alone) the restored image is not needed: the input stands in
     for it and the step runs the detector's subgraph only, without the pre-fill and U-Net: 0.31 s a step
     of 16 patches of 96x96 against 0.80 with them (2 cores, TensorFlow; the epochs' seconds in train.log)."""
-    names = {layer.name for layer in model.layers}
-    looks = [model.get_layer(name).output for name in ("probability", "first_look") if name in names]
+    probability = model.get_layer("probability").output
     restored = model.input if loss == "blind-detect" else model.output
-    outputs = layers.Concatenate(name="restored_and_probability")([restored, *looks])
+    outputs = layers.Concatenate(name="restored_and_probability")([restored, probability])
     return keras.Model(model.input, outputs, name=f"{model.name}_training")
