@@ -136,3 +136,20 @@ def test_the_detection_stage_trains_on_the_detector_alone(from_default, astronau
     x = astronaut[None, :32, :32].astype(np.float32) / 255.0
     np.testing.assert_allclose(np.asarray(detect(x))[..., 3:], np.asarray(full(x))[..., 3:], atol=1e-6)
     np.testing.assert_array_equal(np.asarray(detect(x))[..., :3], x)
+
+
+@pytest.mark.parametrize("both", [True, False])
+def test_the_detector_finds_dark_impulses_as_it_finds_bright_ones(astronaut, both):
+    """With any weights, the photo and its negative get the same probabilities (the detector before,
+    with one polarity, does not)."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    model = blind_unet.build(both_polarities=both)
+    layer = model.get_layer(f"{blind_unet.FRESH_LAYERS}_logits")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.random.default_rng(6).normal(0.0, 0.05, kernel.shape).astype(np.float32), bias])
+    x = astronaut[None, :64, :64].astype(np.float32) / 255.0
+    x[0, 10:20, 10:20, 1] = 0.9  # a bright impulse block
+    gap = np.abs(_probability(model, x[0]) - _probability(model, 1.0 - x[0])).max()
+    assert (gap < 1e-4) if both else (gap > 1e-3)
