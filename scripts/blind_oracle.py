@@ -14,7 +14,8 @@ regions as clipped highlights and shadows. Held-out training photos only (split 
 the validation cases of `training.data.REAL_WORLD_VALIDATION`; PSNR on rounded uint8, capped at 60 dB.
 
   python scripts/blind_oracle.py --photos 24 --patch 128
-  python scripts/blind_oracle.py --run runs/blind-unet-context-stage1
+  python scripts/blind_oracle.py --run runs/blind-unet-symmetric-stage1
+  python scripts/blind_oracle.py --run runs/blind-unet-context-stage1 --one-polarity
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def main() -> None:
     parser.add_argument("--road", type=float, nargs="+", default=[40.0, 60.0, 80.0], help="ROAD thresholds (0..255 scale)")
     parser.add_argument("--run", help="a blind-unet fit run folder: adds its detector and its output")
     parser.add_argument("--p", type=float, nargs="+", default=[0.5, 0.9], help="the learned detector's thresholds")
+    parser.add_argument("--one-polarity", action="store_true", help="the run's detector looks at the photo only "
+                        "(runs before the negative was added)")
     args = parser.parse_args()
 
     import onnxruntime as ort
@@ -70,7 +73,7 @@ def main() -> None:
     if args.run:
         import keras
 
-        model = blind_unet.build()
+        model = blind_unet.build(both_polarities=not args.one_polarity)
         model.load_weights(Path(args.run) / "best.weights.h5")
         learned = keras.Model(model.input, model.get_layer("probability").output)
         for t in args.p:
@@ -80,15 +83,26 @@ def main() -> None:
     print("| detector + prefill-unet | " + " | ".join(cases) + " |")
     print("|---|" + "---:|" * len(cases))
     rows = {name: [] for name in detectors}
+    found = {name: {"up": [], "down": [], "clean": []} for name in detectors}  # random-valued patches
     for k, x in enumerate(noisy_u8):
+        moved = x.astype(np.int16) - clean[k]
         for name, detect in detectors.items():
-            rows[name].append(min(psnr(clean[k], default_model(flagged(x, detect(k, x)))), 60.0))
+            mask = detect(k, x)
+            rows[name].append(min(psnr(clean[k], default_model(flagged(x, mask))), 60.0))
+            if cases[k % len(cases)].startswith("random"):
+                for key, where in (("up", moved > 120), ("down", moved < -120), ("clean", np.abs(moved) <= threshold)):
+                    found[name][key].append(mask[where])
     if model is not None:
         rows["the run's own output"] = [min(psnr(clean[k], to_uint8(np.asarray(model(noisy[k][None]))[0])), 60.0)
                                         for k in range(len(noisy))]
     for name, scores in rows.items():
         by_case = [np.mean(scores[i :: len(cases)]) for i in range(len(cases))]
         print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in by_case) + " |", flush=True)
+    print("\nrandom-valued patches: share flagged of the values the noise made more than 120 levels brighter /"
+          " darker, and of the values it left within the label threshold")
+    for name, shares in found.items():
+        if name not in ("as is", "truth"):
+            print(f"{name}: " + " / ".join(f"{np.concatenate(v).mean():.3f}" for v in shares.values()))
 
 
 if __name__ == "__main__":
