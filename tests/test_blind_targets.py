@@ -1,0 +1,44 @@
+"""scripts/blind_targets.py: issue 15's targets, read from the committed tables' own commands and rows."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("blind_targets", ROOT / "scripts" / "blind_targets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_merge_reruns_the_tables_noise_for_the_candidate_only(tmp_path):
+    bt = _script()
+    command = bt.merge_command(bt.EVAL / "CBSD68", Path("/m/cand.onnx"), tmp_path, "/data")
+    words = command[1:]
+    assert words[:3] == ["-m", "training", "evaluate"]
+    assert words[words.index("--data") + 1] == "/data/CBSD68"
+    assert words[words.index("--densities") + 1 : words.index("--densities") + 7] == ["0", "0.1", "0.3", "0.5", "0.7", "0.9"]
+    assert "--x8" not in words and "--card" not in words and "prefill-unet" not in words  # nothing else re-run
+    assert words[-5:] == ["--models", "/m/cand.onnx", "--merge", "--out", str(tmp_path)]
+
+
+def test_each_kind_of_cell_gets_its_own_target():
+    bt = _script()
+    cell = {"psnr": 30.0}
+    rows = {"best classical (per image)": {"0.1": {"psnr": 28.0}}, "prefill-unet": {"0.1": {"psnr": 30.1}, "0": {"psnr": 65.0}},
+            "cand": {"0.1": cell}}
+    assert bt.checks({"per-channel": rows}, "real-world", "CBSD68-random-valued", "cand") == [
+        ("CBSD68-random-valued per-channel 0.1", 30.0, 31.0)]
+    assert bt.checks({"per-pixel": rows}, "real-world", "BSD68-random-valued", "cand")[0][2] == 30.0
+    assert bt.checks({"per-channel": rows}, "exact", "CBSD68", "cand")[0][2] == pytest.approx(29.9)
+    rows["cand"] = {"0": cell}
+    assert bt.checks({"per-channel": rows}, "exact", "CBSD68", "cand")[0][2] == 60.0
+    assert bt.checks({"per-channel": rows}, "clean-jpeg", "CBSD68-clean-jpeg90", "cand")[0][2] == 45.0
+    assert [t for t, _ in bt.tables(["BSD68"])] == ["BSD68-sp-jpeg90", "BSD68-sp-jpeg75", "BSD68-impulse-range30",
+                                                    "BSD68-random-valued", "BSD68-clean-jpeg90", "BSD68"]
