@@ -153,3 +153,14 @@ def test_the_detector_finds_dark_impulses_as_it_finds_bright_ones(astronaut, bot
     x[0, 10:20, 10:20, 1] = 0.9  # a bright impulse block
     gap = np.abs(_probability(model, x[0]) - _probability(model, 1.0 - x[0])).max()
     assert (gap < 1e-4) if both else (gap > 1e-3)
+
+
+def test_a_blind_model_started_from_the_default_has_the_defaults_fingerprint(from_default):
+    """So `export` finds the stage it started from (prefill-unet's card) and `reproduce` can remake both."""
+    import json
+
+    from training.export import weights_sha256
+
+    card = json.loads((MODELS / "prefill-unet.json").read_text())
+    assert weights_sha256(from_default, blind_unet.FRESH_LAYERS) == card["weights_sha256"]
+    assert weights_sha256(from_default) != card["weights_sha256"]  # the detector's weights are its own

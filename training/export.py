@@ -36,11 +36,16 @@ def describe_data(folders: list[str]) -> list[dict]:
     return out
 
 
-def weights_sha256(model) -> str:
+def weights_sha256(model, leave_out: str | None = None) -> str:
     """Fingerprint of the weights. The ONNX file's own sha256 changes on every conversion, so it cannot
-    tell a re-export of the same weights (scores still valid) from a new model (scores stale)."""
+    tell a re-export of the same weights (scores still valid) from a new model (scores stale).
+
+    `leave_out`: a name prefix of layers left out, so a model that extends another (blind-unet's
+    "detector" layers on prefill-unet's) started from it has the fingerprint its card records."""
+    weights = (model.weights if leave_out is None else
+               [w for layer in model.layers if not layer.name.startswith(leave_out) for w in layer.weights])
     digest = hashlib.sha256()
-    for weight in model.weights:
+    for weight in weights:
         digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
     return digest.hexdigest()
 

@@ -280,8 +280,9 @@ class Run:
         from training.export import weights_sha256
         from training.init_weights import load_initial_weights
 
-        load_initial_weights(self.model, init, getattr(architectures.get(self.cfg.arch), "FRESH_LAYERS", None))
-        self.state.init_weights_sha256 = weights_sha256(self.model)
+        fresh = getattr(architectures.get(self.cfg.arch), "FRESH_LAYERS", None) if Path(init).suffix == ".onnx" else None
+        load_initial_weights(self.model, init, fresh)
+        self.state.init_weights_sha256 = weights_sha256(self.model, fresh)  # the started-from model's, as its card has it
         val = self.validate()
         # A salt-and-pepper fine-tune must beat its start. A real-world recipe teaches a new task from the
         # default's weights: its first epochs trade some of the exact-impulse score for the new kinds, and the
