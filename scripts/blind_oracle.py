@@ -57,27 +57,33 @@ def main() -> None:
     def default_model(x: np.ndarray) -> np.ndarray:
         return to_uint8(session.run(None, {"image": x[None].astype(np.float32) / 255.0})[0][0])
 
-    def flagged(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        median = ndimage.median_filter(x, size=(3, 3, 1), mode="mirror")
+    def flagged(x: np.ndarray, median: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out = x.copy()
         salt = (x > median) | ((x == median) & (x >= 128))  # an exact impulse keeps its value
         out[mask] = np.where(salt[mask], 255, 0)
         return out
 
-    detectors = {"as is": lambda k, x: np.zeros(x.shape, bool),
-                 "truth": lambda k, x: np.abs(x.astype(np.int16) - clean[k]) > threshold}
-    for t in args.road:
-        detectors[f"ROAD > {t:g}"] = lambda k, x, t=t: np.stack(
-            [road(x[..., c], np.isin(x[..., c], (0, 255))) for c in range(3)], -1) > t  # exact ones known, as blind-unet's
-    learned = model = None
+    model = learned = None
     if args.run:
         import keras
 
         model = blind_unet.build(both_polarities=not args.one_polarity)
         model.load_weights(Path(args.run) / "best.weights.h5")
         learned = keras.Model(model.input, model.get_layer("probability").output)
-        for t in args.p:
-            detectors[f"learned p > {t:g}"] = lambda k, x, t=t: np.asarray(learned(noisy[k][None]))[0] > t
+
+    def evidence(k: int, x: np.ndarray) -> dict[str, np.ndarray]:
+        """What the detectors threshold, computed once per patch."""
+        found = {"moved": np.abs(x.astype(np.int16) - clean[k]),
+                 # the exact impulses known, as blind-unet's ROAD has them
+                 "road": np.stack([road(x[..., c], np.isin(x[..., c], (0, 255))) for c in range(3)], -1)}
+        if learned is not None:
+            found["p"] = np.asarray(learned(noisy[k][None]))[0]
+        return found
+
+    detectors = {"as is": lambda e: np.zeros(e["moved"].shape, bool), "truth": lambda e: e["moved"] > threshold}
+    detectors.update({f"ROAD > {t:g}": (lambda e, t=t: e["road"] > t) for t in args.road})
+    if learned is not None:
+        detectors.update({f"learned p > {t:g}": (lambda e, t=t: e["p"] > t) for t in args.p})
 
     print(f"{len(val_files[: args.photos])} held-out photos, patches of {args.patch}; mean PSNR (dB) by case")
     print("| detector + prefill-unet | " + " | ".join(cases) + " |")
@@ -86,9 +92,11 @@ def main() -> None:
     found = {name: {"up": [], "down": [], "clean": []} for name in detectors}  # random-valued patches
     for k, x in enumerate(noisy_u8):
         moved = x.astype(np.int16) - clean[k]
+        median = ndimage.median_filter(x, size=(3, 3, 1), mode="mirror")
+        patch = evidence(k, x)
         for name, detect in detectors.items():
-            mask = detect(k, x)
-            rows[name].append(min(psnr(clean[k], default_model(flagged(x, mask))), 60.0))
+            mask = detect(patch)
+            rows[name].append(min(psnr(clean[k], default_model(flagged(x, median, mask))), 60.0))
             if cases[k % len(cases)].startswith("random"):
                 for key, where in (("up", moved > 120), ("down", moved < -120), ("clean", np.abs(moved) <= threshold)):
                     found[name][key].append(mask[where])
