@@ -280,7 +280,7 @@ class Run:
         from training.export import weights_sha256
         from training.init_weights import load_initial_weights
 
-        fresh = getattr(architectures.get(self.cfg.arch), "FRESH_LAYERS", None) if Path(init).suffix == ".onnx" else None
+        fresh = getattr(architectures.get(self.cfg.arch), "FRESH_LAYERS", None) if init.suffix == ".onnx" else None
         load_initial_weights(self.model, init, fresh)
         self.state.init_weights_sha256 = weights_sha256(self.model, fresh)  # the started-from model's, as its card has it
         val = self.validate()
