@@ -69,7 +69,7 @@ def main() -> None:
 
         model = blind_unet.build(both_polarities=not args.one_polarity)
         model.load_weights(Path(args.run) / "best.weights.h5")
-        learned = keras.Model(model.input, model.get_layer("probability").output)
+        learned = keras.Model(model.input, blind_unet.detector_probability(model))
 
     def evidence(k: int, x: np.ndarray) -> dict[str, np.ndarray]:
         """What the detectors threshold, computed once per patch."""

@@ -1,11 +1,17 @@
-"""Choose blind-unet's dead zone (the detector probability above which a value is filled) on held-out
-training photos: the validation patches of a fit run, every case of `training.data.REAL_WORLD_VALIDATION`,
-for each candidate zone. Prints mean PSNR by case (rounded uint8 outputs, as the tables).
+"""Choose blind-unet's decision settings on held-out training photos: the dead zone (the detector
+probability above which a value is filled) and the prior shift (`blind_unet.PriorShift`), on the
+validation patches of a fit run, every case of `training.data.REAL_WORLD_VALIDATION` and a clean photo
+as it came (PNG), for each candidate. Prints mean PSNR by case (rounded uint8 outputs, as the tables,
+capped at 60 dB per patch).
 
-The first stage trains the detector by cross-entropy alone, which does not depend on the zone, so the
-zone is a decision threshold picked after training, here, never on the test sets.
+The first stage trains the detector by cross-entropy alone, which depends on neither setting, so both
+are decisions picked after training, here, never on the test sets. `--measure-prior` prints the share of
+corrupted values in the run's training patches (the prior the detector learned), beside its mean
+probability there.
 
-  python scripts/blind_threshold.py --run runs/blind-unet-stage1 --zones 0.3,0.7 0.5,0.9 0.7,0.95 0.8,0.98
+  python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.35,0.45 0.45,0.55
+  python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.45,0.55 --prior 0
+  python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --measure-prior
 """
 
 from __future__ import annotations
@@ -17,11 +23,41 @@ from pathlib import Path
 import numpy as np
 
 
+def measure_prior(run: Path, config, train_files: list[Path], batches: int = 40) -> None:
+    """The share of values the noise moved by more than the recipe's `label_threshold`, among the values
+    that are not 0 or 255, in `batches` training batches of the run's recipe (from 120 training photos),
+    and the run's detector's mean probability on the same values."""
+    import keras
+
+    from training.architectures import blind_unet
+    from training.data import PatchSampler, load_rgb
+
+    recipe = config.effective_recipe()
+    rng = np.random.default_rng(5)
+    photos = [load_rgb(train_files[i]) for i in rng.choice(len(train_files), min(120, len(train_files)), replace=False)]
+    sampler = PatchSampler(photos, recipe, config.patch, config.batch, 7)
+    model = blind_unet.build()
+    model.load_weights(run / "best.weights.h5")
+    detector = keras.Model(model.input, blind_unet.detector_probability(model))
+    labels, probabilities = [], []
+    for _ in range(batches):
+        batch = sampler.next_batch()
+        free = (batch.noisy > 0.0) & (batch.noisy < 1.0)
+        labels.append((np.abs(batch.noisy - batch.clean) > recipe.label_threshold)[free].mean())
+        probabilities.append(np.asarray(detector(batch.noisy, training=False))[free].mean())
+    print(f"training patches ({batches} batches of {config.batch}), values not 0 or 255: corrupted share "
+          f"{np.mean(labels):.3f}, the detector's mean probability {np.mean(probabilities):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="a blind-unet fit run folder")
-    parser.add_argument("--zones", nargs="+", default=["0.3,0.7", "0.5,0.9", "0.7,0.95", "0.85,0.98"])
+    parser.add_argument("--zones", nargs="+", default=["0.35,0.45", "0.45,0.55"])
+    parser.add_argument("--prior", type=float, nargs="+", default=None,
+                        help="PriorShift's training share(s) to try; 0: no shift (default: the architecture's)")
+    parser.add_argument("--prior-steps", type=int, nargs="+", default=None, help="its EM rounds (default: the architecture's)")
     parser.add_argument("--weights", default="best.weights.h5")
+    parser.add_argument("--measure-prior", action="store_true", help="print the training share and stop")
     args = parser.parse_args()
 
     from app.quality import psnr, to_uint8
@@ -29,22 +65,34 @@ def main() -> None:
     from training.data import load_rgb, real_world_validation_set, split_folders
     from training.fit import FitConfig
 
-    config = FitConfig(**json.loads((Path(args.run) / "state.json").read_text())["config"]).resolved()
-    _, val_files = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
+    run = Path(args.run)
+    config = FitConfig(**json.loads((run / "state.json").read_text())["config"]).resolved()
+    train_files, val_files = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
+    if args.measure_prior:
+        measure_prior(run, config, train_files)
+        return
     noisy, clean, cases = real_world_validation_set([load_rgb(p) for p in val_files], config.patch, config.seed + 1,
                                                    config.effective_recipe().grey_photos_per_pixel)
-    print(f"{len(val_files)} held-out photos, {len(noisy)} patches; zone: " + " / ".join(cases) + " / mean")
+    photos = clean[:: len(cases)]  # each photo's crop, as it came
+    noisy = np.concatenate([noisy, photos.astype(np.float32) / 255.0])
+    clean = np.concatenate([clean, photos])
+    labels = [cases[k % len(cases)] for k in range(len(noisy) - len(photos))] + ["clean"] * len(photos)
+    print(f"{len(val_files)} held-out photos, {len(noisy)} patches; zone prior rounds: "
+          + " / ".join((*cases, "clean")) + " / mean")
     for zone in args.zones:
         low, high = (float(v) for v in zone.split(","))
-        model = blind_unet.build(dead_zone=(low, high))
-        model.load_weights(Path(args.run) / args.weights)
-        scores: dict[str, list[float]] = {case: [] for case in cases}
-        for i in range(0, len(noisy), 32):
-            for j, p in enumerate(np.asarray(model(noisy[i : i + 32], training=False))):
-                k = i + j
-                scores[cases[k % len(cases)]].append(min(psnr(clean[k], to_uint8(p)), 60.0))
-        means = [float(np.mean(v)) for v in scores.values()]
-        print(f"{low:.2f}-{high:.2f}: " + " / ".join(f"{m:.2f}" for m in means) + f" / {np.mean(means):.2f}", flush=True)
+        for prior in args.prior or [blind_unet.PRIOR]:
+            for steps in args.prior_steps or [blind_unet.PRIOR_STEPS]:
+                model = blind_unet.build(dead_zone=(low, high), prior=prior or None, prior_steps=steps)
+                model.load_weights(run / args.weights)
+                scores: dict[str, list[float]] = {case: [] for case in (*cases, "clean")}
+                for i in range(0, len(noisy), 32):
+                    for j, p in enumerate(np.asarray(model(noisy[i : i + 32], training=False))):
+                        scores[labels[i + j]].append(min(psnr(clean[i + j], to_uint8(p)), 60.0))
+                means = [float(np.mean(v)) for v in scores.values()]
+                shift = f"{prior:.2f} {steps}" if prior else "none"
+                print(f"{low:.2f}-{high:.2f} {shift}: " + " / ".join(f"{m:.2f}" for m in means)
+                      + f" / {np.mean(means):.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -188,6 +188,12 @@ MUTANTS: list[Mutant] = [
     m("blind: the detection stage runs the whole model", "training/architectures/blind_unet.py",
       'restored = model.input if loss == "blind-detect" else model.output', "restored = model.output",
       "tests/test_blind_unet.py"),
+    m("blind: the prior shift raises decisions too", "training/architectures/blind_unet.py",
+      "1e-4, self.prior)", "1e-4, 1.0 - 1e-4)", "tests/test_blind_unet.py"),
+    m("blind: exact impulses counted in the window's share", "training/architectures/blind_unet.py",
+      "free = 1.0 - evidence[..., :3]", "free = 1.0 + 0.0 * evidence[..., :3]", "tests/test_blind_unet.py"),
+    m("blind: the model decides without the prior shift", "training/architectures/blind_unet.py",
+      "    if prior is not None:", "    if False:", "tests/test_blind_unet.py"),
     # Issue 16: int8 twins.
     m("int8: a twin trusted whatever file it was made from", "app/registry.py",
       'if source.get("sha256") != file_sha256(base.path):', "if False:",

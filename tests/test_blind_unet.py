@@ -100,7 +100,7 @@ def test_road_is_app_noise_road_with_the_exact_impulses_known(astronaut):
 def _probability(model, x: np.ndarray) -> np.ndarray:
     import keras
 
-    return np.asarray(keras.Model(model.input, model.get_layer("probability").output)(x[None]))[0]
+    return np.asarray(keras.Model(model.input, blind_unet.detector_probability(model))(x[None]))[0]
 
 
 def test_the_detector_hears_the_whole_window_through_its_noise_context(from_default, astronaut):
@@ -164,3 +164,58 @@ def test_a_blind_model_started_from_the_default_has_the_defaults_fingerprint(fro
     card = json.loads((MODELS / "prefill-unet.json").read_text())
     assert weights_sha256(from_default, blind_unet.FRESH_LAYERS) == card["weights_sha256"]
     assert weights_sha256(from_default) != card["weights_sha256"]  # the detector's weights are its own
+
+
+def _shifted(logits: np.ndarray, exact: np.ndarray | None = None, prior: float = 0.22, steps: int = 10) -> np.ndarray:
+    exact = np.zeros_like(logits) if exact is None else exact
+    evidence = np.concatenate([exact, np.zeros_like(logits)], axis=-1)  # [exact impulses, ROAD]
+    return np.asarray(blind_unet.PriorShift(prior, steps)(logits, evidence))
+
+
+def test_the_prior_shift_lowers_the_decisions_of_a_window_with_few_corrupted_values():
+    # 5% impulses the detector is sure of, the rest clean values it gives p = 0.047: a clean photo's edges
+    rng = np.random.default_rng(0)
+    impulses = rng.random((1, 32, 32, 3)) < 0.05
+    logits = np.where(impulses, 6.0, -3.0).astype(np.float32)
+    decided = 1.0 / (1.0 + np.exp(-_shifted(logits)))
+    assert decided[impulses].min() > 0.95  # the impulses stay far above any dead zone
+    assert decided[~impulses].max() < 0.047 / 3  # the clean values' share falls toward the window's own
+    # more rounds move it further (EM converges toward the window's share from the prior)
+    assert (_shifted(logits, steps=10) <= _shifted(logits, steps=1) + 1e-6).all()
+
+
+def test_the_prior_shift_never_raises_a_decision():
+    # a window with more corrupted values than the prior: the decisions stay as trained (raising them ran
+    # away on dense noise saved as JPEG)
+    logits = np.random.default_rng(1).normal(0.0, 3.0, (1, 16, 16, 3)).astype(np.float32)  # mean p ~ 0.5
+    np.testing.assert_allclose(_shifted(logits), logits, atol=1e-6)
+
+
+def test_the_prior_shift_leaves_the_exact_impulses_out_of_the_window_share():
+    # beside exact salt-and-pepper the other values are clean: half the window exact (sure logits) must
+    # not make the rest look corrupted
+    rng = np.random.default_rng(2)
+    exact = (rng.random((1, 32, 32, 3)) < 0.5).astype(np.float32)
+    free_logits = np.where(rng.random((1, 32, 32, 3)) < 0.05, 6.0, -3.0).astype(np.float32)
+    logits = np.where(exact > 0, 8.0, free_logits).astype(np.float32)
+    alone = _shifted(free_logits)
+    with_exact = _shifted(logits, exact)
+    # the same shift as the free values would get if they filled the window (up to the count's +1)
+    np.testing.assert_allclose((with_exact - logits)[exact == 0].mean(), (alone - free_logits).mean(), atol=0.1)
+    assert (with_exact - logits)[exact == 0].max() < -0.5
+
+
+def test_the_built_model_decides_after_the_prior_shift(astronaut):
+    # a detector that gives every value of a clean photo p = 0.1, below the training share: with the shift
+    # the window's share falls and nothing is filled; without it (prior None) a low dead zone fills it all
+    x = astronaut[:64, :64].astype(np.float32)[None] / 255.0
+    outputs = {}
+    for prior in (blind_unet.PRIOR, None):
+        model = blind_unet.build(prior=prior)
+        load_initial_weights(model, MODELS / "prefill-unet.onnx", blind_unet.FRESH_LAYERS)
+        model.get_layer("prefill").dead_zone = (0.02, 0.08)  # after the loader's check that it is prefill-unet
+        _set_logit(model, float(np.log(0.1 / 0.9)))
+        outputs[prior] = np.asarray(model(x))
+    keep = (x > 0.0) & (x < 1.0)  # the photo's own exact 0s go prefill-unet's way in both
+    np.testing.assert_array_equal(outputs[blind_unet.PRIOR][keep], x[keep])
+    assert (np.abs(outputs[None] - x)[keep] > 1e-3).mean() > 0.3
