@@ -21,6 +21,7 @@ the validation cases of `training.data.REAL_WORLD_VALIDATION`; PSNR on rounded u
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ def main() -> None:
 
     from app.noise import road
     from app.quality import psnr, to_uint8
+    from training import architectures
     from training.architectures import blind_unet
     from training.data import load_rgb, real_world_validation_set, split_folders
 
@@ -67,7 +69,8 @@ def main() -> None:
     if args.run:
         import keras
 
-        model = blind_unet.build(both_polarities=not args.one_polarity)
+        arch = json.loads((Path(args.run) / "state.json").read_text())["config"]["arch"]
+        model = architectures.get(arch).build(both_polarities=not args.one_polarity)
         model.load_weights(Path(args.run) / "best.weights.h5")
         learned = keras.Model(model.input, blind_unet.detector_probability(model))
 

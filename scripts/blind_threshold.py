@@ -29,6 +29,7 @@ def measure_prior(run: Path, config, train_files: list[Path], batches: int = 40)
     and the run's detector's mean probability on the same values."""
     import keras
 
+    from training import architectures
     from training.architectures import blind_unet
     from training.data import PatchSampler, load_rgb
 
@@ -36,7 +37,7 @@ def measure_prior(run: Path, config, train_files: list[Path], batches: int = 40)
     rng = np.random.default_rng(5)
     photos = [load_rgb(train_files[i]) for i in rng.choice(len(train_files), min(120, len(train_files)), replace=False)]
     sampler = PatchSampler(photos, recipe, config.patch, config.batch, 7)
-    model = blind_unet.build()
+    model = architectures.get(config.arch).build()
     model.load_weights(run / "best.weights.h5")
     detector = keras.Model(model.input, blind_unet.detector_probability(model))
     labels, probabilities = [], []
@@ -51,7 +52,7 @@ def measure_prior(run: Path, config, train_files: list[Path], batches: int = 40)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, help="a blind-unet fit run folder")
+    parser.add_argument("--run", required=True, help="a blind-unet or blind-unet-deep fit run folder")
     parser.add_argument("--zones", nargs="+", default=["0.35,0.45", "0.45,0.55"])
     parser.add_argument("--prior", type=float, nargs="+", default=None,
                         help="PriorShift's training share(s) to try; 0: no shift (default: the architecture's)")
@@ -61,6 +62,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.quality import psnr, to_uint8
+    from training import architectures
     from training.architectures import blind_unet
     from training.data import load_rgb, real_world_validation_set, split_folders
     from training.fit import FitConfig
@@ -83,7 +85,8 @@ def main() -> None:
         low, high = (float(v) for v in zone.split(","))
         for prior in args.prior or [blind_unet.PRIOR]:
             for steps in args.prior_steps or [blind_unet.PRIOR_STEPS]:
-                model = blind_unet.build(dead_zone=(low, high), prior=prior or None, prior_steps=steps)
+                model = architectures.get(config.arch).build(dead_zone=(low, high), prior=prior or None,
+                                                             prior_steps=steps)
                 model.load_weights(run / args.weights)
                 scores: dict[str, list[float]] = {case: [] for case in (*cases, "clean")}
                 for i in range(0, len(noisy), 32):

@@ -194,6 +194,8 @@ MUTANTS: list[Mutant] = [
       "free = 1.0 - evidence[..., :3]", "free = 1.0 + 0.0 * evidence[..., :3]", "tests/test_blind_unet.py"),
     m("blind: the model decides without the prior shift", "training/architectures/blind_unet.py",
       "    if prior is not None:", "    if False:", "tests/test_blind_unet.py"),
+    m("blind-unet-deep: the added block does not start as the identity", "training/architectures/blind_unet.py",
+      'kernel_initializer="zeros", name=f"{GROWN_LAYERS}{i}b"', 'name=f"{GROWN_LAYERS}{i}b"', "tests/test_blind_unet.py"),
     # Issue 16: int8 twins.
     m("int8: a twin trusted whatever file it was made from", "app/registry.py",
       'if source.get("sha256") != file_sha256(base.path):', "if False:",

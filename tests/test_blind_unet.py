@@ -219,3 +219,49 @@ def test_the_built_model_decides_after_the_prior_shift(astronaut):
     keep = (x > 0.0) & (x < 1.0)  # the photo's own exact 0s go prefill-unet's way in both
     np.testing.assert_array_equal(outputs[blind_unet.PRIOR][keep], x[keep])
     assert (np.abs(outputs[None] - x)[keep] > 1e-3).mean() > 0.3
+
+
+@pytest.fixture(scope="module")
+def trained_looking_blind():
+    """A blind-unet whose detector has weights of its own (random, so it flags something): what a run has."""
+    model = blind_unet.build()
+    load_initial_weights(model, MODELS / "prefill-unet.onnx", blind_unet.FRESH_LAYERS)
+    rng = np.random.default_rng(3)
+    for layer in model.layers:
+        if layer.name.startswith(blind_unet.FRESH_LAYERS) and layer.weights:
+            layer.set_weights([rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in layer.get_weights()])
+    return model
+
+
+def test_blind_unet_deep_grows_from_a_blind_unet_run_and_starts_as_its_model(trained_looking_blind, astronaut, tmp_path):
+    import json
+
+    from training import architectures
+    from training.architectures import blind_unet_deep
+    from training.init_weights import grow, run_architecture
+
+    x = astronaut[:64, :64].astype(np.float32)[None] / 255.0
+    x[0, ::7, ::5, 1] = 0.9  # impulses for the detector to find
+    deep = blind_unet_deep.build()
+    grow(deep, trained_looking_blind, blind_unet_deep.GROWN_LAYERS)
+    np.testing.assert_allclose(np.asarray(deep(x)), np.asarray(trained_looking_blind(x)), atol=1e-5)
+    added = [layer for layer in deep.layers if layer.name.startswith(blind_unet_deep.GROWN_LAYERS)]
+    assert len(added) == 2 * blind_unet_deep.BLOCKS
+    assert deep.count_params() > trained_looking_blind.count_params()
+    # `fit --init <run>` knows a blind-unet run by its state.json, and only that architecture grows
+    (tmp_path / "state.json").write_text(json.dumps({"config": {"arch": "blind-unet"}}))
+    assert run_architecture(tmp_path) == run_architecture(tmp_path / "best.weights.h5") == blind_unet_deep.GROWS_FROM
+    assert architectures.get("blind-unet-deep") is blind_unet_deep
+
+
+def test_growing_refuses_another_architecture_and_a_block_that_does_not_start_as_the_identity(trained_looking_blind):
+    from training.architectures import blind_unet_deep, prefill_unet
+    from training.init_weights import grow
+
+    with pytest.raises(ValueError, match="is not"):
+        grow(blind_unet_deep.build(), prefill_unet.build(), blind_unet_deep.GROWN_LAYERS)
+    deep = blind_unet_deep.build()
+    grown_back = deep.get_layer(f"{blind_unet_deep.GROWN_LAYERS}0b")
+    grown_back.set_weights([np.full_like(w, 0.01) for w in grown_back.get_weights()])  # not the identity
+    with pytest.raises(ValueError, match="does not reproduce"):
+        grow(deep, trained_looking_blind, blind_unet_deep.GROWN_LAYERS)

@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("fit", help="train an architecture on folders of photos (resumable)")
-    p.add_argument("--arch", default="prefill-unet", help="seed-autoencoder or prefill-unet")
+    p.add_argument("--arch", default="prefill-unet", help="seed-autoencoder, prefill-unet, blind-unet or blind-unet-deep")
     p.add_argument("--data", nargs="+", required=True, help="folders of photos (searched recursively)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, state.json, train.log")
     p.add_argument("--epochs", type=int, default=10)
@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=0, help="0: the CPUs this process may use")
     p.add_argument("--max-images", type=int, default=0, help="use only the first N files of each folder")
     p.add_argument("--init", help="start from these weights (fine-tune): a run folder, a .weights.h5 file "
-                                  "or an .onnx model exported from the same architecture")
+                                  "or an .onnx model exported from the same architecture (or the one it extends), "
+                                  "or a run of the architecture this one grows from (blind-unet-deep: a blind-unet run)")
     p.add_argument("--recipe", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the architecture's recipe, e.g. grey_share=0.3 (repeatable)")
     p.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax", "torch"],

@@ -10,11 +10,16 @@ loader then proves the result: the Keras model must reproduce the ONNX model's o
 
 An architecture that extends another (blind-unet adds a detector to prefill-unet) names its new layers
 with a prefix (`fresh`): they keep their initial weights, and the proof still holds when those start
-the new part switched off (the detector's logits start at -6: no learned impulses).
+the new part switched off (the detector's logits start at -2: no learned impulses).
+
+An architecture can also grow from a run of another (`GROWS_FROM`: blind-unet-deep adds layers to a
+blind-unet run's detector): `grow` copies the run's weights layer by layer and leaves the added layers,
+named with their own prefix, as built; they start as the identity, so the grown model is the run's.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -36,6 +41,36 @@ def load_initial_weights(model, source: Path, fresh: str | None = None) -> None:
         model.load_weights(source)
     else:
         raise ValueError(f"--init takes a run folder, a .weights.h5 file or an .onnx model, not {source}")
+
+
+def run_architecture(source: Path) -> str | None:
+    """The architecture a fit run folder (or a weights file inside one) was trained as, from the run's
+    state.json; None for a file outside a run folder or an ONNX model."""
+    source = Path(source)
+    state = (source if source.is_dir() else source.parent) / "state.json"
+    if source.suffix == ".onnx" or not state.exists():
+        return None
+    return json.loads(state.read_text())["config"]["arch"]
+
+
+def grow(model, source_model, grown: str) -> None:
+    """Give `model` the weights of `source_model`, a model of the architecture it grows from: every layer
+    with weights, in order, but those named `grown`..., which `model` adds and which keep their initial
+    weights. They must start as the identity (a residual branch ending in zeros), so the grown model
+    computes what `source_model` does: checked on a random batch, as the ONNX loader checks parity."""
+    ours = [layer for layer in model.layers if layer.weights and not layer.name.startswith(grown)]
+    theirs = [layer for layer in source_model.layers if layer.weights]
+    shapes = [[tuple(w.shape) for w in layer.weights] for layer in ours]
+    if shapes != [[tuple(w.shape) for w in layer.weights] for layer in theirs]:
+        raise ValueError(f"{source_model.name} is not {model.name} without its {grown}... layers: "
+                         f"{len(theirs)} layers with weights against {len(ours)}, or other shapes")
+    for layer, source in zip(ours, theirs):
+        layer.set_weights(source.get_weights())
+    x = np.random.default_rng(0).random((1, 64, 64, 3)).astype(np.float32)
+    error = float(np.abs(np.asarray(model(x)) - np.asarray(source_model(x))).max())
+    if not error <= 1e-5:
+        raise ValueError(f"the grown model does not reproduce {source_model.name} (max difference {error:.1e}): "
+                         f"do its {grown}... layers start as the identity?")
 
 
 def _load_from_onnx(model, path: Path, fresh: str | None = None) -> None:

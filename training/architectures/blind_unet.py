@@ -59,6 +59,9 @@ START_LOGIT, LOGIT_GAIN = -2.0, 8.0
 # (`... blind_threshold.py ... --zones 0.25,0.35 --prior-steps 10 20`; docs/model-design.md).
 PRIOR, PRIOR_STEPS = 0.22, 10
 FRESH_LAYERS = "detector"  # name prefix of the layers prefill-unet lacks: `fit --init` from its ONNX leaves them as built
+# `blind-unet-deep` (training/architectures/blind_unet_deep.py) adds residual blocks to the detector,
+# layers named with this prefix; "blind-unet" has none.
+GROWN_LAYERS = f"{FRESH_LAYERS}_deep"
 
 # prefill-unet's recipe (its shipped stage's grey settings), plus the real-world noise and the detector's stage.
 RECIPE = replace(
@@ -199,15 +202,17 @@ class PriorShift(layers.Layer):
     rounds of EM, each the mean shifted probability over the values that are not exact impulses (Saerens,
     Latinne and Decaestecker 2002, "Adjusting the outputs of a classifier to new a priori probabilities").
 
-    Why: a detector trained where a fifth of the values are corrupted calls a clean photo's sharp edges
-    and fine texture corrupted at about that rate, and every flagged value is filled. A clean photo, or the
+    Why: a detector trained where a fifth of the values are corrupted calls some of a clean photo's sharp
+    edges and fine texture corrupted (it has learned that a fifth of values are), and every flagged value
+    is filled. A clean photo, or the
     clean values beside exact salt-and-pepper, has a far lower share, and the shift tells the detector so.
-    Only downward (rho at most `prior`): letting it rise too ran away on dense noise saved as JPEG, where
-    the JPEG-damaged neighbours of impulses pushed rho up and more of them were filled (validation patches,
-    sp 0.3 + JPEG 90: 21.55 dB without the shift, 15.37 with 6 two-sided rounds). Measured on stop 21's
-    stage-1 run (docs/model-design.md "The window's share of corrupted values").
-    The exact impulses are left out of rho: `prefill-unet`'s path restores them, and beside them the other
-    values are clean (exact salt-and-pepper 0.1 per channel: 42.76 dB without the shift, 45.93 with it)."""
+    On the held-out patches, stage-1 weights, dead zone 0.45-0.55: a clean photo 49.36 -> 58.95 dB, exact
+    salt-and-pepper 0.1 41.08 -> 43.48 (`prefill-unet` 43.50), the real-world kinds 0-1 dB lower (`python
+    scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.45,0.55 --prior 0 0.22`).
+    Only downward (rho at most `prior`): in a development probe, letting it rise too ran away on dense
+    noise saved as JPEG, where the JPEG-damaged neighbours of impulses pushed rho up and more of them
+    were filled (sp 0.3 + JPEG 90 lost several dB). The exact impulses are left out of rho: `prefill-unet`'s
+    path restores them, and beside them the other values are clean."""
 
     def __init__(self, prior: float, steps: int, **kwargs):
         super().__init__(**kwargs)
@@ -232,7 +237,7 @@ class PriorShift(layers.Layer):
 
 
 def _detector(image, median, features: int = 16, both_polarities: bool = True, prior: float | None = PRIOR,
-              prior_steps: int = PRIOR_STEPS):
+              prior_steps: int = PRIOR_STEPS, blocks: int = 0):
     """Per-value probability of corruption (B, H, W, 3), from [x, median, x - median, exact impulses, ROAD],
     as decided: shifted to the window's share of corrupted values (`PriorShift`, unless `prior` is None).
     The probability as trained, which the cross-entropy sees, is `detector_probability`.
@@ -257,6 +262,9 @@ def _detector(image, median, features: int = 16, both_polarities: bool = True, p
     to_logits = layers.Conv2D(3, 1, kernel_initializer="zeros",
                               bias_initializer=keras.initializers.Constant(START_LOGIT / LOGIT_GAIN),
                               name=f"{FRESH_LAYERS}_logits")
+    deep = [(layers.Conv2D(features, 3, padding="same", dilation_rate=2, name=f"{GROWN_LAYERS}{i}a"),
+             layers.Conv2D(features, 3, padding="same", kernel_initializer="zeros", name=f"{GROWN_LAYERS}{i}b"))
+            for i in range(blocks)]
     negative = layers.Rescaling(-1.0, 1.0, name="negative")  # 1 - v
     difference = layers.Subtract()([image, median])
     views = [(image, median, difference)]
@@ -265,7 +273,10 @@ def _detector(image, median, features: int = 16, both_polarities: bool = True, p
     looks = []
     for x, m, d in views:
         first = layers.LeakyReLU(negative_slope=0.1)(conv1(layers.Concatenate()([x, m, d, evidence])))
-        looks.append(to_logits(layers.LeakyReLU(negative_slope=0.1)(context(conv2(first), first))))
+        h = layers.LeakyReLU(negative_slope=0.1)(context(conv2(first), first))
+        for widen, back in deep:
+            h = layers.Add()([h, back(layers.LeakyReLU(negative_slope=0.1)(widen(h)))])
+        looks.append(to_logits(h))
     logits = layers.Rescaling(LOGIT_GAIN, name=f"{FRESH_LAYERS}_gain")(layers.Maximum()(looks) if len(looks) > 1 else looks[0])
     if prior is not None:  # None: the decision before stop 22 (for comparisons: scripts/blind_threshold.py --prior 0)
         logits = PriorShift(prior, prior_steps, name="prior_shift")(logits, evidence)
@@ -280,14 +291,15 @@ def detector_probability(model: keras.Model):
 
 def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8,
           dead_zone: tuple[float, float] = DEAD_ZONE, both_polarities: bool = True, prior: float | None = PRIOR,
-          prior_steps: int = PRIOR_STEPS) -> keras.Model:
+          prior_steps: int = PRIOR_STEPS, detector_blocks: int = 0) -> keras.Model:
     """Median and detector, the blind pre-fill, `prefill-unet`'s U-Net, the soft switching output.
 
     The U-Net's convs are built after the detector's but numbered as `prefill-unet`'s (the detector's
     have their own names), so `fit --init models/prefill-unet.onnx` maps them one to one."""
     image = keras.Input(shape=(None, None, 3), name="image")
     median = Median3(name="median")(image)
-    decision = _detector(image, median, both_polarities=both_polarities, prior=prior, prior_steps=prior_steps)
+    decision = _detector(image, median, both_polarities=both_polarities, prior=prior, prior_steps=prior_steps,
+                         blocks=detector_blocks)
     prefilled, context = BlindPrefill(dead_zone=dead_zone, name="prefill")([image, median, decision])
     residual = unet_residual(prefilled, context, widths, head)
     restored = SwitchingOutput(name="restored")([image, prefilled, residual])
