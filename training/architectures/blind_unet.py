@@ -14,8 +14,8 @@ This model keeps everything `prefill-unet` does and adds one thing in front of i
   trained first with binary cross-entropy alone against the values that the noise moved
   (`label_threshold` of the recipe; loss "blind-detect"), later beside the restoration error ("blind").
 - The probability is shifted from the share of corrupted values the detector was trained on to the
-  window's own when that is lower (`PriorShift`): a clean photo's edges and texture, which the detector
-  calls corrupted at about its training rate, fall back below the dead zone.
+  window's own when that is lower (`PriorShift`): the edges and texture of a clean photo that the
+  detector calls corrupted fall back below the dead zone.
 - Then a dead zone (`DEAD_ZONE`, 0 below 0.25, 1 above 0.35): below it a value is untouched bit for bit,
   so a clean photo is returned as it came, the promise `prefill-unet`'s switching output keeps.
 - Exact 0/255 values are found as `prefill-unet` finds them; the learned weights only add impulses
@@ -204,8 +204,8 @@ class PriorShift(layers.Layer):
 
     Why: a detector trained where a fifth of the values are corrupted calls some of a clean photo's sharp
     edges and fine texture corrupted (it has learned that a fifth of values are), and every flagged value
-    is filled. A clean photo, or the
-    clean values beside exact salt-and-pepper, has a far lower share, and the shift tells the detector so.
+    is filled. A clean photo, or the clean values beside exact salt-and-pepper, has a far lower share,
+    and the shift tells the detector so.
     On the held-out patches, stage-1 weights, dead zone 0.45-0.55: a clean photo 49.36 -> 58.95 dB, exact
     salt-and-pepper 0.1 41.08 -> 43.48 (`prefill-unet` 43.50), the real-world kinds 0-1 dB lower (`python
     scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.45,0.55 --prior 0 0.22`).

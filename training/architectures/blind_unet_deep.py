@@ -1,6 +1,7 @@
 """Blind impulse U-Net with a deeper detector: `blind-unet` plus one residual block after the detector's
 second conv (a 3x3 conv dilated by 2, then a 3x3 conv that starts at zero, added back), so each value's
-decision sees 13x13 values of features instead of 5x5, through two more non-linear layers.
+decision sees 11x11 of the detector's inputs instead of 5x5 (13x13 pixels instead of 7x7, with the
+median's and ROAD's 3x3), through two more non-linear layers.
 
 Why: after 8,000 detection steps, `blind-unet`'s detector had all but stopped learning (its cross-entropy
 0.1963 -> 0.1935 in 3,000 steps, stop 22's `runs/blind-unet-symmetric-stage1b`), while a perfect detector
