@@ -21,7 +21,6 @@ the validation cases of `training.data.REAL_WORLD_VALIDATION`; PSNR on rounded u
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +48,7 @@ def main() -> None:
     from training import architectures
     from training.architectures import blind_unet
     from training.data import load_rgb, real_world_validation_set, split_folders
+    from training.init_weights import run_architecture
 
     threshold = blind_unet.RECIPE.label_threshold * 255.0
     _, val_files = split_folders(args.data, 0.2, 0)
@@ -69,21 +69,20 @@ def main() -> None:
     if args.run:
         import keras
 
-        arch = json.loads((Path(args.run) / "state.json").read_text())["config"]["arch"]
-        model = architectures.get(arch).build(both_polarities=not args.one_polarity)
+        model = architectures.get(run_architecture(args.run)).build(both_polarities=not args.one_polarity)
         model.load_weights(Path(args.run) / "best.weights.h5")
         learned = keras.Model(model.input, blind_unet.detector_probability(model))
 
     def evidence(k: int, x: np.ndarray) -> dict[str, np.ndarray]:
         """What the detectors threshold, computed once per patch."""
-        found = {"moved": np.abs(x.astype(np.int16) - clean[k]),
+        found = {"moved": x.astype(np.int16) - clean[k],
                  # the exact impulses known, as blind-unet's ROAD has them
                  "road": np.stack([road(x[..., c], np.isin(x[..., c], (0, 255))) for c in range(3)], -1)}
         if learned is not None:
             found["p"] = np.asarray(learned(noisy[k][None]))[0]
         return found
 
-    detectors = {"as is": lambda e: np.zeros(e["moved"].shape, bool), "truth": lambda e: e["moved"] > threshold}
+    detectors = {"as is": lambda e: np.zeros(e["moved"].shape, bool), "truth": lambda e: np.abs(e["moved"]) > threshold}
     detectors.update({f"ROAD > {t:g}": (lambda e, t=t: e["road"] > t) for t in args.road})
     if learned is not None:
         detectors.update({f"learned p > {t:g}": (lambda e, t=t: e["p"] > t) for t in args.p})
@@ -94,9 +93,9 @@ def main() -> None:
     rows = {name: [] for name in detectors}
     found = {name: {"up": [], "down": [], "clean": []} for name in detectors}  # random-valued patches
     for k, x in enumerate(noisy_u8):
-        moved = x.astype(np.int16) - clean[k]
         median = ndimage.median_filter(x, size=(3, 3, 1), mode="mirror")
         patch = evidence(k, x)
+        moved = patch["moved"]
         for name, detect in detectors.items():
             mask = detect(patch)
             rows[name].append(min(psnr(clean[k], default_model(flagged(x, median, mask))), 60.0))
