@@ -16,6 +16,7 @@ the validation cases of `training.data.REAL_WORLD_VALIDATION`; PSNR on rounded u
   python scripts/blind_oracle.py --photos 24 --patch 128
   python scripts/blind_oracle.py --run runs/blind-unet-symmetric-stage1
   python scripts/blind_oracle.py --run runs/blind-unet-context-stage1 --one-polarity
+  python scripts/blind_oracle.py --run runs/blind-unet-deep-stage1 --colour   # the CBSD68 case
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def main() -> None:
     parser.add_argument("--road", type=float, nargs="+", default=[40.0, 60.0, 80.0], help="ROAD thresholds (0..255 scale)")
     parser.add_argument("--run", help="a blind-unet fit run folder: adds its detector and its output")
     parser.add_argument("--p", type=float, nargs="+", default=[0.5, 0.9], help="the learned detector's thresholds")
+    parser.add_argument("--colour", action="store_true", help="colour photos only, noise per channel (the CBSD68 "
+                        "tables' case; by default per channel on every other colour photo, per pixel otherwise)")
     parser.add_argument("--one-polarity", action="store_true", help="the run's detector looks at the photo only "
                         "(runs before the negative was added)")
     args = parser.parse_args()
@@ -47,12 +50,16 @@ def main() -> None:
     from app.quality import psnr, to_uint8
     from training import architectures
     from training.architectures import blind_unet
-    from training.data import load_rgb, real_world_validation_set, split_folders
+    from training.data import is_grey, load_rgb, real_world_validation_set, split_folders
     from training.init_weights import run_architecture
 
     threshold = blind_unet.RECIPE.label_threshold * 255.0
     _, val_files = split_folders(args.data, 0.2, 0)
-    noisy, clean, cases = real_world_validation_set([load_rgb(p) for p in val_files[: args.photos]], args.patch, 1)
+    photos = [load_rgb(p) for p in val_files]
+    if args.colour:
+        photos = [photo for photo in photos if not is_grey(photo)]
+    noisy, clean, cases = real_world_validation_set(photos[: args.photos], args.patch, 1,
+                                                    per_channel=True if args.colour else None)
     noisy_u8 = to_uint8(noisy)
     session = ort.InferenceSession(str(ROOT / "models" / "prefill-unet.onnx"), providers=["CPUExecutionProvider"])
 
@@ -87,7 +94,7 @@ def main() -> None:
     if learned is not None:
         detectors.update({f"learned p > {t:g}": (lambda e, t=t: e["p"] > t) for t in args.p})
 
-    print(f"{len(val_files[: args.photos])} held-out photos, patches of {args.patch}; mean PSNR (dB) by case")
+    print(f"{len(noisy) // len(cases)} held-out {'colour ' if args.colour else ''}photos, patches of {args.patch}; mean PSNR (dB) by case")
     print("| detector + prefill-unet | " + " | ".join(cases) + " |")
     print("|---|" + "---:|" * len(cases))
     rows = {name: [] for name in detectors}

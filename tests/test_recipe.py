@@ -61,3 +61,22 @@ def test_validation_set_noises_grey_photos_per_pixel(astronaut, camera):
     assert is_grey((noisy[0] * 255).astype(np.uint8))
     noisy_old, _ = validation_set(images, 64, (0.5,), seed=0, per_image=1)
     assert not is_grey((noisy_old[0] * 255).astype(np.uint8))
+
+
+def test_real_world_validation_can_hold_every_colour_photo_per_channel(astronaut):
+    """`per_channel=True` (scripts/blind_oracle.py --colour, the CBSD68 tables' case): the odd-numbered photo
+    too gets noise that hits channels apart, where by default it gets per-pixel noise."""
+    from training.data import REAL_WORLD_VALIDATION, real_world_validation_set
+
+    photo = np.clip(astronaut, 1, 254)  # no 0/255 of its own
+    images = [photo, np.ascontiguousarray(photo[::-1])]
+    sp = [case[0] for case in REAL_WORLD_VALIDATION].index("sp0.5")
+    second = len(REAL_WORLD_VALIDATION) + sp  # the second photo's exact salt-and-pepper 0.5 patch
+
+    def split_pixels(noisy: np.ndarray) -> bool:
+        extreme = (noisy[second] == 0) | (noisy[second] == 1)
+        return bool((extreme.any(axis=2) & ~extreme.all(axis=2)).any())
+
+    default, _, _ = real_world_validation_set(images, 64, seed=0)
+    forced, _, _ = real_world_validation_set(images, 64, seed=0, per_channel=True)
+    assert not split_pixels(default) and split_pixels(forced)

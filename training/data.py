@@ -181,15 +181,17 @@ REAL_WORLD_VALIDATION = (
 )
 
 
-def real_world_validation_set(images: list[np.ndarray], patch: int, seed: int,
-                              grey_per_pixel: bool = True) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def real_world_validation_set(images: list[np.ndarray], patch: int, seed: int, grey_per_pixel: bool = True,
+                              per_channel: bool | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Fixed validation patches of held-out photos, one per `REAL_WORLD_VALIDATION` case each, as
-    `validation_set` (per channel on even-numbered colour photos, per pixel otherwise), and the case
-    names in the order the patches cycle through them."""
+    `validation_set` (per channel on even-numbered colour photos, per pixel otherwise; `per_channel` True
+    or False: always so), and the case names in the order the patches cycle through them."""
     rng = np.random.default_rng(seed)
     noisy, clean = [], []
+    alternate = per_channel is None
     for index, image in enumerate(images):
-        per_channel = index % 2 == 0 and not (grey_per_pixel and is_grey(image))
+        if alternate:
+            per_channel = index % 2 == 0 and not (grey_per_pixel and is_grey(image))
         crop = _random_crop(image, patch, rng)
         for _, kind, density, spread, jpeg in REAL_WORLD_VALIDATION:
             noisy.append(add_noise(crop, NoiseSpec(kind, density, per_channel=per_channel, spread=spread,

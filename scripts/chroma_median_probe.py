@@ -1,0 +1,69 @@
+"""How much of salt-and-pepper saved as colour JPEG a median removes when it works on luma and chroma apart.
+
+Why: JPEG (Pillow's default 4:2:0) stores chroma at half resolution and smears each per-channel impulse's
+colour over its neighbours, while the luma keeps the impulse sharp. A per-channel RGB median treats the
+smeared colour as detail. This probe takes JFIF's YCbCr, a small median on luma and a larger one on the
+two chroma planes, and compares it with the RGB medians the evaluation tables hold. A direction for the
+blind model (issue 15), not a shipped filter. Held-out training photos only (split as `fit` splits them),
+one crop per photo and case, noise per channel; PSNR on rounded uint8.
+
+    python scripts/chroma_median_probe.py --photos 16 --crop 256
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+# JFIF's RGB -> YCbCr (the offsets of 128 cancel in a median)
+JFIF = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+CASES = ((0.1, 90), (0.3, 90), (0.5, 90), (0.1, 75), (0.3, 75))
+
+
+def luma_chroma_median(noisy: np.ndarray, luma: int, chroma: int) -> np.ndarray:
+    """A `luma` x `luma` median on Y and a `chroma` x `chroma` median on Cb and Cr, back to uint8 RGB."""
+    from scipy import ndimage
+
+    ycc = noisy.astype(np.float64) @ JFIF.T
+    out = np.stack([ndimage.median_filter(ycc[..., c], luma if c == 0 else chroma, mode="mirror") for c in range(3)], -1)
+    return np.clip(np.round(out @ np.linalg.inv(JFIF).T), 0, 255).astype(np.uint8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+", default=["../shared/data/CBSD432"])
+    parser.add_argument("--photos", type=int, default=16)
+    parser.add_argument("--crop", type=int, default=256)
+    args = parser.parse_args()
+
+    from scipy import ndimage
+
+    from app.noise import NoiseSpec, add_noise
+    from app.quality import psnr
+    from training.data import is_grey, load_rgb, split_folders
+
+    _, val_files = split_folders(args.data, 0.2, 0)
+    photos = [p for p in (load_rgb(f) for f in val_files) if not is_grey(p)][: args.photos]
+    rng = np.random.default_rng(0)
+    methods = {"RGB median 3x3": lambda x: ndimage.median_filter(x, size=(3, 3, 1), mode="mirror"),
+               "RGB median 5x5": lambda x: ndimage.median_filter(x, size=(5, 5, 1), mode="mirror")}
+    methods.update({f"Y {y}x{y}, CbCr {c}x{c}": (lambda x, y=y, c=c: luma_chroma_median(x, y, c))
+                    for y, c in ((3, 5), (3, 9), (5, 9), (5, 13))})
+    print(f"{len(photos)} held-out colour photos, crops of {args.crop}; mean PSNR (dB)")
+    print("| method | " + " | ".join(f"sp {d} + JPEG {q}" for d, q in CASES) + " |")
+    print("|---|" + "---:|" * len(CASES))
+    scores = {name: [[] for _ in CASES] for name in ["noisy input", *methods]}
+    for photo in photos:
+        clean = np.ascontiguousarray(photo[: args.crop, : args.crop])
+        for i, (density, quality) in enumerate(CASES):
+            noisy = add_noise(clean, NoiseSpec("salt-pepper", density, per_channel=True, jpeg_quality=quality), rng=rng)
+            scores["noisy input"][i].append(psnr(clean, noisy))
+            for name, method in methods.items():
+                scores[name][i].append(psnr(clean, method(noisy)))
+    for name, by_case in scores.items():
+        print(f"| {name} | " + " | ".join(f"{np.mean(v):.2f}" for v in by_case) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
