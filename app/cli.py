@@ -61,6 +61,9 @@ def _denoise(args: argparse.Namespace) -> int:
     from app.registry import ModelRegistry
     from app.settings import Settings
 
+    if args.noise_map and args.format not in LOSSLESS:
+        print(f"error: --noise-map is written in a lossless format ({', '.join(LOSSLESS)}), not {args.format}", file=sys.stderr)
+        return 2
     try:
         settings = Settings(models_dir=args.models_dir, threads=args.threads, max_pixels=args.max_pixels,
                             tile_size=args.tile_size, default_model=None, prefer_int8=not args.float)
@@ -77,8 +80,13 @@ def _denoise(args: argparse.Namespace) -> int:
         return 2
     if not args.quiet:
         print(f"model: {model.name} ({model.precision}, {model.denoiser.provider})", file=sys.stderr)
-    options = pipeline.DenoiseOptions(ensemble=args.ensemble)
-    return _process(args, lambda data: pipeline.denoise(data, model.denoiser, settings.max_pixels, options).image)
+    options = pipeline.DenoiseOptions(ensemble=args.ensemble, noise_map=args.noise_map)
+
+    def work(data: bytes):
+        result = pipeline.denoise(data, model.denoiser, settings.max_pixels, options)
+        return result.noise_map if options.noise_map else result.image
+
+    return _process(args, work)
 
 
 def _corrupt(args: argparse.Namespace) -> int:
@@ -138,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="8: average the model over the 8 flips and rotations (slightly better, 8x the time)")
     p.add_argument("--float", action="store_true",
                    help="run the float model even where its int8 twin is shipped (the CPU runs the twin by default)")
+    p.add_argument("--noise-map", action="store_true",
+                   help="write, instead of the cleaned image, a grey map of its size: 255 where the model changed a "
+                   "pixel (the noise it found), 0 elsewhere (as POST /denoise output=noise-map; lossless formats)")
     p.set_defaults(func=_denoise)
 
     p = sub.add_parser("corrupt", help="add impulse noise (lossless output only)")

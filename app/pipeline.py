@@ -1,7 +1,7 @@
 """The work of /denoise and /corrupt, from uploaded bytes to a result: one implementation, shared by the
 service and the command line (as rembg's `remove()` is by its server and its CLI).
 
-    bytes -> decode (within the pixel budget) -> model (tiles, ensemble) -> Denoised
+    bytes -> decode (within the pixel budget) -> model (tiles, ensemble) -> Denoised (+ the noise map)
     bytes -> decode (within the pixel budget) -> noise (any kind, lossy re-encode last) -> DecodedImage
 
 What stays outside: HTTP (forms, content negotiation, the admission gate, headers, metrics) in
@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.errors import ImageTooLarge, InvalidParameter, UnsupportedImage
 from app.imaging import DecodedImage, decode
 from app.inference import ENSEMBLES, Denoiser, round_up
@@ -25,6 +27,7 @@ class DenoiseOptions:
     """How to denoise; checked on construction, so a bad value is refused before the upload is read."""
 
     ensemble: int = 1  # 1: one pass; 8: the mean over the 8 flips and rotations (8x the time)
+    noise_map: bool = False  # also make the map of the pixels the model changed (`changed_values`)
 
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:
@@ -41,6 +44,8 @@ class Denoised:
     image: DecodedImage  # the cleaned pixels; alpha, ICC profile and source format carried through
     seconds: float  # model time only: decoding and encoding excluded
     impulse_fraction: float  # estimated share of impulses of any kind in the upload (app.noise.impulse_fraction)
+    changed_fraction: float  # share of the colour values the model changed (`changed_values`)
+    noise_map: DecodedImage | None = None  # with `DenoiseOptions.noise_map`: grey, 255 where a pixel changed
 
     @property
     def pixels(self) -> int:
@@ -52,6 +57,26 @@ class Denoised:
 # its pixels in padding; anything up to one CPU tile of work (1024 x 1024) is always accepted.
 MAX_PADDING_FACTOR = 2
 ALWAYS_ACCEPTED_WORK = 1024 * 1024
+
+
+# Rows compared at a time by `changed_values`: a 60 MP photo's full-size comparison would hold 180 MB of
+# booleans, one band of a 10,000-pixel-wide one 15 MB.
+CHANGED_BAND_ROWS = 512
+
+
+def changed_values(before: np.ndarray, after: np.ndarray, with_map: bool = False) -> tuple[int, np.ndarray | None]:
+    """(how many colour values differ, and with `with_map` a uint8 (H, W) map: 255 where any value of the
+    pixel differs, else 0). The denoiser's noise map: a switching model changes only the values it takes
+    for noise, so what changed is what it found (`prefill-unet`: the exact 0/255 impulses). Alpha is not
+    compared: it passes through. Row bands bound the temporary memory."""
+    count = 0
+    found = np.zeros(before.shape[:2], np.uint8) if with_map else None
+    for top in range(0, before.shape[0], CHANGED_BAND_ROWS):
+        differs = before[top : top + CHANGED_BAND_ROWS] != after[top : top + CHANGED_BAND_ROWS]
+        count += int(np.count_nonzero(differs))
+        if found is not None:
+            found[top : top + CHANGED_BAND_ROWS] = 255 * (differs.any(axis=2) if differs.ndim == 3 else differs)
+    return count, found
 
 
 def check_shape_cost(width: int, height: int, pad_multiple: int) -> None:
@@ -78,11 +103,15 @@ def decode_within(data: bytes, max_pixels: int, options: DenoiseOptions, pad_mul
 
 def denoise(data: bytes, denoiser: Denoiser, max_pixels: int, options: DenoiseOptions = DenoiseOptions(),
             check: Callable[[], None] | None = None) -> Denoised:
-    """Uploaded bytes -> the denoised image (not yet encoded), its model time and impulse fraction.
-    `check()` (the request's ticket) runs before each tile and raises to stop the work."""
+    """Uploaded bytes -> the denoised image (not yet encoded), its model time, impulse fraction, share of
+    values changed, and with `options.noise_map` the map of the changed pixels. `check()` (the request's
+    ticket) runs before each tile and raises to stop the work."""
     image = decode_within(data, max_pixels, options, denoiser.pad_multiple)
     restored = denoiser.denoise(image, options.ensemble, check)
-    return Denoised(restored.image, restored.seconds, impulse_fraction(image.pixels))
+    count, found = changed_values(image.pixels, restored.image.pixels, options.noise_map)
+    noise_map = None if found is None else DecodedImage(found, source_format=image.source_format)
+    return Denoised(restored.image, restored.seconds, impulse_fraction(image.pixels), count / max(image.pixels.size, 1),
+                    noise_map)
 
 
 def corrupt(data: bytes, max_pixels: int, spec: NoiseSpec, seed: int | None) -> DecodedImage:

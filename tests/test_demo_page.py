@@ -75,6 +75,9 @@ def test_corrupt_then_denoise_a_real_photo(server, page, tmp_path, astronaut):
     page.click("#denoise")
     expect(page.locator("#clean-score")).to_contain_text("PSNR", timeout=60_000)
     expect(page.locator("#timing")).to_contain_text("ms")
+    # the share of values the model changed (X-Changed-Fraction): the switching default restores the impulses
+    changed = float(re.search(r"changed ([\d.]+)% of the values", page.inner_text("#timing")).group(1))
+    assert changed == pytest.approx(40, abs=3)  # density 0.4 per channel
 
     h, w = astronaut.shape[:2]
     for selector in ("#original-img", "#noisy-img", "#clean-img"):

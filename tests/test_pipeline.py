@@ -72,3 +72,30 @@ def test_corrupt_keeps_alpha_and_is_seeded(camera):
     np.testing.assert_array_equal(first.alpha, alpha)
     changed = first.pixels != camera
     assert changed.any() and set(np.unique(first.pixels[changed])) <= {255}  # salt only
+
+
+def test_noise_map_from_the_route_and_the_command_line_are_the_same_bytes(client, tmp_path, camera, capsys):
+    upload = png_bytes(salt_and_pepper(camera, 0.3, seed=9))
+    (tmp_path / "in.png").write_bytes(upload)
+    reply = client.post("/denoise", files={"file": ("in.png", upload)}, data={"output": "noise-map"})
+    assert reply.status_code == 200
+    args = ["denoise", str(tmp_path / "in.png"), "-o", str(tmp_path / "out"), "-q", "--threads", "2", "--noise-map"]
+    assert main(args) == 0
+    assert (tmp_path / "out" / "in.png").read_bytes() == reply.content
+    assert main(args + ["--format", "jpeg"]) == 2 and "lossless" in capsys.readouterr().err
+
+
+def test_changed_values_counts_in_bands_as_in_one_piece(monkeypatch):
+    rng = np.random.default_rng(0)
+    before = rng.integers(0, 256, (37, 11, 3), dtype=np.uint8)
+    after = before.copy()
+    after[rng.random(before.shape) < 0.1] ^= 1
+    whole_count, whole_map = pipeline.changed_values(before, after, with_map=True)
+    monkeypatch.setattr(pipeline, "CHANGED_BAND_ROWS", 4)
+    count, found = pipeline.changed_values(before, after, with_map=True)
+    assert count == whole_count == int((before != after).sum())
+    np.testing.assert_array_equal(found, whole_map)
+    np.testing.assert_array_equal(found, 255 * (before != after).any(axis=2))
+    grey_count, grey_map = pipeline.changed_values(before[..., 0], after[..., 0], with_map=True)
+    assert grey_count == int((before[..., 0] != after[..., 0]).sum()) and grey_map.shape == (37, 11)
+    assert pipeline.changed_values(before, after)[1] is None

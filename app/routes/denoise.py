@@ -1,10 +1,13 @@
-"""POST /denoise: upload an image, get it back with the salt-and-pepper noise removed.
+"""POST /denoise: upload an image, get it back with the salt-and-pepper noise removed (or, with
+`output=noise-map`, the map of the pixels the model changed).
 
 HTTP work only: the form, the output format, the admission gate, headers and metrics. The work
 itself is `app.pipeline.denoise`, the same function the command line calls.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -13,7 +16,8 @@ from starlette.background import BackgroundTask
 
 from app import pipeline
 from app.error_handlers import error_docs
-from app.formats import INPUT_DESCRIPTION, FormatName, response_content
+from app.errors import InvalidParameter
+from app.formats import INPUT_DESCRIPTION, LOSSLESS, OUTPUT_FORMATS, FormatName, response_content
 from app.imaging import encode
 from app.inference import ENSEMBLES
 from app.memory import release_memory
@@ -41,11 +45,16 @@ async def denoise(
     ensemble: int = Form(1, json_schema_extra={"enum": list(ENSEMBLES)},
                          description=f"one of {ENSEMBLES}: 8 averages the model over the 8 flips and rotations "
                          "of the image (slightly better, 8x the time; images up to max_pixels / 8)"),
+    output: Literal["image", "noise-map"] = Form("image", description="image: the cleaned image; noise-map: a "
+                                                  "grey image of its size, 255 where the model changed a pixel (the "
+                                                  "noise it found), 0 elsewhere, in a lossless format"),
 ) -> Response:
-    options = pipeline.DenoiseOptions(ensemble=ensemble)
+    options = pipeline.DenoiseOptions(ensemble=ensemble, noise_map=output == "noise-map")
+    if options.noise_map and format is not None and format not in LOSSLESS:
+        raise InvalidParameter(f"the noise map is sent in a lossless format ({', '.join(LOSSLESS)}), not {format}")
     await one_file(request)
     loaded = services.registry.get(model)
-    fmt = negotiate(format, request.headers.get("accept"))
+    fmt = negotiate(format, request.headers.get("accept"), LOSSLESS if options.noise_map else tuple(OUTPUT_FORMATS))
     # Reading, decoding and inference hold a slot (they are what costs memory and cores): a queued
     # upload stays spooled on disk. Encoding runs after the slot is released, overlapping the next
     # request's inference. The ticket stops the work between tiles (deadline, drain, client gone).
@@ -54,7 +63,8 @@ async def denoise(
         data = await file.read()
         result = await run_in_threadpool(pipeline.denoise, data, loaded.denoiser, services.settings.max_pixels,
                                          options, ticket.check)
-    body, media_type = await run_in_threadpool(encode, result.image, fmt, quality)
+    body, media_type = await run_in_threadpool(encode, result.noise_map if options.noise_map else result.image,
+                                               fmt, quality)
     services.metrics.inference.labels(loaded.name).observe(result.seconds)
     services.metrics.pixels.labels("/denoise", loaded.name).inc(result.pixels)
     return Response(body, media_type=media_type, headers={
@@ -62,5 +72,6 @@ async def denoise(
         "X-Provider": loaded.denoiser.provider,
         "X-Inference-Ms": f"{result.seconds * 1000:.1f}",
         "X-Impulse-Fraction": f"{result.impulse_fraction:.4f}",
+        "X-Changed-Fraction": f"{result.changed_fraction:.4f}",
         "X-Ensemble": str(options.ensemble),
     }, background=BackgroundTask(release_memory, result.pixels))

@@ -127,7 +127,8 @@ async function denoise() {
     syncSwipe();
     const ms = Number(response.headers.get("X-Inference-Ms"));
     const ensemble = response.headers.get("X-Ensemble") === "1" ? "" : ` x${response.headers.get("X-Ensemble")}`;
-    $("timing").textContent = `${response.headers.get("X-Model")}${ensemble}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}`;
+    const changed = 100 * Number(response.headers.get("X-Changed-Fraction"));
+    $("timing").textContent = `${response.headers.get("X-Model")}${ensemble}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}, changed ${changed.toFixed(1)}% of the values`;
     $("clean-score").textContent = state.noisy ? await scores(state.original, state.clean) : "";
     status("Done.");
   } catch (error) {

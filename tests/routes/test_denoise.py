@@ -67,6 +67,8 @@ def test_accept_header_chooses_the_format(client, camera):
         ({"file": ("a.png", "PNG")}, {"model": "no-such-model"}, 404, "unknown_model"),
         ({"file": ("a.png", "PNG")}, {"format": "gif"}, 422, "invalid_parameter"),
         ({"file": ("a.png", "PNG")}, {"quality": "0"}, 422, "invalid_parameter"),
+        ({"file": ("a.png", "PNG")}, {"output": "mask"}, 422, "invalid_parameter"),
+        ({"file": ("a.png", "PNG")}, {"output": "noise-map", "format": "jpeg"}, 422, "invalid_parameter"),
     ],
 )
 def test_bad_requests_get_a_json_4xx_and_the_service_keeps_serving(client, camera, files, data, status, code):
@@ -139,3 +141,35 @@ def test_metadata_icc_kept_exif_dropped_orientation_applied(client, astronaut):
     assert out.info.get("icc_profile") == icc and "exif" not in out.info and not out.getexif()
     upright = np.rot90(astronaut, 1)  # counter-clockwise
     assert psnr(upright, np.asarray(out)) > 30  # the right way round: the other turn scores about 11 dB
+
+
+def test_noise_map_marks_exactly_the_pixels_the_model_changed(client, astronaut):
+    """The default switching model changes the exact 0/255 impulses only (clipped astronaut: no 0/255 of its
+    own): the map is 255 on the pixels that got one (but the few it refills with 0 or 255), 0 elsewhere, and X-Changed-Fraction is the values' share."""
+    clean = np.clip(astronaut[:96, :128], 1, 254)
+    noisy = salt_and_pepper(clean, 0.2, seed=5)
+    upload = {"file": ("n.png", png_bytes(noisy))}
+    image = client.post("/denoise", files=upload)
+    reply = client.post("/denoise", files=upload, data={"output": "noise-map"})
+    assert reply.status_code == 200 and reply.headers["content-type"] == "image/png"
+    found = decode_png(reply.content)
+    restored = decode_png(image.content)
+    assert found.shape == clean.shape[:2] and found.dtype == np.uint8
+    np.testing.assert_array_equal(found, 255 * (restored != noisy).any(axis=2))
+    impulses = ((noisy == 0) | (noisy == 255)).any(axis=2)
+    assert not (found[~impulses]).any() and (found[impulses] == 255).mean() > 0.99  # a few refilled to 0/255
+    changed = (restored != noisy).mean()
+    assert float(reply.headers["x-changed-fraction"]) == pytest.approx(changed, abs=1e-4)
+    assert float(image.headers["x-changed-fraction"]) == pytest.approx(0.2, abs=0.01)
+
+
+def test_noise_map_is_lossless_only(client, camera):
+    """A JPEG would blur a map of single pixels: asked for by name, a 422 that says why (in the table
+    above); by Accept alone, a 406; a lossless format other than PNG is fine."""
+    upload = {"file": ("g.png", png_bytes(camera))}
+    r = client.post("/denoise", files=upload, data={"output": "noise-map", "format": "jpeg"})
+    assert "lossless" in r.json()["detail"]
+    r = client.post("/denoise", files=upload, data={"output": "noise-map"}, headers={"Accept": "image/jpeg"})
+    assert r.status_code == 406
+    r = client.post("/denoise", files=upload, data={"output": "noise-map", "format": "webp"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/webp"
