@@ -13,6 +13,11 @@ Speed, the last target, is `python -m training bench --models prefill-unet <cand
   python -m training export --run runs/blind-unet-symmetric-stage1 --name blind-unet --out /tmp/blind
   python scripts/blind_targets.py --model /tmp/blind/blind-unet.onnx            # CBSD68 tables, ~10 min
   python scripts/blind_targets.py --model /tmp/blind/blind-unet.onnx --sets CBSD68 BSD68
+  python scripts/blind_targets.py --model models/blind-unet.onnx --sets CBSD68 BSD68 --in-place  # a shipped model
+With `--in-place` the rows go into the committed tables themselves (each `evaluate --merge`, recorded in
+the table's summary.json and README as `added_by`), and into the tables no target reads (UNCHECKED),
+with `--card` where the table's own command has it (the model's card then holds its scores): for a
+model that ships.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ EVAL = ROOT / "docs" / "eval"
 REAL_WORLD = ("sp-jpeg90", "sp-jpeg75", "impulse-range30", "random-valued")
 MARGIN = {"CBSD68": 3.0, "BSD68": 2.0}
 EXACT = {"CBSD68": ("CBSD68", "CBSD68-exposure1.6"), "BSD68": ("BSD68",)}
+# Tables without a target of issue 15 that a shipped model's rows belong in too (`--in-place`)
+UNCHECKED = ("Set12", "BSD68-published-densities")
 
 
 def tables(sets: list[str]) -> list[tuple[str, str]]:
@@ -41,8 +48,9 @@ def tables(sets: list[str]) -> list[tuple[str, str]]:
     return chosen
 
 
-def merge_command(table: Path, model: Path, out: Path, data: str) -> list[str]:
-    """The table's recorded command with the candidate merged in (no --x8, no --card: nothing else re-run)."""
+def merge_command(table: Path, model: Path, out: Path, data: str, card: bool = False) -> list[str]:
+    """The table's recorded command with the candidate merged in (no --x8: nothing else re-run; --card
+    only with `card`, for a shipped model, where the table's own command writes cards)."""
     words = shlex.split(json.loads((table / "summary.json").read_text())["command"])[1:]  # drop "python"
     kept, skip = [], False
     for word in words:
@@ -51,7 +59,8 @@ def merge_command(table: Path, model: Path, out: Path, data: str) -> list[str]:
         skip = word in ("--x8", "--card", "--models")
         if not skip:
             kept.append(word.replace("../shared/data", data))
-    return [sys.executable, *kept, "--models", str(model), "--merge", "--out", str(out)]
+    card_flag = ["--card"] if card and "--card" in words else []
+    return [sys.executable, *kept, "--models", str(model), "--merge", "--out", str(out), *card_flag]
 
 
 def checks(summary: dict, kind: str, table: str, name: str) -> list[tuple[str, float, float]]:
@@ -78,17 +87,26 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["CBSD68"], choices=sorted(MARGIN))
     parser.add_argument("--data", default="../shared/data", help="where the test sets are")
     parser.add_argument("--work", default="/tmp/blind-targets", help="copies of the tables, with the candidate's rows")
+    parser.add_argument("--in-place", action="store_true", help="merge into docs/eval's tables, not copies")
     args = parser.parse_args()
 
-    model, work = Path(args.model).resolve(), Path(args.work)
+    model = Path(args.model).resolve()
+    work = EVAL if args.in_place else Path(args.work)
+    if args.in_place:  # the recorded command names the model as the repo has it, not this machine's path
+        model = model.relative_to(ROOT)
     rows = []
     for table, kind in tables(args.sets):
         copy = work / table
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(EVAL / table, copy)
-        subprocess.run(merge_command(EVAL / table, model, copy, args.data), cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+        if not args.in_place:
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(EVAL / table, copy)
+        subprocess.run(merge_command(EVAL / table, model, copy.relative_to(ROOT) if args.in_place else copy, args.data,
+                                     card=args.in_place), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         rows += checks(json.loads((copy / "summary.json").read_text())["summary"], kind, table, model.stem)
+    if args.in_place:
+        for table in UNCHECKED:
+            subprocess.run(merge_command(EVAL / table, model, (EVAL / table).relative_to(ROOT), args.data, card=True),
+                           cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     print(f"| {model.stem}: cell | PSNR | required | margin |\n|---|---:|---:|---:|")
     for label, value, required in rows:
         print(f"| {label} | {value:.2f} | {required:.2f} | {value - required:+.2f} |")

@@ -42,3 +42,14 @@ def test_each_kind_of_cell_gets_its_own_target():
     assert bt.checks({"per-channel": rows}, "clean-jpeg", "CBSD68-clean-jpeg90", "cand")[0][2] == 45.0
     assert [t for t, _ in bt.tables(["BSD68"])] == ["BSD68-sp-jpeg90", "BSD68-sp-jpeg75", "BSD68-impulse-range30",
                                                     "BSD68-random-valued", "BSD68-clean-jpeg90", "BSD68"]
+
+
+def test_a_shipped_models_merge_writes_its_card_only_where_the_table_does():
+    """`--in-place`: the card gets the salt-and-pepper tables' scores (their commands have --card), never the
+    real-world ones (evaluate-real-world.sh writes no card: they would replace the card's CBSD68 scores)."""
+    bt = _script()
+    model, out = Path("models/cand.onnx"), Path("docs/eval/x")
+    assert bt.merge_command(bt.EVAL / "CBSD68", model, out, "/data", card=True)[-1] == "--card"
+    assert "--card" not in bt.merge_command(bt.EVAL / "CBSD68-random-valued", model, out, "/data", card=True)
+    assert "--card" not in bt.merge_command(bt.EVAL / "CBSD68", model, out, "/data")
+    assert set(bt.UNCHECKED).isdisjoint(table for table, _ in bt.tables(["CBSD68", "BSD68"]))
