@@ -77,8 +77,9 @@ class DenoiseResult:
 
 class Denoiser:
     def __init__(self, path: Path, providers: Providers | None = None, threads: int = 0,
-                 tile_size: int = 0, tile_margin: int = 64):
-        """`tile_size` 0: the provider's own (`AUTO_TILE`)."""
+                 tile_size: int = 0, tile_margin: int = 64, cpu_tile_size: int = 0):
+        """`tile_size` 0: the provider's own (`AUTO_TILE`), or on the CPU the model's own `cpu_tile_size`
+        (its card's, for a model whose tile of 1024 needs more memory than the service's bound)."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or available_cpus()
         options.inter_op_num_threads = 1
@@ -93,6 +94,8 @@ class Denoiser:
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.pad_multiple = int(metadata.get("pad_multiple", 1))
         self.provider = self.session.get_providers()[0]
+        if not tile_size and cpu_tile_size and self.provider == "CPUExecutionProvider":
+            tile_size = cpu_tile_size
         tile_size = tile_size or AUTO_TILE.get(self.provider, 1024)
         self.tile_size = max(self.pad_multiple, round_up(tile_size, self.pad_multiple))
         self.tile_margin = round_up(tile_margin, self.pad_multiple)
@@ -103,6 +106,14 @@ class Denoiser:
         self._shrink = ort.RunOptions()
         self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0" if
                                           self.provider == "CPUExecutionProvider" else "cpu:0;gpu:0")
+
+    def release_arena(self) -> None:
+        """Shrink onnxruntime's arena now, with one run on the smallest input. A big image's work that
+        was stopped (deadline, drain, client gone) never reaches its last tile, whose run shrinks it: four
+        6000x4000 photos sent at once to `blind-unet`, the last stopped by the deadline, left the idle
+        server at 1,942 MB (`scripts/memory_cases.py --model blind-unet`, before this)."""
+        side = self.pad_multiple
+        self._run_once(np.zeros((1, side, side, 3), np.float32), shrink=True)
 
     def _run(self, batch: np.ndarray, ensemble: int = 1, shrink: bool = False) -> np.ndarray:
         """The model on a (B, h, w, 3) float32 batch, once or as the mean of `ensemble` turned copies.
@@ -163,7 +174,12 @@ class Denoiser:
         release = pixels.shape[0] * pixels.shape[1] >= BIG_REQUEST_PIXELS
         for index, (window, core, target) in enumerate(tiles):
             if check is not None:
-                check()
+                try:
+                    check()
+                except BaseException:
+                    if release and index > 0:  # stopped mid-image: the last tile's shrink will not come
+                        self.release_arena()
+                    raise
             tile = pixels[window].astype(np.float32) / top
             if image.is_grey:
                 tile = np.repeat(tile[..., None], 3, axis=2)

@@ -64,7 +64,8 @@ class ModelRegistry:
             raise RuntimeError(f"no .onnx models in {self.settings.models_dir}")
         for path in paths:
             card = read_card(path, missing_ok=True)
-            denoiser = Denoiser(path, providers, self.settings.threads, self.settings.tile_size, self.settings.tile_margin)
+            denoiser = Denoiser(path, providers, self.settings.threads, self.settings.tile_size, self.settings.tile_margin,
+                                int(card.get("cpu_tile_size", 0)))
             self.models[path.stem] = LoadedModel(path.stem, path, card, denoiser)
             log.info("loaded model", extra={"model": path.stem, "provider": denoiser.provider})
         self.default_name = self._pick_default()

@@ -81,6 +81,19 @@ def checks(summary: dict, kind: str, table: str, name: str) -> list[tuple[str, f
     return out
 
 
+def card_from_tables(model: Path) -> None:
+    """The model's committed rows into its card, table by table, as `evaluate --merge --card` writes them
+    (`training.evaluate.update_cards`, with the command that added the rows)."""
+    from training.evaluate import update_cards
+
+    for table in sorted(EVAL.iterdir()):
+        record = json.loads((table / "summary.json").read_text()) if (table / "summary.json").exists() else {}
+        added = [c for c in record.get("added_by", []) if model.stem in c]
+        if "--card" in record.get("command", "") and added:
+            update_cards(record["summary"], record["dataset"], [model], added[-1])
+            print(f"{table.name}: scores from {added[-1]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the candidate .onnx, its card beside it")
@@ -88,7 +101,13 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data", help="where the test sets are")
     parser.add_argument("--work", default="/tmp/blind-targets", help="copies of the tables, with the candidate's rows")
     parser.add_argument("--in-place", action="store_true", help="merge into docs/eval's tables, not copies")
+    parser.add_argument("--card-from-tables", action="store_true",
+                        help="run nothing: write the model's rows already in the committed tables into its card "
+                        "(those whose command writes cards), as --in-place does; after a re-export emptied them")
     args = parser.parse_args()
+    if args.card_from_tables:
+        card_from_tables(Path(args.model))
+        return
 
     model = Path(args.model).resolve()
     work = EVAL if args.in_place else Path(args.work)

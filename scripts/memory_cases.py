@@ -7,6 +7,7 @@ a second after the last answer. Prints a table and the answers' statuses.
 
   python scripts/memory_cases.py                       # every case (about 6 minutes on 2 cores)
   python scripts/memory_cases.py --only compare strip  # cases whose names contain these words
+  python scripts/memory_cases.py --only "6000x4000 photo" "60 MP" --model blind-unet  # /denoise by another model
 """
 
 from __future__ import annotations
@@ -89,19 +90,20 @@ def chunked_upload(base: str, size: int) -> str:
 
 
 def cases(args) -> dict[str, Callable[[str], list[str]]]:
+    model = {"model": args.model} if args.model else None  # the /denoise cases' model (default: the service's)
     return {
         f"/compare, two flat {args.compare_mp:g} MP PNGs": lambda base, f=flat(args.compare_mp): [
             post(base, "/compare", {"reference": ("a.png", f), "image": ("b.png", f)})],
         "/corrupt, a flat 60 MP PNG": lambda base, f=flat(59.9): [post(base, "/corrupt", {"file": ("a.png", f)})],
-        "/denoise, a 6000x4000 photo": lambda base, p=photo(6000, 4000): [post(base, "/denoise", {"file": ("a.png", p)})],
+        "/denoise, a 6000x4000 photo": lambda base, p=photo(6000, 4000): [post(base, "/denoise", {"file": ("a.png", p)}, model)],
         "/denoise, a 60 MP photo (7740x7740, the pixel limit)": lambda base, p=photo(7740, 7740): [
-            post(base, "/denoise", {"file": ("a.jpg", p)})],
+            post(base, "/denoise", {"file": ("a.jpg", p)}, model)],
         "/denoise, a 1x500000 strip": lambda base, s=png(np.zeros((1, 500_000), np.uint8)): [
             post(base, "/denoise", {"file": ("s.png", s)})],
         "12 chunked 47 MiB uploads at once (not images)": lambda base: concurrently(
             [lambda: chunked_upload(base, 47 << 20)] * 12),
         "four 6000x4000 photos at once": lambda base, p=photo(6000, 4000): concurrently(
-            [lambda: post(base, "/denoise", {"file": ("a.png", p)})] * 4),
+            [lambda: post(base, "/denoise", {"file": ("a.png", p)}, model)] * 4),
     }
 
 
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--compare-mp", type=float, default=59.9, help="size of each /compare image")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--model", help="the model the /denoise cases name (default: none, the service's default)")
     args = parser.parse_args(argv)
     env = {"DENOISE_LOG_JSON": "true", **dict(kv.split("=", 1) for kv in args.env)}
     rows = []

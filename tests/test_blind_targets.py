@@ -53,3 +53,29 @@ def test_a_shipped_models_merge_writes_its_card_only_where_the_table_does():
     assert "--card" not in bt.merge_command(bt.EVAL / "CBSD68-random-valued", model, out, "/data", card=True)
     assert "--card" not in bt.merge_command(bt.EVAL / "CBSD68", model, out, "/data")
     assert set(bt.UNCHECKED).isdisjoint(table for table, _ in bt.tables(["CBSD68", "BSD68"]))
+
+
+def test_card_from_tables_takes_only_the_card_writing_tables_rows(tmp_path, monkeypatch):
+    import json
+
+    from app.cards import read_card, write_card
+    from training.evaluate import METHODS
+
+    bt = _script()
+    classical = next(name for name in METHODS if name != "noisy input")
+    summary = {"per-channel": {"cand": {"0.1": {"psnr": 30.0, "ssim": 0.9}},
+                               "noisy input": {"0.1": {"psnr": 15.0, "ssim": 0.2}},
+                               classical: {"0.1": {"psnr": 28.0, "ssim": 0.8}}}}
+    for table, command in (("S", "python -m training evaluate --data d/S --card"), ("S-jpeg", "python -m training evaluate --data d/S")):
+        (tmp_path / "eval" / table).mkdir(parents=True)
+        (tmp_path / "eval" / table / "summary.json").write_text(json.dumps(
+            {"dataset": table, "command": command, "added_by": [f"python -m training evaluate --models m/cand.onnx --merge ({table})"],
+             "summary": summary}))
+    monkeypatch.setattr(bt, "EVAL", tmp_path / "eval")
+    model = tmp_path / "cand.onnx"
+    write_card(model, {"name": "cand", "scores": {}})
+    bt.card_from_tables(model)
+    scores = read_card(model)["scores"]
+    assert list(scores) == ["S"]  # the real-world-style table writes no card
+    assert scores["S"]["per-channel"]["0.1"] == {"psnr": 30.0, "ssim": 0.9, "noisy_psnr": 15.0, "best_classical_psnr": 28.0}
+    assert scores["S"]["command"].endswith("(S)")

@@ -121,6 +121,24 @@ def test_a_big_image_shrinks_the_arena_after_its_last_tile_only(default_model_pa
     denoiser.denoise(DecodedImage(astronaut))  # small: no shrinking
     assert calls == [False]
 
+    class Stopped(Exception):
+        pass
+
+    def stop_after_three() -> None:
+        if len(calls) >= 3:
+            raise Stopped  # the deadline, a drain, a client gone
+    calls.clear()
+    with pytest.raises(Stopped):
+        denoiser.denoise(DecodedImage(big), check=stop_after_three)
+    assert calls == [False] * 3 + [True]  # stopped mid-image: handed back all the same
+
+
+def test_a_models_own_cpu_tile_applies_only_when_the_settings_leave_it_open(default_model_path):
+    """A card's `cpu_tile_size` (blind-unet's, whose 1024 tiles broke the service's memory bound)."""
+    own = Denoiser(default_model_path, threads=2, cpu_tile_size=640)
+    assert own.tile_size == (640 if own.provider == "CPUExecutionProvider" else AUTO_TILE[own.provider])
+    assert Denoiser(default_model_path, threads=2, tile_size=512, cpu_tile_size=640).tile_size == 512
+
 
 @pytest.mark.parametrize("spec, gain", [
     ({"kind": "random-valued", "density": 0.2}, 10.0),  # measured 13.8 dB over the default
@@ -148,3 +166,14 @@ def test_the_shipped_blind_model_keeps_exact_salt_and_pepper_and_clean_photos(as
     default = Denoiser(MODELS / "prefill-unet.onnx", threads=2).denoise(DecodedImage(noisy)).image.pixels
     assert psnr(clean, blind.denoise(DecodedImage(noisy)).image.pixels) > psnr(clean, default) - 0.1
     assert (blind.denoise(DecodedImage(clean)).image.pixels == clean).mean() > 0.99
+
+
+def test_the_service_runs_blind_unet_in_its_cards_cpu_tiles(client):
+    """The registry hands each model its card's `cpu_tile_size` (blind-unet: 768, for the memory bound)."""
+    import json
+
+    registry = client.app.state.services.registry
+    card = json.loads((MODELS / "blind-unet.json").read_text())
+    blind, default = registry.models["blind-unet"].denoiser, registry.models["prefill-unet"].denoiser
+    if blind.provider == "CPUExecutionProvider":
+        assert blind.tile_size == card["cpu_tile_size"] == 768 and default.tile_size == AUTO_TILE[default.provider]

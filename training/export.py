@@ -133,6 +133,8 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
         "io": {"input": "image: float32 (batch, height, width, 3), RGB in [0, 1], height and width multiples of pad_multiple",
                "output": "restored: float32, same shape; round and clip to the output bit depth"},
         "pad_multiple": module.RECIPE.pad_multiple,
+        # the service's CPU tile for this model when its settings leave the size open (app.inference.Denoiser)
+        **({"cpu_tile_size": module.CPU_TILE_SIZE} if hasattr(module, "CPU_TILE_SIZE") else {}),
         "opset": opset,
         "onnx_parity_max_abs_error": error,
         "sha256": file_sha256(onnx_path),

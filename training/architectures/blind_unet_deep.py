@@ -23,6 +23,10 @@ from training.architectures.blind_unet import FRESH_LAYERS, GROWN_LAYERS, RECIPE
 
 GROWS_FROM = "blind-unet"  # `fit --init` takes a run of this architecture and adds the GROWN_LAYERS
 BLOCKS = 1  # each costs two 3x3 convs of 16 features at full resolution, per look (photo and negative)
+# The service's CPU tile for this model (its card's `cpu_tile_size`). With the default's 1024 a 60 MP photo
+# peaked at 2,122 MB in the server, past the documented 1.65 GB and near the pods' 2 GiB; 768 gave 1,413 MB
+# (`python scripts/memory_cases.py --only "60 MP photo" --model blind-unet --env DENOISE_TILE_SIZE=768`).
+CPU_TILE_SIZE = 768
 
 
 def build(**options) -> keras.Model:
