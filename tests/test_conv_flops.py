@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("conv_flops", ROOT / "scripts" / "conv_flops.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("conv_flops")
 
 
 def test_a_known_convolution_is_counted_exactly(tmp_path):

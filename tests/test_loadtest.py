@@ -1,14 +1,10 @@
 """A short run of the load script (the full run is documented in docs/load-test.md)."""
 
-import importlib.util
-
-from tests.conftest import ROOT
+from tests.conftest import load_script
 
 
 def test_short_load_run_has_no_errors_but_deliberate_503s():
-    spec = importlib.util.spec_from_file_location("loadtest", ROOT / "scripts" / "loadtest.py")
-    loadtest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loadtest)
+    loadtest = load_script("loadtest")
     result = loadtest.main(["--clients", "4", "--seconds", "4", "--warmup-seconds", "1", "--count", "2", "--max-requests", "200"])
     assert result["statuses"].get("200", 0) > 0
     assert set(result["statuses"]) <= {"200", "503"}, result["statuses"]
