@@ -116,6 +116,8 @@ MUTANTS: list[Mutant] = [
       "if release and index > 0:", "if False:", "tests/test_inference.py"),
     m("registry: a card's cpu_tile_size ignored", "app/registry.py", 'int(card.get("cpu_tile_size", 0))', "0",
       "tests/test_inference.py"),
+    m("lifecycle: the deadline counts the queue", "app/lifecycle.py",
+      "self.deadline = time.monotonic() + self.timeout_s", "pass", "tests/test_server_lifecycle.py"),
     m("/corrupt: X-Seed is not the seed used", "app/routes/corrupt.py", '"X-Seed": str(seed)',
       '"X-Seed": str(seed + 1)', "tests/routes/test_corrupt.py"),
     m("/compare: PSNR off by 0.5 dB", "app/routes/compare.py", "round(value, 4)", "round(value + 0.5, 4)",

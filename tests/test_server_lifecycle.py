@@ -136,3 +136,19 @@ def test_the_drain_hands_sigterm_on_when_no_server_handles_it(tmp_path):
 
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == -signal.SIGTERM and "still alive" not in done.stdout
+
+
+def test_the_deadline_counts_from_the_slot_not_from_arrival():
+    """`request_timeout_s` is work time, the queue excluded: a request that waited longer than it for its
+    slot still gets all of it."""
+    from app.errors import DeadlineExceeded
+    from app.lifecycle import Drain, Ticket
+
+    ticket = Ticket.start(0.2, Drain(30.0))
+    time.sleep(0.3)  # queued
+    ticket.begin_work()
+    ticket.check()  # would have raised had the clock started on arrival
+    assert ticket.started_work
+    time.sleep(0.25)
+    with pytest.raises(DeadlineExceeded):
+        ticket.check()

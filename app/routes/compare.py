@@ -44,7 +44,7 @@ async def compare(
                 "ssim": round(structure, 6)}, a.shape[0] * a.shape[1]
 
     async with watched(request, services) as ticket, services.gate.slot():
-        ticket.started_work = True
+        ticket.begin_work()
         scores, pixels = await run_in_threadpool(work, await reference.read(), await image.read(), ticket.check)
     background.add_task(release_memory, 2 * pixels)
     return scores

@@ -68,7 +68,7 @@ async def corrupt(
         return *encode(noisy, fmt), noisy.pixel_count
 
     async with watched(request, services) as ticket, services.gate.slot():
-        ticket.started_work = True
+        ticket.begin_work()
         body, media_type, pixels = await run_in_threadpool(work, await file.read())
     services.metrics.pixels.labels("/corrupt", "").inc(pixels)
     return Response(body, media_type=media_type, headers={"X-Seed": str(seed), "X-Noise-Density": str(density), "X-Noise-Kind": noise},

@@ -59,7 +59,7 @@ async def denoise(
     # upload stays spooled on disk. Encoding runs after the slot is released, overlapping the next
     # request's inference. The ticket stops the work between tiles (deadline, drain, client gone).
     async with watched(request, services) as ticket, services.gate.slot():
-        ticket.started_work = True
+        ticket.begin_work()
         data = await file.read()
         result = await run_in_threadpool(pipeline.denoise, data, loaded.denoiser, services.settings.max_pixels,
                                          options, ticket.check)
