@@ -88,7 +88,8 @@ def card_from_tables(model: Path) -> None:
 
     for table in sorted(EVAL.iterdir()):
         record = json.loads((table / "summary.json").read_text()) if (table / "summary.json").exists() else {}
-        added = [c for c in record.get("added_by", []) if model.stem in c]
+        added = [c for c in record.get("added_by", [])  # the merges that named this model (not its -int8 twin)
+                 if any(word == model.stem or Path(word).name == model.name for word in shlex.split(c))]
         if "--card" in record.get("command", "") and added:
             update_cards(record["summary"], record["dataset"], [model], added[-1])
             print(f"{table.name}: scores from {added[-1]}")

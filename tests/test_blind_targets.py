@@ -65,7 +65,9 @@ def test_card_from_tables_takes_only_the_card_writing_tables_rows(tmp_path, monk
     for table, command in (("S", "python -m training evaluate --data d/S --card"), ("S-jpeg", "python -m training evaluate --data d/S")):
         (tmp_path / "eval" / table).mkdir(parents=True)
         (tmp_path / "eval" / table / "summary.json").write_text(json.dumps(
-            {"dataset": table, "command": command, "added_by": [f"python -m training evaluate --models m/cand.onnx --merge ({table})"],
+            {"dataset": table, "command": command,
+             "added_by": [f"python -m training evaluate --models m/cand.onnx --merge --name {table}",
+                          "python -m training evaluate --models cand-int8 --merge"],
              "summary": summary}))
     monkeypatch.setattr(bt, "EVAL", tmp_path / "eval")
     model = tmp_path / "cand.onnx"
@@ -74,4 +76,4 @@ def test_card_from_tables_takes_only_the_card_writing_tables_rows(tmp_path, monk
     scores = read_card(model)["scores"]
     assert list(scores) == ["S"]  # the real-world-style table writes no card
     assert scores["S"]["per-channel"]["0.1"] == {"psnr": 30.0, "ssim": 0.9, "noisy_psnr": 15.0, "best_classical_psnr": 28.0}
-    assert scores["S"]["command"].endswith("(S)")
+    assert scores["S"]["command"].endswith("--name S")  # its own merge, not its twin's
