@@ -22,6 +22,7 @@ the validation cases of `training.data.REAL_WORLD_VALIDATION`; PSNR on rounded u
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +56,9 @@ def main() -> None:
 
     threshold = blind_unet.RECIPE.label_threshold * 255.0
     _, val_files = split_folders(args.data, 0.2, 0)
-    photos = [load_rgb(p) for p in val_files]
-    if args.colour:
-        photos = [photo for photo in photos if not is_grey(photo)]
-    noisy, clean, cases = real_world_validation_set(photos[: args.photos], args.patch, 1,
-                                                    per_channel=True if args.colour else None)
+    photos = (load_rgb(p) for p in val_files)  # read only as many as are used
+    chosen = list(itertools.islice((p for p in photos if not (args.colour and is_grey(p))), args.photos))
+    noisy, clean, cases = real_world_validation_set(chosen, args.patch, 1, per_channel=True if args.colour else None)
     noisy_u8 = to_uint8(noisy)
     session = ort.InferenceSession(str(ROOT / "models" / "prefill-unet.onnx"), providers=["CPUExecutionProvider"])
 

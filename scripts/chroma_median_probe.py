@@ -13,6 +13,7 @@ one crop per photo and case, noise per channel; PSNR on rounded uint8.
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def main() -> None:
     from training.data import is_grey, load_rgb, split_folders
 
     _, val_files = split_folders(args.data, 0.2, 0)
-    photos = [p for p in (load_rgb(f) for f in val_files) if not is_grey(p)][: args.photos]
+    photos = list(itertools.islice((p for p in (load_rgb(f) for f in val_files) if not is_grey(p)), args.photos))
     rng = np.random.default_rng(0)
     methods = {"RGB median 3x3": lambda x: ndimage.median_filter(x, size=(3, 3, 1), mode="mirror"),
                "RGB median 5x5": lambda x: ndimage.median_filter(x, size=(5, 5, 1), mode="mirror")}

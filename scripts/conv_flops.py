@@ -3,7 +3,7 @@
 Why: the speed target compares models on one machine, and a profile (scripts/profile_onnx.py) says where
 the time goes; this says where the arithmetic is, which no runtime can remove: a part whose convolutions
 cost as much as the whole default model cannot be made as fast as it by any layout or thread setting.
-Counts 2 x multiply-adds of every Conv (and ConvTranspose) from the shapes onnx infers for a square input.
+Counts 2 x multiply-adds of every Conv (and ConvTranspose), with the shapes of one run on a square input.
 
     python scripts/conv_flops.py models/prefill-unet.onnx models/blind-unet.onnx --group detector
 """

@@ -7,7 +7,7 @@ a second after the last answer. Prints a table and the answers' statuses.
 
   python scripts/memory_cases.py                       # every case (about 6 minutes on 2 cores)
   python scripts/memory_cases.py --only compare strip  # cases whose names contain these words
-  python scripts/memory_cases.py --only "6000x4000 photo" "60 MP" --model blind-unet  # /denoise by another model
+  python scripts/memory_cases.py --only "6000x4000" "60 MP photo" --model blind-unet  # /denoise by another model
 """
 
 from __future__ import annotations
