@@ -14,6 +14,7 @@ Speed, the last target, is `python -m training bench --models prefill-unet <cand
   python scripts/blind_targets.py --model /tmp/blind/blind-unet.onnx            # CBSD68 tables, ~10 min
   python scripts/blind_targets.py --model /tmp/blind/blind-unet.onnx --sets CBSD68 BSD68
   python scripts/blind_targets.py --model models/blind-unet.onnx --sets CBSD68 BSD68 --in-place  # a shipped model
+  python scripts/blind_targets.py --model models/blind-unet.onnx --sets CBSD68 BSD68 --report    # its cells, as committed
 With `--in-place` the rows go into the committed tables themselves (each `evaluate --merge`, recorded in
 the table's summary.json and README as `added_by`), and into the tables no target reads (UNCHECKED),
 with `--card` where the table's own command has it (the model's card then holds its scores): for a
@@ -105,9 +106,18 @@ def main() -> None:
     parser.add_argument("--card-from-tables", action="store_true",
                         help="run nothing: write the model's rows already in the committed tables into its card "
                         "(those whose command writes cards), as --in-place does; after a re-export emptied them")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: the target cells of a model whose rows the committed tables already hold "
+                        "(after the tables changed, e.g. a new classical anchor moved the targets)")
     args = parser.parse_args()
     if args.card_from_tables:
         card_from_tables(Path(args.model))
+        return
+    if args.report:
+        name = Path(args.model).stem
+        report([row for table, kind in tables(args.sets)
+                for row in checks(json.loads((EVAL / table / "summary.json").read_text())["summary"], kind, table, name)],
+               name, EVAL)
         return
 
     model = Path(args.model).resolve()
@@ -127,11 +137,16 @@ def main() -> None:
         for table in UNCHECKED:
             subprocess.run(merge_command(EVAL / table, model, (EVAL / table).relative_to(ROOT), args.data, card=True),
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    print(f"| {model.stem}: cell | PSNR | required | margin |\n|---|---:|---:|---:|")
+    report(rows, model.stem, work)
+
+
+def report(rows: list[tuple[str, float, float]], name: str, where: Path) -> None:
+    """Print every target cell (the model, what it must reach, the margin) and how many are met."""
+    print(f"| {name}: cell | PSNR | required | margin |\n|---|---:|---:|---:|")
     for label, value, required in rows:
         print(f"| {label} | {value:.2f} | {required:.2f} | {value - required:+.2f} |")
     met = sum(value >= required for _, value, required in rows)
-    print(f"\n{met} of {len(rows)} cells met; tables with the candidate's rows in {work}")
+    print(f"\n{met} of {len(rows)} cells met; tables with the model's rows in {where}")
 
 
 if __name__ == "__main__":

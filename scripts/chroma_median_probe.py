@@ -3,9 +3,9 @@
 Why: JPEG (Pillow's default 4:2:0) stores chroma at half resolution and smears each per-channel impulse's
 colour over its neighbours, while the luma keeps the impulse sharp. A per-channel RGB median treats the
 smeared colour as detail. This probe takes JFIF's YCbCr, a small median on luma and a larger one on the
-two chroma planes, and compares it with the RGB medians the evaluation tables hold. A direction for the
-blind model (issue 15), not a shipped filter. Held-out training photos only (split as `fit` splits them),
-one crop per photo and case, noise per channel; PSNR on rounded uint8.
+two chroma planes (`training.baselines.luma_chroma_median`), and compares it with the RGB medians. It
+chose the two window pairs that joined the tables' classical anchors (stop 24). Held-out training photos
+only (split as `fit` splits them), one crop per photo and case, noise per channel; PSNR on rounded uint8.
 
     python scripts/chroma_median_probe.py --photos 16 --crop 256
 """
@@ -17,18 +17,7 @@ import itertools
 
 import numpy as np
 
-# JFIF's RGB -> YCbCr (the offsets of 128 cancel in a median)
-JFIF = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 CASES = ((0.1, 90), (0.3, 90), (0.5, 90), (0.1, 75), (0.3, 75))
-
-
-def luma_chroma_median(noisy: np.ndarray, luma: int, chroma: int) -> np.ndarray:
-    """A `luma` x `luma` median on Y and a `chroma` x `chroma` median on Cb and Cr, back to uint8 RGB."""
-    from scipy import ndimage
-
-    ycc = noisy.astype(np.float64) @ JFIF.T
-    out = np.stack([ndimage.median_filter(ycc[..., c], luma if c == 0 else chroma, mode="mirror") for c in range(3)], -1)
-    return np.clip(np.round(out @ np.linalg.inv(JFIF).T), 0, 255).astype(np.uint8)
 
 
 def main() -> None:
@@ -42,6 +31,7 @@ def main() -> None:
 
     from app.noise import NoiseSpec, add_noise
     from app.quality import psnr
+    from training.baselines import luma_chroma_median
     from training.data import is_grey, load_rgb, split_folders
 
     _, val_files = split_folders(args.data, 0.2, 0)

@@ -77,3 +77,19 @@ def test_card_from_tables_takes_only_the_card_writing_tables_rows(tmp_path, monk
     assert list(scores) == ["S"]  # the real-world-style table writes no card
     assert scores["S"]["per-channel"]["0.1"] == {"psnr": 30.0, "ssim": 0.9, "noisy_psnr": 15.0, "best_classical_psnr": 28.0}
     assert scores["S"]["command"].endswith("--name S")  # its own merge, not its twin's
+
+
+def test_report_reads_a_shipped_models_cells_from_the_committed_tables(capsys, monkeypatch):
+    import json
+    import sys
+
+    bt = _script()
+    monkeypatch.setattr(sys, "argv", ["blind_targets.py", "--model", "models/blind-unet.onnx", "--sets", "BSD68", "--report"])
+    bt.main()
+    lines = capsys.readouterr().out.splitlines()
+    table = json.loads((bt.EVAL / "BSD68-random-valued" / "summary.json").read_text())["summary"]["per-pixel"]
+    value, best = table["blind-unet"]["0.1"]["psnr"], table["best classical (per image)"]["0.1"]["psnr"]
+    assert f"| BSD68-random-valued per-pixel 0.1 | {value:.2f} | {best + 2.0:.2f} | {value - best - 2.0:+.2f} |" in lines
+    cells = [line for line in lines if line.startswith("| BSD68")]
+    met = sum(not line.split("|")[4].strip().startswith("-") for line in cells)  # the margin column
+    assert lines[-1].startswith(f"{met} of {len(cells)} cells met")

@@ -116,3 +116,51 @@ def test_merge_adds_a_twins_rows_after_its_float_model_and_refuses_another_table
     Image.fromarray(camera[:64, :64]).save(data / "e.png")
     refused = run("--models", str(MODELS / "prefill-unet-int8.onnx"), "--merge")
     assert refused.returncode != 0 and "differ" in refused.stderr
+
+
+def test_a_classical_anchor_merges_among_the_classical_rows_and_runs_on_colour_photos_only(tmp_path, astronaut, camera):
+    """`evaluate --merge --methods`: a new classical filter joins a committed colour table before the models
+    and takes part in the per-image best; the luma/chroma medians are not run on grey photos."""
+    import csv
+    import subprocess
+    import sys
+
+    from training.baselines import COLOUR_ONLY
+    from training.evaluate import BEST_PER_IMAGE, read_rows
+
+    anchor = COLOUR_ONLY[0]
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    Image.fromarray(camera[:64, :64]).save(grey / "c.png")
+    assert not {r.method for r in evaluate(grey, (0.3,), [], progress=False)} & set(COLOUR_ONLY)
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    Image.fromarray(astronaut[:64, :96]).save(data / "a.png")
+    out = tmp_path / "table"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "training", "evaluate", "--data", str(data), "--densities", "0.2",
+                   "--noise", "per-channel", "--jpeg-quality", "90", "--out", str(out), *args]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    assert run("--models", str(MODELS / "prefill-unet.onnx")).returncode == 0
+    full = read_rows(out / "per_image.csv")
+    # the committed table as it was before the anchor: its rows taken out
+    with open(out / "per_image.csv") as f:
+        lines = [line for line in csv.reader(f) if line[4] not in COLOUR_ONLY]
+    with open(out / "per_image.csv", "w", newline="") as f:
+        csv.writer(f).writerows(lines)
+    refused = run("--models", "--methods", anchor)
+    assert refused.returncode != 0 and "--merge" in refused.stderr
+    refused = run("--models", "--merge", "--methods", "median 7x7")
+    assert refused.returncode != 0 and "unknown" in refused.stderr
+    finished = run("--models", "--merge", "--methods", anchor)
+    assert finished.returncode == 0, finished.stderr
+    merged = read_rows(out / "per_image.csv")
+    methods = list(dict.fromkeys(r.method for r in merged))
+    assert methods.index(anchor) == methods.index("ROAD switching") + 1 < methods.index("prefill-unet")
+    expected = {(r.method, r.psnr) for r in full if r.method != COLOUR_ONLY[1]}
+    assert {(r.method, r.psnr) for r in merged} == expected  # the anchor's rows as a full run scores them
+    best = json.loads((out / "summary.json").read_text())["summary"]["per-channel"][BEST_PER_IMAGE]["0.2"]["psnr"]
+    assert best >= max(r.psnr for r in merged if r.method == anchor) - 1e-3

@@ -83,6 +83,10 @@ def _evaluate(args: argparse.Namespace) -> None:
     unknown = set(args.x8) - {p.stem for p in model_paths}
     if unknown:
         raise SystemExit(f"--x8 names models that are not evaluated: {', '.join(sorted(unknown))}")
+    if args.methods and not args.merge:
+        raise SystemExit("--methods adds classical filters to a committed table: give --merge")
+    if unknown := set(args.methods or []) - set(METHODS):
+        raise SystemExit(f"unknown --methods {', '.join(sorted(unknown))}; known: {', '.join(METHODS)}")
     data = Path(args.data)
     name = args.name or (data.name if args.exposure == 1.0 else f"{data.name}-exposure{args.exposure:g}")
     kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
@@ -106,8 +110,9 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 def _merge_into_table(args: argparse.Namespace, data: Path, kind, model_paths: list[Path], out: Path,
                       command: str) -> None:
-    """`evaluate --merge`: score only these models and add their rows to the committed table in `out`
-    (its classical rows are not re-run: they are deterministic and took most of the time). Refused when the
+    """`evaluate --merge`: score only these models (and the classical filters named by --methods) and add
+    their rows to the committed table in `out` (its other classical rows are not re-run: they are
+    deterministic and took most of the time). Refused when the
     noise, photos or densities differ from the table's."""
     from training.evaluate import evaluate, markdown, merge_rows, read_rows, summarise, update_cards, write_outputs
 
@@ -116,7 +121,8 @@ def _merge_into_table(args: argparse.Namespace, data: Path, kind, model_paths: l
     if table_noise != kind.label():
         raise SystemExit(f"{out} is a table of {table_noise!r} noise, not {kind.label()!r}")
     previous = read_rows(out / "per_image.csv")
-    new = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None, methods=[],
+    new = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
+                   methods=args.methods or [],
                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind)
     cases = {(r.noise, r.density, r.image) for r in previous}
     if {(r.noise, r.density, r.image) for r in new} != cases:
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("fit", help="train an architecture on folders of photos (resumable)")
-    p.add_argument("--arch", default="prefill-unet", help="seed-autoencoder, prefill-unet, blind-unet or blind-unet-deep")
+    p.add_argument("--arch", default="prefill-unet", help="seed-autoencoder, prefill-unet, blind-unet, blind-unet-deep or blind-unet-chroma")
     p.add_argument("--data", nargs="+", required=True, help="folders of photos (searched recursively)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, state.json, train.log")
     p.add_argument("--epochs", type=int, default=10)
@@ -202,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-images", type=int, default=0, help="use only the first N files of each folder")
     p.add_argument("--init", help="start from these weights (fine-tune): a run folder, a .weights.h5 file "
                                   "or an .onnx model exported from the same architecture (or the one it extends), "
-                                  "or a run of the architecture this one grows from (blind-unet-deep: a blind-unet run)")
+                                  "or a run of the architecture this one grows from (blind-unet-deep: a blind-unet run; blind-unet-chroma: a blind-unet-deep run)")
     p.add_argument("--recipe", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the architecture's recipe, e.g. grey_share=0.3 (repeatable)")
     p.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax", "torch"],
@@ -260,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--card", action="store_true", help="write the models' scores into their model cards")
     p.add_argument("--merge", action="store_true", help="add only these models' rows to the committed table in --out "
                    "(same photos, noise and densities; its other rows kept, not re-run), e.g. an int8 twin's")
+    p.add_argument("--methods", nargs="+", metavar="FILTER",
+                   help="with --merge: classical filters (training.baselines.METHODS) to add as well, e.g. a new anchor")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("bench", help="throughput and peak memory of the models and classical filters (prints figures)")

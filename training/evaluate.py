@@ -26,7 +26,7 @@ from app.imaging import DecodedImage, read_photo
 from app.inference import Denoiser
 from app.noise import NoiseSpec, add_noise
 from app.quality import psnr, ssim
-from training.baselines import METHODS
+from training.baselines import COLOUR_ONLY, METHODS
 from training.data import list_images
 
 DEFAULT_DENSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -119,7 +119,8 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
     images = [over_expose(load_as_stored(f), exposure) for f in files]
     colour = any(im.ndim == 3 for im in images)
     noises = noises or (("per-channel", "per-pixel") if colour else ("per-pixel",))
-    chosen = {name: fn for name, fn in METHODS.items() if methods is None or name in methods}
+    chosen = {name: fn for name, fn in METHODS.items()
+              if (methods is None or name in methods) and (colour or name not in COLOUR_ONLY)}
     chosen.update(model_methods(model_paths, threads, x8))
     rows: list[Row] = []
     jobs = [(f, im, noise, d) for noise in noises for d in densities for f, im in zip(files, images)]
@@ -219,12 +220,19 @@ def read_rows(path: Path) -> list[Row]:
 
 def merge_rows(previous: list[Row], new: list[Row]) -> list[Row]:
     """A committed table's rows with `new` methods' rows added (replacing their old ones): each new method's
-    rows right after those of the method it is the int8 twin of (`<name>-int8` after `<name>`), else last."""
+    rows right after those of the method it is the int8 twin of (`<name>-int8` after `<name>`), a classical
+    filter's after the other classical filters, else last."""
     added = list(dict.fromkeys(r.method for r in new))
     order = [m for m in dict.fromkeys(r.method for r in previous) if m not in added]
     for method in added:
         twin_of = method.removesuffix(INT8_SUFFIX)
-        order.insert(order.index(twin_of) + 1 if twin_of != method and twin_of in order else len(order), method)
+        if twin_of != method and twin_of in order:
+            at = order.index(twin_of) + 1
+        elif method in CLASSICAL:  # a classical anchor joins the others, before the models
+            at = max((i + 1 for i, m in enumerate(order) if m in CLASSICAL), default=len(order))
+        else:
+            at = len(order)
+        order.insert(at, method)
     rank = {m: i for i, m in enumerate(order)}
     kept = [r for r in previous if r.method not in added] + new
     return sorted(kept, key=lambda r: (r.noise, r.density, r.image, rank[r.method]))
