@@ -208,6 +208,11 @@ MUTANTS: list[Mutant] = [
       "    if prior is not None:", "    if False:", "tests/test_blind_unet.py"),
     m("blind-unet-deep: the added block does not start as the identity", "training/architectures/blind_unet.py",
       'kernel_initializer="zeros", name=f"{GROWN_LAYERS}{i}b"', 'name=f"{GROWN_LAYERS}{i}b"', "tests/test_blind_unet.py"),
+    m("blind-unet-chroma: the chroma branch does not start at zero", "training/architectures/blind_unet.py",
+      'kernel_initializer="zeros", name=f"{CHROMA_LAYERS}_conv"', 'name=f"{CHROMA_LAYERS}_conv"', "tests/test_blind_unet.py"),
+    m("blind-unet-chroma: chroma against a narrow median", "training/architectures/blind_unet.py",
+      "wide = median3(_decimate(median3(_decimate(median3(chroma)))))",
+      "wide = _decimate(_decimate(median3(chroma)))", "tests/test_blind_unet.py"),
     # Issue 16: int8 twins.
     m("int8: a twin trusted whatever file it was made from", "app/registry.py",
       'if source.get("sha256") != file_sha256(base.path):', "if False:",

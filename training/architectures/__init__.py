@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from training.architectures import blind_unet, blind_unet_deep, prefill_unet, seed_autoencoder
+from training.architectures import blind_unet, blind_unet_chroma, blind_unet_deep, prefill_unet, seed_autoencoder
 
 ARCHITECTURES: dict[str, ModuleType] = {
     "seed-autoencoder": seed_autoencoder,
     "prefill-unet": prefill_unet,
     "blind-unet": blind_unet,
     "blind-unet-deep": blind_unet_deep,
+    "blind-unet-chroma": blind_unet_chroma,
 }
 
 
