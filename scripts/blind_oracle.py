@@ -17,6 +17,7 @@ the validation cases of `training.data.REAL_WORLD_VALIDATION`; PSNR on rounded u
   python scripts/blind_oracle.py --run runs/blind-unet-symmetric-stage1
   python scripts/blind_oracle.py --run runs/blind-unet-context-stage1 --one-polarity
   python scripts/blind_oracle.py --run runs/blind-unet-deep-stage1 --colour   # the CBSD68 case
+  python scripts/blind_oracle.py --colour --truth 5 10 20 40 --road             # perfect detectors only
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["../shared/data/CBSD432", "../shared/data/Train400"])
     parser.add_argument("--photos", type=int, default=24, help="held-out photos used (one patch per case each)")
     parser.add_argument("--patch", type=int, default=128)
-    parser.add_argument("--road", type=float, nargs="+", default=[40.0, 60.0, 80.0], help="ROAD thresholds (0..255 scale)")
+    parser.add_argument("--road", type=float, nargs="*", default=[40.0, 60.0, 80.0], help="ROAD thresholds (0..255 scale); none: no ROAD rows")
     parser.add_argument("--run", help="a blind-unet fit run folder: adds its detector and its output")
     parser.add_argument("--p", type=float, nargs="+", default=[0.5, 0.9], help="the learned detector's thresholds")
+    parser.add_argument("--truth", type=float, nargs="+", metavar="LEVELS",
+                        help="perfect detectors of the values the noise moved by more than these levels (0..255; "
+                        "default: the blind recipe's label_threshold, about 20): how far flagging more of what a "
+                        "JPEG did around each impulse takes the same U-Net")
     parser.add_argument("--colour", action="store_true", help="colour photos only, noise per channel (the CBSD68 "
                         "tables' case; by default per channel on every other colour photo, per pixel otherwise)")
     parser.add_argument("--one-polarity", action="store_true", help="the run's detector looks at the photo only "
@@ -88,7 +93,11 @@ def main() -> None:
             found["p"] = np.asarray(learned(noisy[k][None]))[0]
         return found
 
-    detectors = {"as is": lambda e: np.zeros(e["moved"].shape, bool), "truth": lambda e: np.abs(e["moved"]) > threshold}
+    detectors = {"as is": lambda e: np.zeros(e["moved"].shape, bool)}
+    if args.truth:
+        detectors.update({f"truth > {t:g}": (lambda e, t=t: np.abs(e["moved"]) > t) for t in args.truth})
+    else:
+        detectors["truth"] = lambda e: np.abs(e["moved"]) > threshold
     detectors.update({f"ROAD > {t:g}": (lambda e, t=t: e["road"] > t) for t in args.road})
     if learned is not None:
         detectors.update({f"learned p > {t:g}": (lambda e, t=t: e["p"] > t) for t in args.p})
@@ -117,7 +126,7 @@ def main() -> None:
     print("\nrandom-valued patches: share flagged of the values the noise made more than 120 levels brighter /"
           " darker, and of the values it left within the label threshold")
     for name, shares in found.items():
-        if name not in ("as is", "truth"):
+        if name != "as is" and not name.startswith("truth"):
             print(f"{name}: " + " / ".join(f"{np.concatenate(v).mean():.3f}" for v in shares.values()))
 
 
