@@ -5,10 +5,10 @@
 Why: on CBSD68, salt-and-pepper per channel saved as a JPEG is where `blind-unet` misses its targets by
 most (sp 0.3 + JPEG 90: 19.08 dB against a target of 25.20), and a perfect detector in front of the same
 U-Net would reach 25.85 on held-out colour photos (`python scripts/blind_oracle.py --run
-runs/blind-unet-deep-stage1 --colour`). Not shipped: one epoch gained nothing yet (docs/model-design.md,
-"Luma and chroma apart"). JPEG's 4:2:0 smears each impulse's chroma over a patch wider
+runs/blind-unet-deep-stage1 --colour`). JPEG's 4:2:0 smears each impulse's chroma over a patch wider
 than the 13x13 pixels the deep detector sees, and a median on Y with a wider one on Cb/Cr beats the RGB
 medians there by 1.2-2.0 dB (`python scripts/chroma_median_probe.py`; docs/model-design.md).
+Not shipped: its first epoch gained nothing yet (docs/model-design.md, "Luma and chroma apart").
 
 `fit --arch blind-unet-chroma --init <a blind-unet-deep run folder>` grows a `blind-unet-deep` run: every
 layer but the chroma conv (`GROWN_LAYERS`) takes that run's weights, the chroma conv starts at zero, so
