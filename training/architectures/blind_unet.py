@@ -301,21 +301,23 @@ def _detector(image, median, features: int = 16, both_polarities: bool = True, p
     # `chroma`: `ChromaEvidence` through a 3x3 conv that starts at zero, added to the second conv's output
     chroma_conv = (layers.Conv2D(features, 3, padding="same", kernel_initializer="zeros", name=f"{CHROMA_LAYERS}_conv")
                    if chroma else None)
-    chroma_evidence = ChromaEvidence(name="chroma_evidence") if chroma else None
     deep = [(layers.Conv2D(features, 3, padding="same", dilation_rate=2, name=f"{GROWN_LAYERS}{i}a"),
              layers.Conv2D(features, 3, padding="same", kernel_initializer="zeros", name=f"{GROWN_LAYERS}{i}b"))
             for i in range(blocks)]
     negative = layers.Rescaling(-1.0, 1.0, name="negative")  # 1 - v
     difference = layers.Subtract()([image, median])
-    views = [(image, median, difference)]
+    # computed once: the negative's chroma features are the photo's, negated (`ChromaEvidence`)
+    colour = ChromaEvidence(name="chroma_evidence")(image) if chroma else None
+    views = [(image, median, difference, colour)]
     if both_polarities:  # off: the detector before it (for comparisons: scripts/blind_oracle.py --one-polarity)
-        views.append((negative(image), negative(median), layers.Rescaling(-1.0, name="negative_difference")(difference)))
+        views.append((negative(image), negative(median), layers.Rescaling(-1.0, name="negative_difference")(difference),
+                      None if colour is None else layers.Rescaling(-1.0, name="negative_chroma")(colour)))
     looks = []
-    for x, m, d in views:
+    for x, m, d, c in views:
         first = layers.LeakyReLU(negative_slope=0.1)(conv1(layers.Concatenate()([x, m, d, evidence])))
         second = conv2(first)
-        if chroma_conv is not None:
-            second = layers.Add()([second, chroma_conv(chroma_evidence(x))])
+        if c is not None:
+            second = layers.Add()([second, chroma_conv(c)])
         h = layers.LeakyReLU(negative_slope=0.1)(context(second, first))
         for widen, back in deep:
             h = layers.Add()([h, back(layers.LeakyReLU(negative_slope=0.1)(widen(h)))])
