@@ -40,7 +40,7 @@ def _process(args: argparse.Namespace, work) -> int:
     for file, relative in tqdm(jobs, desc=args.command, unit="image", disable=args.quiet or not jobs):
         target = args.output / relative.with_suffix(OUTPUT_FORMATS[args.format].suffix)
         try:
-            image = work(file.read_bytes())
+            image = work(file.read_bytes(), file)
             body, _ = encode(image, args.format, getattr(args, "quality", 95))
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(body)
@@ -55,6 +55,7 @@ def _process(args: argparse.Namespace, work) -> int:
 
 def _denoise(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
+    from tqdm import tqdm
 
     from app import pipeline
     from app.errors import UnknownModel
@@ -82,8 +83,12 @@ def _denoise(args: argparse.Namespace) -> int:
         print(f"model: {model.name} ({model.precision}, {model.denoiser.provider})", file=sys.stderr)
     options = pipeline.DenoiseOptions(ensemble=args.ensemble, noise_map=args.noise_map)
 
-    def work(data: bytes):
+    def work(data: bytes, file: Path):
         result = pipeline.denoise(data, model.denoiser, settings.max_pixels, options)
+        if suggestion := pipeline.model_to_try(result, model.name, registry.models):  # X-Try-Model's rule
+            tqdm.write(f"note: {file}: {model.name} changed {result.changed_fraction:.1%} of the values, but about "
+                       f"{result.impulse_fraction:.0%} look like impulses: it left most of them alone. For noise saved "
+                       f"as JPEG or impulses that are not exactly 0/255, try --model {suggestion}", file=sys.stderr)
         return result.noise_map if options.noise_map else result.image
 
     return _process(args, work)
@@ -99,7 +104,7 @@ def _corrupt(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return _process(args, lambda data: pipeline.corrupt(data, args.max_pixels, spec, args.seed))
+    return _process(args, lambda data, _: pipeline.corrupt(data, args.max_pixels, spec, args.seed))
 
 
 def _serve(args: argparse.Namespace) -> int:

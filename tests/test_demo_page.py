@@ -78,6 +78,7 @@ def test_corrupt_then_denoise_a_real_photo(server, page, tmp_path, astronaut):
     # the share of values the model changed (X-Changed-Fraction): the switching default restores the impulses
     changed = float(re.search(r"changed ([\d.]+)% of the values", page.inner_text("#timing")).group(1))
     assert changed == pytest.approx(40, abs=3)  # density 0.4 per channel
+    expect(page.locator("#status")).to_have_text("Done.")  # exact impulses, restored: no X-Try-Model hint
 
     h, w = astronaut.shape[:2]
     for selector in ("#original-img", "#noisy-img", "#clean-img"):
@@ -153,3 +154,12 @@ def test_noise_kind_and_jpeg_save_reach_the_api(server, page, tmp_path, astronau
     shown = np.asarray(Image.open(io.BytesIO(blob_bytes(page, "#noisy-img"))))
     expected = add_noise(astronaut, NoiseSpec("impulse-range", 0.3, 0.5, True, 20, jpeg_quality=75), seed=4)
     assert np.array_equal(shown, expected)
+
+    # the switching default leaves these impulses alone: the page says so and names the model for them
+    page.click("#denoise")
+    expect(page.locator("#status")).to_contain_text("look like impulses", timeout=60_000)
+    expect(page.locator("#status")).to_contain_text("choose blind-unet")
+    page.select_option("#model", "blind-unet")
+    page.click("#denoise")
+    expect(page.locator("#status")).to_have_text("Done.", timeout=60_000)
+    expect(page.locator("#timing")).to_contain_text("blind-unet")

@@ -99,3 +99,18 @@ def test_changed_values_counts_in_bands_as_in_one_piece(monkeypatch):
     grey_count, grey_map = pipeline.changed_values(before[..., 0], after[..., 0], with_map=True)
     assert grey_count == int((before[..., 0] != after[..., 0]).sum()) and grey_map.shape == (37, 11)
     assert pipeline.changed_values(before, after)[1] is None
+
+
+@pytest.mark.parametrize(("impulses", "changed", "used", "expected"), [
+    (0.20, 0.03, "prefill-unet", "blind-unet"),  # noise the switching default cannot see
+    (0.20, 0.03, "prefill-unet-int8", "blind-unet"),
+    (0.05, 0.0249, "prefill-unet", "blind-unet"),  # at the bounds: 5% estimated, under half of it changed
+    (0.05, 0.025, "prefill-unet", None),  # half changed: the model did take most of them
+    (0.0499, 0.0, "prefill-unet", None),  # below 5%: a clean photo's texture
+    (0.30, 0.29, "prefill-unet", None),  # exact salt-and-pepper: restored
+    (0.20, 0.03, "blind-unet", None),  # never suggest the model that ran
+])
+def test_model_to_try_only_when_most_impulses_were_left_alone(impulses, changed, used, expected):
+    result = pipeline.Denoised(image=None, seconds=0.0, impulse_fraction=impulses, changed_fraction=changed)
+    assert pipeline.model_to_try(result, used, {"prefill-unet", "prefill-unet-int8", "blind-unet"}) == expected
+    assert pipeline.model_to_try(result, used, {"prefill-unet", "prefill-unet-int8"}) is None  # not served: no hint

@@ -67,11 +67,15 @@ async def denoise(
                                                fmt, quality)
     services.metrics.inference.labels(loaded.name).observe(result.seconds)
     services.metrics.pixels.labels("/denoise", loaded.name).inc(result.pixels)
-    return Response(body, media_type=media_type, headers={
+    headers = {
         "X-Model": loaded.name,
         "X-Provider": loaded.denoiser.provider,
         "X-Inference-Ms": f"{result.seconds * 1000:.1f}",
         "X-Impulse-Fraction": f"{result.impulse_fraction:.4f}",
         "X-Changed-Fraction": f"{result.changed_fraction:.4f}",
         "X-Ensemble": str(options.ensemble),
-    }, background=BackgroundTask(release_memory, result.pixels))
+    }
+    if suggestion := pipeline.model_to_try(result, loaded.name, services.registry.models):
+        headers["X-Try-Model"] = suggestion
+    return Response(body, media_type=media_type, headers=headers,
+                    background=BackgroundTask(release_memory, result.pixels))

@@ -130,13 +130,24 @@ async function denoise() {
     const changed = 100 * Number(response.headers.get("X-Changed-Fraction"));
     $("timing").textContent = `${response.headers.get("X-Model")}${ensemble}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}, changed ${changed.toFixed(1)}% of the values`;
     $("clean-score").textContent = state.noisy ? await scores(state.original, state.clean) : "";
-    status("Done.");
+    status(leftAloneHint(response) || "Done.");
   } catch (error) {
     showError(error.message);
     status("");
   } finally {
     setBusy(false);
   }
+}
+
+// X-Try-Model: the model left most of what the upload's estimate calls impulses alone, and the service has
+// one for them (the switching default on noise saved as JPEG or impulses of other values; app.pipeline).
+function leftAloneHint(response) {
+  const suggestion = response.headers.get("X-Try-Model");
+  if (!suggestion) return "";
+  const percent = (name) => `${(100 * Number(response.headers.get(name))).toFixed(1)}%`;
+  return `${response.headers.get("X-Model")} changed ${percent("X-Changed-Fraction")} of the values, but about ` +
+    `${percent("X-Impulse-Fraction")} look like impulses: it left most of them alone. If this photo's noise was ` +
+    `saved as JPEG, or its impulses are not exactly 0/255, choose ${suggestion}.`;
 }
 
 function syncSwipe() {

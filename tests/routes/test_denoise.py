@@ -173,3 +173,23 @@ def test_noise_map_is_lossless_only(client, camera):
     assert r.status_code == 406
     r = client.post("/denoise", files=upload, data={"output": "noise-map", "format": "webp"})
     assert r.status_code == 200 and r.headers["content-type"] == "image/webp"
+
+
+def test_try_model_names_the_blind_model_when_the_default_left_the_impulses_alone(client, astronaut):
+    """X-Try-Model: random-valued impulses pass through the switching default, which the response says, naming
+    the served model for them; not on exact salt-and-pepper, a clean photo, or from that model itself."""
+    from app.noise import NoiseSpec, add_noise
+
+    def post(pixels: np.ndarray, model: str | None = None):
+        r = client.post("/denoise", files={"file": ("a.png", png_bytes(pixels))}, data={"model": model} if model else {})
+        assert r.status_code == 200
+        return r
+
+    random_valued = add_noise(astronaut, NoiseSpec("random-valued", 0.2), seed=3)
+    r = post(random_valued)
+    assert r.headers["x-try-model"] == "blind-unet"
+    assert float(r.headers["x-changed-fraction"]) < float(r.headers["x-impulse-fraction"]) / 2
+    r = post(random_valued, "blind-unet")
+    assert "x-try-model" not in r.headers and float(r.headers["x-changed-fraction"]) > 0.1
+    assert "x-try-model" not in post(salt_and_pepper(astronaut, 0.3, seed=3)).headers
+    assert "x-try-model" not in post(astronaut).headers
