@@ -17,6 +17,7 @@ import numpy as np
 from app.cards import file_sha256, read_card, write_card
 from training import architectures
 from training.commands import flag_value, with_flag
+from training.onnx_passes import fold_dilated_convs
 
 DATASETS = {
     "CBSD432": ("432 colour photos (BSDS500 minus the 68 CBSD68 test images), 481x321, JPEG",
@@ -59,6 +60,7 @@ def to_onnx(model, opset: int = 17):
     # from_function over an inference-mode call: from_keras trips on Keras 3 Sequential models.
     forward = tf.function(lambda image: model(image, training=False))
     onnx_model, _ = tf2onnx.convert.from_function(forward, input_signature=[spec], opset=opset)
+    fold_dilated_convs(onnx_model)  # TF's space-to-batch emulation of a dilated conv -> one Conv (training.onnx_passes)
     graph = onnx_model.graph
     old = graph.output[0].name
     for node in graph.node:
