@@ -39,6 +39,20 @@ class DenoiseOptions:
         return max_pixels // self.ensemble
 
 
+# The switching default restores exact 0/255 impulses only: noise saved as JPEG, near-extreme and random-valued
+# impulses come back all but unchanged (issue 15), and the opt-in blind model is the one for them. A model
+# that changed under half of the upload's estimated impulses (X-Impulse-Fraction at least 5%) gets that
+# model named in X-Try-Model and the command line's note. `python scripts/left_alone_checks.py`: with
+# prefill-unet, the rule holds on all 21 crops with noise saved as JPEG, near-extreme or random-valued (changed
+# 0.1-8% of the values against an estimate of 8-57%), on none of the 3 with exact salt-and-pepper or the 6 clean
+# ones, and on 4 of scikit-image's 15 whole clean photos (text, grass, clipped highlights: there blind-unet
+# changes exactly what prefill-unet changes, so the suggestion costs time, not quality); with blind-unet, on
+# none of the 21 noisy crops.
+REAL_WORLD_MODEL = "blind-unet"
+LEFT_ALONE_MIN_IMPULSES = 0.05  # the clean crops' estimate: 0.002-0.040, saved as JPEG 90 or not
+LEFT_ALONE_SHARE = 0.5
+
+
 @dataclass
 class Denoised:
     image: DecodedImage  # the cleaned pixels; alpha, ICC profile and source format carried through
@@ -57,20 +71,6 @@ class Denoised:
         impulses: a hint (the estimate reads text, grass and clipped highlights as impulses), not a verdict."""
         return (self.impulse_fraction >= LEFT_ALONE_MIN_IMPULSES
                 and self.changed_fraction < LEFT_ALONE_SHARE * self.impulse_fraction)
-
-
-# The switching default restores exact 0/255 impulses only: noise saved as JPEG, near-extreme and random-valued
-# impulses come back all but unchanged (issue 15), and the opt-in blind model is the one for them. A model
-# that changed under half of the upload's estimated impulses (X-Impulse-Fraction at least 5%) gets that
-# model named in X-Try-Model and the command line's note. `python scripts/left_alone_checks.py`: with
-# prefill-unet, the rule holds on all 21 crops with noise saved as JPEG, near-extreme or random-valued (changed
-# 0.1-8% of the values against an estimate of 8-57%), on none of the 3 with exact salt-and-pepper or the 6 clean
-# ones, and on 4 of scikit-image's 15 whole clean photos (text, grass, clipped highlights: there blind-unet
-# changes exactly what prefill-unet changes, so the suggestion costs time, not quality); with blind-unet, on
-# none of the 21 noisy crops.
-REAL_WORLD_MODEL = "blind-unet"
-LEFT_ALONE_MIN_IMPULSES = 0.05  # the clean crops' estimate: 0.002-0.040, saved as JPEG 90 or not
-LEFT_ALONE_SHARE = 0.5
 
 
 def model_to_try(result: Denoised, used: str, available: Collection[str]) -> str | None:

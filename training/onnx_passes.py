@@ -96,7 +96,10 @@ def _copy(node: onnx.NodeProto) -> onnx.NodeProto:
 
 
 def _drop_unused(graph: onnx.GraphProto) -> None:
-    """Remove nodes and initializers no graph output depends on (the Pad's and the Slice's size arithmetic)."""
+    """Remove nodes and initializers no graph output depends on (the Pad's and the Slice's size arithmetic).
+    Not in a graph with subgraphs (If, Loop), whose bodies may read outer names this walk does not see."""
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
+        return
     needed = {out.name for out in graph.output}
     kept = []
     for node in reversed(list(graph.node)):
