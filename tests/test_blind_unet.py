@@ -339,3 +339,31 @@ def test_blind_unet_chroma_grows_from_a_deep_run_and_starts_as_its_model(trained
     (tmp_path / "state.json").write_text(json.dumps({"config": {"arch": "blind-unet-deep"}}))
     assert run_architecture(tmp_path) == blind_unet_chroma.GROWS_FROM
     assert architectures.get("blind-unet-chroma") is blind_unet_chroma
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.2])
+def test_the_straight_through_margin_changes_the_gradient_not_the_decision(margin, astronaut, tmp_path):
+    """Training with `straight_through_margin`: the pre-fill's output is the same bit for bit, and the
+    restoration error reaches probabilities below the dead zone only with the margin; at inference
+    (`training=False`) the margin does nothing."""
+    import tensorflow as tf
+
+    from training.fit import FitConfig, Run
+
+    x = tf.constant(astronaut[:32, :32][None].astype(np.float32) / 255.0)
+    median = tf.constant(ndimage.median_filter(astronaut[:32, :32], size=(3, 3, 1))[None].astype(np.float32) / 255.0)
+    probability = tf.Variable(np.full((1, 32, 32, 3), 0.15, np.float32))  # below the zone (0.25-0.35)
+    layer = blind_unet.BlindPrefill()
+    hard = layer([x, median, probability], training=True)[0].numpy()
+    layer.straight_through_margin = margin
+    with tf.GradientTape() as tape:
+        out = layer([x, median, probability], training=True)[0]
+        total = tf.reduce_sum(out)
+    np.testing.assert_array_equal(out.numpy(), hard)
+    reached = float(tf.reduce_sum(tf.abs(tape.gradient(total, probability))))
+    assert (reached > 0) == (margin > 0)
+    np.testing.assert_array_equal(layer([x, median, probability], training=False)[0].numpy(), hard)
+    # fit sets the margin from the recipe (`--recipe straight_through_margin=...`) on the model's pre-fill
+    cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path), recipe={"straight_through_margin": str(margin)})
+    prefill = Run(cfg.resolved(), log=lambda _: None).model.get_layer("prefill")
+    assert prefill.straight_through_margin == margin

@@ -205,6 +205,9 @@ class Run:
         if self.recipe.train_only:  # a stage that trains some layers and keeps the rest as they start
             for layer in self.model.layers:
                 layer.trainable = layer.name.startswith(self.recipe.train_only)
+        for layer in self.model.layers:  # blind models' decision, training only (Recipe.straight_through_margin)
+            if hasattr(layer, "straight_through_margin"):
+                layer.straight_through_margin = self.recipe.straight_through_margin
         self.state_path = self.out / "state.json"
         self.state = self._saved_state() or RunState(config=asdict(cfg))
         self.optimizer = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=self.recipe.clipnorm)

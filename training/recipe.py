@@ -40,6 +40,10 @@ class Recipe:
     jpeg_quality_min: int = 60
     label_threshold: float = 0.0  # a value is "corrupted" (the detector's target) when moved more than this
     train_only: str = ""  # name prefix of the layers this stage trains ("": all of them)
+    # Blind models, training only: the detector's decision passes the gradient as if its dead zone reached
+    # this much further on each side (a straight-through estimate; the forward pass, and so the exported
+    # model, unchanged). 0: the restoration error reaches the detector only inside the zone.
+    straight_through_margin: float = 0.0
 
     @property
     def real_world(self) -> bool:

@@ -171,13 +171,24 @@ class BlindPrefill(layers.Layer):
         self.levels = levels
         self.context_levels = tuple(context_levels)
         self.dead_zone = tuple(dead_zone)
+        # Set by `fit` from the recipe's `straight_through_margin`; not in the config: training only.
+        self.straight_through_margin = 0.0
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         x, median, probability = inputs
         exact_salt = _isolated(ops.cast(x >= 1.0, x.dtype))
         exact_pepper = _isolated(ops.cast(x <= 0.0, x.dtype))
         low, high = self.dead_zone
-        learned = ops.clip((probability - low) / (high - low), 0.0, 1.0) * (1.0 - exact_salt - exact_pepper)
+        decision = ops.clip((probability - low) / (high - low), 0.0, 1.0)
+        if training and self.straight_through_margin > 0:
+            # Forward: the decision as it is. Backward: a wider ramp's gradient, so the restoration error
+            # reaches probabilities outside the zone (without it, a detector trained through the frozen
+            # U-Net on `--loss blind` drifted with the cross-entropy alone: docs/model-design.md).
+            wide_low = max(0.0, low - self.straight_through_margin)
+            wide_high = min(1.0, high + self.straight_through_margin)
+            wide = ops.clip((probability - wide_low) / (wide_high - wide_low), 0.0, 1.0)
+            decision = wide + ops.stop_gradient(decision - wide)
+        learned = decision * (1.0 - exact_salt - exact_pepper)
         up = ops.cast(x > median, x.dtype)
         return fill_features(x, exact_salt + learned * up, exact_pepper + learned * (1.0 - up), self.levels,
                              self.context_levels)
