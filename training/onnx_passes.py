@@ -1,4 +1,4 @@
-"""Rewrites of tf2onnx's output that onnxruntime runs faster, each exact in its arithmetic.
+"""Rewrites of tf2onnx's output that onnxruntime runs faster, each with the same products and sums.
 
 `fold_dilated_convs`: TensorFlow runs a dilated convolution as space-to-batch, a plain convolution and
 batch-to-space, and tf2onnx writes that emulation out node by node. In `blind-unet` (the deep detector's
@@ -29,8 +29,10 @@ def fold_dilated_convs(model: onnx.ModelProto) -> int:
             -> Transpose(1,0,2,3) -> DepthToSpace(d) -> Slice
 
     The Pad and the Slice (their sizes computed from the input's shape) make the result "same"-sized, so
-    the fold is Conv(dilations d, pads d * (k - 1) / 2 on each side). The weights, bias, products and sums
-    are the same; only the summation order may differ, which the export's parity check bounds."""
+    the fold is Conv(dilations d, pads d * (k - 1) / 2 on each side), then the chain's last layout, batch
+    and channels swapped, for the nodes after it. The weights, products and sums are the same; only the
+    summation order may differ. A chain from a "valid" conv would fold to the wrong size: `export`'s
+    parity check (Keras against onnxruntime) refuses such a file."""
     graph = model.graph
     nodes = list(graph.node)  # one Python object per node: protobuf makes a new wrapper on each access
     producer = {out: node for node in nodes for out in node.output}
