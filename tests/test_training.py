@@ -124,3 +124,22 @@ def test_init_refuses_an_onnx_model_of_another_architecture(tmp_path):
         load_initial_weights(prefill_unet.build(), MODELS / "seed-autoencoder.onnx")
     with pytest.raises(ValueError, match="run folder"):
         load_initial_weights(prefill_unet.build(), tmp_path / "weights.bin")
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.1])
+def test_layers_outside_the_full_rate_prefix_step_at_the_scaled_rate(scale):
+    """`Recipe.full_rate_prefix` / `other_lr_scale`: one Adam step with equal gradients moves a layer
+    outside the prefix `scale` times as far as one inside it (Adam's first step is its rate)."""
+    import keras
+
+    from training.fit import make_optimizer
+
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(4, name="slow_dense")(keras.layers.Dense(4, name="detector_dense")(inputs))
+    model = keras.Model(inputs, outputs)
+    optimizer = make_optimizer(model, 1e-2, 1e9, "detector", scale)
+    before = [np.array(v.numpy()) for v in model.trainable_variables]
+    optimizer.apply([keras.ops.ones_like(v) for v in model.trainable_variables], model.trainable_variables)
+    moved = {v.path: float(np.abs(v.numpy() - b).mean()) for v, b in zip(model.trainable_variables, before)}
+    assert moved["detector_dense/kernel"] == pytest.approx(1e-2, rel=1e-3)
+    assert moved["slow_dense/kernel"] == pytest.approx(1e-2 * scale, rel=1e-3)

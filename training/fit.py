@@ -73,6 +73,26 @@ class RunState:
     init_weights_sha256: str = ""  # fingerprint of the weights `init` started from
 
 
+def make_optimizer(model, learning_rate: float, clipnorm: float, full_rate_prefix: str = "", other_lr_scale: float = 1.0):
+    """Adam over `model`'s trainable variables, built. With `full_rate_prefix`, the variables of layers whose
+    names start otherwise step at `other_lr_scale` times the rate (Adam's step is proportional to its
+    rate, so this is a per-layer rate; its moments are Adam's own)."""
+    import keras
+
+    class LayerScaledAdam(keras.optimizers.Adam):
+        def update_step(self, gradient, variable, learning_rate):
+            if self._var_key(variable) in self.slow_keys:
+                learning_rate = learning_rate * other_lr_scale
+            return super().update_step(gradient, variable, learning_rate)
+
+    optimizer = LayerScaledAdam(learning_rate=learning_rate, clipnorm=clipnorm)
+    variables = model.trainable_variables
+    optimizer.slow_keys = set() if not full_rate_prefix or other_lr_scale == 1.0 else {
+        optimizer._var_key(v) for v in variables if not v.path.startswith(full_rate_prefix)}
+    optimizer.build(variables)
+    return optimizer
+
+
 def _lr_factor(step: int, total: int, cosine: bool, warmup: int = 300) -> float:
     """Linear warm-up (Adam's first steps are the violent ones), then cosine decay to 1%."""
     if not cosine:
@@ -195,8 +215,6 @@ class Run:
     """
 
     def __init__(self, cfg: FitConfig, log) -> None:
-        import keras
-
         self.cfg, self.log = cfg, log
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -210,8 +228,8 @@ class Run:
                 layer.straight_through_margin = self.recipe.straight_through_margin
         self.state_path = self.out / "state.json"
         self.state = self._saved_state() or RunState(config=asdict(cfg))
-        self.optimizer = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=self.recipe.clipnorm)
-        self.optimizer.build(self.model.trainable_variables)
+        self.optimizer = make_optimizer(self.model, cfg.lr, self.recipe.clipnorm, self.recipe.full_rate_prefix,
+                                        self.recipe.other_lr_scale)
         self.val_noisy = self.val_clean = np.empty(0)
         self.val_cases: tuple[str, ...] = tuple(str(d) for d in VAL_DENSITIES)  # the patches cycle through these
 

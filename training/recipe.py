@@ -44,6 +44,11 @@ class Recipe:
     # this much further on each side (a straight-through estimate; the forward pass, and so the exported
     # model, unchanged). 0: the restoration error reaches the detector only inside the zone.
     straight_through_margin: float = 0.0
+    # Layers whose names do not start with `full_rate_prefix` train at `other_lr_scale` times the learning
+    # rate ("": every layer at the full rate). A whole-model stage can hold the U-Net near its weights
+    # while the detector moves (at the full rate the U-Net unlearned exact salt-and-pepper: model-design).
+    full_rate_prefix: str = ""
+    other_lr_scale: float = 1.0
 
     @property
     def real_world(self) -> bool:
