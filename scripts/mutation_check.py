@@ -128,6 +128,8 @@ MUTANTS: list[Mutant] = [
       "if training and self.straight_through_margin > 0:", "if False:", "tests/test_blind_unet.py"),
     m("fit: the recipe's straight-through margin not passed on", "training/fit.py",
       "layer.straight_through_margin = self.recipe.straight_through_margin", "pass", "tests/test_blind_unet.py"),
+    m("fit: other_lr_scale ignored", "training/fit.py", "learning_rate = learning_rate * other_lr_scale",
+      "learning_rate = learning_rate", "tests/test_training.py"),
     m("inference: work stopped mid-image keeps onnxruntime's arena", "app/inference.py",
       "if release and index > 0:", "if False:", "tests/test_inference.py"),
     m("registry: a card's cpu_tile_size ignored", "app/registry.py", 'int(card.get("cpu_tile_size", 0))', "0",
