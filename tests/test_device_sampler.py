@@ -94,9 +94,25 @@ def test_impulse_range_random_valued_and_per_pixel(photos):
     assert np.histogram(values, bins=4, range=(0, 256))[0].min() > 0.2 * len(values)  # uniform over 0..255
 
 
-def test_the_device_cannot_draw_jpeg_saves():
-    with pytest.raises(ValueError, match="no JPEG"):
-        check_recipe(dataclasses.replace(PLAIN, jpeg_share=0.5))
+def test_jpeg_saves_follow_the_share_and_a_clean_saved_patch_is_its_own_target(photos):
+    device = DevicePhotos.upload(photos, 32)
+    recipe = dataclasses.replace(PLAIN, jpeg_share=0.5, clean_share=0.3, jpeg_quality_min=60)
+    noisy, clean = draw(device, recipe, batch=256)
+    changed = noisy != clean
+    impulses_only = ~changed | (noisy == 0) | (noisy == 255)
+    saved_noisy = np.array([not impulses_only[i].all() for i in range(len(noisy))])  # JPEG moved other values
+    same = np.array([not changed[i].any() for i in range(len(noisy))])
+    # Saved with impulses: 0.5 x 0.7 of the patches. Clean, saved or not: 0.3, the target being what the
+    # model is given (were a saved clean patch's target its crop, these would be 0.5 and 0.15).
+    assert 0.27 < saved_noisy.mean() < 0.43
+    assert 0.22 < same.mean() < 0.38
+
+
+def test_jpeg_saves_need_whole_16x16_blocks():
+    check_recipe(dataclasses.replace(PLAIN, jpeg_share=0.5), 64)
+    check_recipe(PLAIN, 40)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        check_recipe(dataclasses.replace(PLAIN, jpeg_share=0.5), 40)
 
 
 def test_a_jax_fit_with_the_device_sampler_trains_checkpoints_and_resumes(astronaut, camera, tmp_path):

@@ -10,9 +10,10 @@ transfer per step.
 It follows the recipe's shares as `training.data.make_patch_pair` does, with the same noise kinds as
 `app.noise` (salt-pepper; impulse-range, pepper in [0, s] and salt in [255 - s, 255]; random-valued),
 per channel or per pixel, on whole grey levels. It is another random stream than the host sampler's,
-not another noise: `tests/test_device_sampler.py` checks the statistics against `app.noise`. What it
-cannot draw is a JPEG save (no JPEG encoder on the device): a recipe with `jpeg_share` needs the host
-sampler.
+not another noise: `tests/test_device_sampler.py` checks the statistics against `app.noise`. A recipe's
+JPEG saves (`jpeg_share`, quality ~ U{jpeg_quality_min..100}, after the noise as on the host) go through
+`training.device_jpeg`, libjpeg's save and read-back in jax.numpy; the patch must then be a multiple of
+16, JPEG's 4:2:0 block of blocks.
 """
 
 from __future__ import annotations
@@ -54,11 +55,16 @@ class DevicePhotos:
         return cls(jnp.asarray(pixels), jnp.asarray(sizes))
 
 
-def check_recipe(recipe: Recipe) -> None:
-    """ValueError for what the device cannot draw."""
-    if recipe.jpeg_share:
-        raise ValueError("the device sampler draws no JPEG saves (jpeg_share > 0): use the host sampler "
-                         "(fit --sampler host) or --recipe jpeg_share=0")
+JPEG_BLOCK = 16  # 4:2:0 chroma is one 8x8 block per 16x16 pixels
+
+
+def check_recipe(recipe: Recipe, patch: int) -> None:
+    """ValueError for what the device cannot draw: JPEG saves of a patch that is not whole 16x16 blocks
+    (libjpeg pads such an image by repeating its edges; `device_jpeg` does not)."""
+    if recipe.jpeg_share and patch % JPEG_BLOCK:
+        raise ValueError(f"the device sampler saves JPEG only for patches that are a multiple of {JPEG_BLOCK} "
+                         f"(jpeg_share > 0, patch {patch}): --patch {patch - patch % JPEG_BLOCK or JPEG_BLOCK}, "
+                         "the host sampler (fit --sampler host) or --recipe jpeg_share=0")
 
 
 def sample(key, photos: DevicePhotos, recipe: Recipe, patch: int, batch: int):
@@ -66,7 +72,7 @@ def sample(key, photos: DevicePhotos, recipe: Recipe, patch: int, batch: int):
     import jax
     import jax.numpy as jnp
 
-    keys = iter(jax.random.split(key, 24))
+    keys = iter(jax.random.split(key, 24))  # 21 used
     uniform = lambda shape=(batch,): jax.random.uniform(next(keys), shape)
     index = jax.random.randint(next(keys), (batch,), 0, photos.pixels.shape[0])
     size = photos.sizes[index]
@@ -119,4 +125,14 @@ def sample(key, photos: DevicePhotos, recipe: Recipe, patch: int, batch: int):
                        jnp.where(per_sample(kind == 2), jnp.minimum(jnp.floor(v * 256.0), 255.0),
                                  jnp.where(salt, 255.0, 0.0)))
     noisy = jnp.where(hit, values / 255.0, crop)
+
+    # Then a JPEG save for a `jpeg_share` of the patches (training.data.real_world_spec): a clean patch
+    # saved as JPEG stays its own target, as on the host (the model must leave a clean photo alone).
+    saved = uniform() < recipe.jpeg_share
+    if recipe.jpeg_share:
+        from training.device_jpeg import jpeg_roundtrip
+
+        quality = jax.random.randint(next(keys), (batch,), recipe.jpeg_quality_min, 101)
+        noisy = jnp.where(per_sample(saved), jpeg_roundtrip(noisy * 255.0, quality) / 255.0, noisy)
+        crop = jnp.where(per_sample(saved & (density == 0.0)), noisy, crop)
     return noisy, crop

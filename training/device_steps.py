@@ -32,9 +32,9 @@ class DeviceTrainer:
 
         if keras.backend.backend() != "jax":
             raise ValueError("the device sampler runs under the JAX backend: fit --backend jax --sampler device")
-        check_recipe(run.recipe)
-        self.run = run
         cfg, recipe = run.cfg, run.recipe
+        check_recipe(recipe, cfg.patch)
+        self.run = run
         self.photos = DevicePhotos.upload(images, cfg.patch)
         module = architectures.get(cfg.arch)
         trained = module.training_model(run.model, cfg.loss) if hasattr(module, "training_model") else run.model
