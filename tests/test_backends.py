@@ -74,3 +74,36 @@ def test_a_run_refuses_a_backend_keras_is_not_running(photos, tmp_path):
                        batch=2, backend="jax")
     with pytest.raises(RuntimeError, match="KERAS_BACKEND=jax"):
         fit(config, log=lambda *_: None)
+
+
+START_PROBE = """
+import sys, numpy as np
+from training import architectures
+from training.init_weights import start_weights
+model = architectures.get("blind-unet-chroma").build()
+print(start_weights(model, "blind-unet-chroma", sys.argv[1]))
+np.save(sys.argv[3], np.asarray(model.predict_on_batch(np.load(sys.argv[2]))))
+"""
+
+
+def test_a_gpu_trip_starts_from_the_shipped_blind_model_under_jax(tmp_path):
+    """The trip (scripts/train_on_gpu.sh) runs Keras on JAX from a clone: `--init models/blind-unet.onnx`
+    loads and checks the weights there (the check once called TensorFlow's `.numpy()`), and the model
+    computes what the ONNX file does."""
+    import onnxruntime as ort
+
+    from tests.conftest import MODELS
+
+    shipped = MODELS / "blind-unet.onnx"
+    x = np.random.default_rng(0).uniform(0.05, 0.95, (1, 64, 96, 3)).astype(np.float32)
+    x[np.random.default_rng(1).random(x.shape) < 0.2] = 0.97
+    np.save(tmp_path / "x.npy", x)
+    done = subprocess.run([sys.executable, "-c", START_PROBE, str(shipped), str(tmp_path / "x.npy"),
+                           str(tmp_path / "out.npy")], capture_output=True, text=True,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    card = json.loads((MODELS / "blind-unet.json").read_text())
+    assert done.stdout.split()[-1] == card["weights_sha256"]
+    session = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert np.abs(np.load(tmp_path / "out.npy") - expected).max() <= 1e-4

@@ -347,6 +347,35 @@ def test_blind_unet_chroma_grows_from_a_deep_run_and_starts_as_its_model(trained
     assert architectures.get("blind-unet-chroma") is blind_unet_chroma
 
 
+def test_a_fresh_clone_starts_the_next_stage_from_the_shipped_blind_model(astronaut):
+    """No run folder is shipped, only models/blind-unet.onnx (a blind-unet-deep export): `fit --init` of
+    that file must give blind-unet-deep every weight (detector too) and grow blind-unet-chroma from it,
+    both computing what the ONNX model computes; from prefill-unet's ONNX, a blind model takes the U-Net."""
+    import json
+
+    import onnxruntime as ort
+
+    from training.architectures import blind_unet_chroma, blind_unet_deep
+    from training.init_weights import run_architecture, start_weights
+
+    shipped = MODELS / "blind-unet.onnx"
+    assert run_architecture(shipped) == "blind-unet-deep" == blind_unet_chroma.GROWS_FROM
+    card = json.loads((MODELS / "blind-unet.json").read_text())
+    x = astronaut[:64, :64].astype(np.float32)[None] / 255.0
+    x[0, ::7, ::5, 1] = 0.9
+    x[0, 3::9, ::4, 0] = 0.05
+    session = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    for name, module in (("blind-unet-deep", blind_unet_deep), ("blind-unet-chroma", blind_unet_chroma)):
+        model = module.build()
+        fingerprint = start_weights(model, name, shipped)
+        assert fingerprint == card["weights_sha256"]
+        np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-4)
+    blind = blind_unet.build()
+    start_weights(blind, "blind-unet", MODELS / "prefill-unet.onnx")  # the U-Net; the detector as built
+    assert np.abs(np.asarray(blind(x)) - expected).max() > 0.05
+
+
 @pytest.mark.parametrize("margin", [0.0, 0.2])
 def test_the_straight_through_margin_changes_the_gradient_not_the_decision(margin, astronaut, tmp_path):
     """Training with `straight_through_margin`: the pre-fill's output is the same bit for bit, and the

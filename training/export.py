@@ -87,7 +87,7 @@ def parity(model, onnx_path: Path, pad_multiple: int, seed: int = 0) -> float:
         h, w = shape[1:3]
         ph, pw = -h % pad_multiple, -w % pad_multiple
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
-        expected = model(x, training=False).numpy()
+        expected = np.asarray(model(x, training=False))  # a tf.Tensor or a jax.Array
         got = session.run(["restored"], {"image": x})[0]
         worst = max(worst, float(np.abs(expected - got).max()))
     return worst

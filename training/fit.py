@@ -298,21 +298,9 @@ class Run:
     def start_from(self, init: Path) -> None:
         """Fine-tune: load other weights; their validation PSNR is the score to beat (the best
         checkpoint changes only when training improves on it)."""
-        from training.export import weights_sha256
-        from training.init_weights import grow, load_initial_weights, run_architecture
+        from training.init_weights import start_weights
 
-        module = architectures.get(self.cfg.arch)
-        source_arch = run_architecture(init)
-        if source_arch is not None and source_arch == getattr(module, "GROWS_FROM", None):
-            # a run of the architecture this one grows from: its weights, and the added layers as built
-            source = architectures.get(source_arch).build()
-            load_initial_weights(source, init)
-            grow(self.model, source, module.GROWN_LAYERS)
-            self.state.init_weights_sha256 = weights_sha256(source)  # as that run's export records it
-        else:
-            fresh = getattr(module, "FRESH_LAYERS", None) if init.suffix == ".onnx" else None
-            load_initial_weights(self.model, init, fresh)
-            self.state.init_weights_sha256 = weights_sha256(self.model, fresh)  # the started-from model's, as its card has it
+        self.state.init_weights_sha256 = start_weights(self.model, self.cfg.arch, init)
         val = self.validate()
         # A salt-and-pepper fine-tune must beat its start. A real-world recipe teaches a new task from the
         # default's weights: its first epochs trade some of the exact-impulse score for the new kinds, and the

@@ -15,6 +15,9 @@ the new part switched off (the detector's logits start at -2: no learned impulse
 An architecture can also grow from a run of another (`GROWS_FROM`: blind-unet-deep adds layers to a
 blind-unet run's detector): `grow` copies the run's weights layer by layer and leaves the added layers,
 named with their own prefix, as built; they start as the identity, so the grown model is the run's.
+It grows from that architecture's exported ONNX model the same way (the export records its
+architecture), so a fresh clone, which has `models/` but no run folders, can start the next stage of
+a shipped model: on a lent GPU, `fit --arch blind-unet-chroma --init models/blind-unet.onnx`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,33 @@ from pathlib import Path
 
 import numpy as np
 
-_INITIALIZER = re.compile(r"^[^/]+/(?P<scope>[^/]+)/(?P<kind>convolution/ReadVariableOp|Squeeze):0$")
+_INITIALIZER = re.compile(r"^[^/]+/(?P<scope>.+?)/(?P<kind>convolution/ReadVariableOp|Squeeze):0$")
+# A conv tf2onnx wrote as the space-to-batch chain (a dilated one) keeps its bias in the Add that follows it,
+# a constant named after nothing: found by the Add's node name instead.
+_BIAS_ADD = re.compile(r"^[^/]+/(?P<scope>.+?)/BiasAdd$")
+
+
+def _layer_key(scope: str) -> str:
+    """A Keras layer's path from a tf2onnx scope: each part less TensorFlow's name-scope suffix
+    ("detector_context_3/mix_1" -> "detector_context/mix"; "conv2d_12_1" -> "conv2d_12")."""
+    return "/".join(re.sub(r"_\d+$", "", part) for part in scope.split("/"))
+
+
+def _convs(model, fresh: str | None) -> list[tuple[str, object]]:
+    """(path, layer) of every Conv2D that holds `model`'s weights, a layer's own convs (NoiseContext's
+    `mix`) as "outer/inner", leaving out the layers named `fresh`..."""
+    found = []
+    for layer in model.layers:
+        if not layer.weights or (fresh and layer.name.startswith(fresh)):
+            continue
+        if layer.__class__.__name__ == "Conv2D":
+            found.append((layer.name, layer))
+            continue
+        inner = [sub for sub in layer._flatten_layers(include_self=False) if sub.__class__.__name__ == "Conv2D"]
+        if not inner or sum(len(sub.weights) for sub in inner) != len(layer.weights):
+            raise ValueError(f"cannot load layer {layer.name} from ONNX: only Conv2D weights are mapped")
+        found += [(f"{layer.name}/{sub.name}", sub) for sub in inner]
+    return found
 
 
 def load_initial_weights(model, source: Path, fresh: str | None = None) -> None:
@@ -45,12 +74,42 @@ def load_initial_weights(model, source: Path, fresh: str | None = None) -> None:
 
 def run_architecture(source: Path) -> str | None:
     """The architecture a fit run folder (or a weights file inside one) was trained as, from the run's
-    state.json; None for a file outside a run folder or an ONNX model."""
+    state.json, or an ONNX model was exported from, from its metadata; None when neither says."""
     source = Path(source)
+    if source.suffix == ".onnx":
+        import onnx
+
+        metadata = {p.key: p.value for p in onnx.load(str(source), load_external_data=False).metadata_props}
+        return metadata.get("architecture")
     state = (source if source.is_dir() else source.parent) / "state.json"
-    if source.suffix == ".onnx" or not state.exists():
+    if not state.exists():
         return None
     return json.loads(state.read_text())["config"]["arch"]
+
+
+def start_weights(model, arch: str, init: Path) -> str:
+    """Load `init` into `model`, a fresh model of architecture `arch`, to fine-tune it; return the
+    fingerprint of the weights it started from, as their own card or export records it.
+
+    - a run or ONNX model of the architecture `arch` grows from (`GROWS_FROM`): its weights, the grown
+      layers as built (`grow`);
+    - an ONNX model of another architecture that `arch` extends (prefill-unet for blind-unet): all but
+      the `FRESH_LAYERS`, which stay as built;
+    - anything else (a run or ONNX model of `arch` itself, a weights file): every weight."""
+    from training import architectures
+    from training.export import weights_sha256
+
+    init = Path(init)
+    module = architectures.get(arch)
+    source_arch = run_architecture(init)
+    if source_arch is not None and source_arch == getattr(module, "GROWS_FROM", None):
+        source = architectures.get(source_arch).build()
+        load_initial_weights(source, init)
+        grow(model, source, module.GROWN_LAYERS)
+        return weights_sha256(source)
+    fresh = getattr(module, "FRESH_LAYERS", None) if init.suffix == ".onnx" and source_arch != arch else None
+    load_initial_weights(model, init, fresh)
+    return weights_sha256(model, fresh)
 
 
 def grow(model, source_model, grown: str) -> None:
@@ -80,23 +139,27 @@ def _load_from_onnx(model, path: Path, fresh: str | None = None) -> None:
     from training.export import PARITY_TOLERANCE, parity
 
     onnx_model = onnx.load(str(path))
+    constants = {init.name: init for init in onnx_model.graph.initializer}
     arrays: dict[str, dict[str, np.ndarray]] = {}
-    for init in onnx_model.graph.initializer:
-        match = _INITIALIZER.match(init.name)
+    for name, init in constants.items():
+        match = _INITIALIZER.match(name)
         if match:
-            layer = re.sub(r"_\d+$", "", match["scope"])  # drop TensorFlow's name-scope suffix
             kind = "kernel" if match["kind"].startswith("convolution") else "bias"
-            arrays.setdefault(layer, {})[kind] = numpy_helper.to_array(init)
+            arrays.setdefault(_layer_key(match["scope"]), {})[kind] = numpy_helper.to_array(init)
+    for node in onnx_model.graph.node:
+        match = _BIAS_ADD.match(node.name) if node.op_type == "Add" else None
+        key = _layer_key(match["scope"]) if match else None
+        if key in arrays and "bias" not in arrays[key]:
+            values = [numpy_helper.to_array(constants[i]) for i in node.input if i in constants]
+            if len(values) == 1:
+                arrays[key]["bias"] = values[0].reshape(-1)
 
-    layers = sorted((layer for layer in model.layers if layer.weights and not (fresh and layer.name.startswith(fresh))),
-                    key=lambda layer: _rank(layer.name))
-    if unknown := [layer.name for layer in layers if layer.__class__.__name__ != "Conv2D"]:
-        raise ValueError(f"cannot load layers {unknown} from ONNX: only Conv2D weights are mapped")
+    layers = sorted(_convs(model, fresh), key=lambda pair: _rank(pair[0]))
     found = sorted(arrays, key=_rank)
-    if [_rank(name)[0] for name in found] != [_rank(layer.name)[0] for layer in layers]:
+    if [_rank(name)[0] for name in found] != [_rank(name)[0] for name, _ in layers]:
         raise ValueError(f"{path} holds the weights of {len(found)} layers ({', '.join(found[:3])}, ...), "
                          f"the model has {len(layers)}: another architecture?")
-    for layer, name in zip(layers, found):
+    for (ours, layer), name in zip(layers, found):
         if set(arrays[name]) != {"kernel", "bias"}:
             raise ValueError(f"{path}: layer {name} lacks a kernel or a bias")
         kernel = arrays[name]["kernel"].transpose(2, 3, 1, 0)  # OIHW -> HWIO
@@ -104,7 +167,7 @@ def _load_from_onnx(model, path: Path, fresh: str | None = None) -> None:
         shapes = [tuple(weight.shape) for weight in layer.weights]
         if [v.shape for v in values] != shapes:
             raise ValueError(f"{name} in {path} has shapes {[v.shape for v in values]}, the model's "
-                             f"{layer.name} {shapes}: another architecture?")
+                             f"{ours} {shapes}: another architecture?")
         layer.set_weights(values)
     pad_multiple = int({p.key: p.value for p in onnx_model.metadata_props}.get("pad_multiple", 1))
     error = parity(model, path, pad_multiple)  # export's own Keras-vs-onnxruntime check
