@@ -8,6 +8,11 @@ chose the two window pairs that joined the tables' classical anchors (stop 24). 
 only (split as `fit` splits them), one crop per photo and case, noise per channel; PSNR on rounded uint8.
 
     python scripts/chroma_median_probe.py --photos 16 --crop 256
+    python scripts/chroma_median_probe.py --photos 12 --crop 256 --model models/blind-unet.onnx --split
+
+`--model` adds an ONNX model's rows (through the service's `Denoiser`). `--split` says where each
+method's error sits: two more PSNRs per case, of its luma with the true chroma and of the true luma with
+its chroma (JFIF YCbCr), so a model can be compared with the medians on each part.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["../shared/data/CBSD432"])
     parser.add_argument("--photos", type=int, default=16)
     parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--model", action="append", default=[], help="an ONNX model to add (repeatable)")
+    parser.add_argument("--split", action="store_true", help="also PSNR of luma alone and of chroma alone")
     args = parser.parse_args()
 
     from scipy import ndimage
@@ -41,19 +48,55 @@ def main() -> None:
                "RGB median 5x5": lambda x: ndimage.median_filter(x, size=(5, 5, 1), mode="mirror")}
     methods.update({f"Y {y}x{y}, CbCr {c}x{c}": (lambda x, y=y, c=c: luma_chroma_median(x, y, c))
                     for y, c in ((3, 5), (3, 9), (5, 9), (5, 13))})
-    print(f"{len(photos)} held-out colour photos, crops of {args.crop}; mean PSNR (dB)")
+    for path in args.model:
+        from pathlib import Path
+
+        from app.imaging import DecodedImage
+        from app.inference import Denoiser
+
+        denoiser = Denoiser(Path(path))
+        methods[Path(path).stem] = lambda x, d=denoiser: d.denoise(DecodedImage(x)).image.pixels
+    def score(clean: np.ndarray, out: np.ndarray) -> tuple[float, ...]:
+        """PSNR, and with --split also of the output's luma alone and of its chroma alone."""
+        if not args.split:
+            return (psnr(clean, out),)
+        truth, ours = ycbcr(clean), ycbcr(out)
+        return (psnr(clean, out), psnr(clean, rgb(np.concatenate([ours[..., :1], truth[..., 1:]], axis=-1))),
+                psnr(clean, rgb(np.concatenate([truth[..., :1], ours[..., 1:]], axis=-1))))
+
+    def cell(values: list[tuple[float, ...]]) -> str:
+        mean = np.mean(values, axis=0)
+        return f"{mean[0]:.2f}" + (f" ({mean[1]:.2f} / {mean[2]:.2f})" if args.split else "")
+
+    print(f"{len(photos)} held-out colour photos, crops of {args.crop}; mean PSNR (dB)"
+          + (", then (luma alone / chroma alone): the output's Y with the true Cb, Cr, and the reverse"
+             if args.split else ""))
     print("| method | " + " | ".join(f"sp {d} + JPEG {q}" for d, q in CASES) + " |")
     print("|---|" + "---:|" * len(CASES))
-    scores = {name: [[] for _ in CASES] for name in ["noisy input", *methods]}
+    scores: dict[str, list[list[tuple[float, ...]]]] = {name: [[] for _ in CASES] for name in ["noisy input", *methods]}
     for photo in photos:
         clean = np.ascontiguousarray(photo[: args.crop, : args.crop])
         for i, (density, quality) in enumerate(CASES):
             noisy = add_noise(clean, NoiseSpec("salt-pepper", density, per_channel=True, jpeg_quality=quality), rng=rng)
-            scores["noisy input"][i].append(psnr(clean, noisy))
+            scores["noisy input"][i].append(score(clean, noisy))
             for name, method in methods.items():
-                scores[name][i].append(psnr(clean, method(noisy)))
+                scores[name][i].append(score(clean, method(noisy)))
     for name, by_case in scores.items():
-        print(f"| {name} | " + " | ".join(f"{np.mean(v):.2f}" for v in by_case) + " |", flush=True)
+        print(f"| {name} | " + " | ".join(cell(v) for v in by_case) + " |", flush=True)
+
+
+def ycbcr(pixels: np.ndarray) -> np.ndarray:
+    """JFIF YCbCr in float64, unrounded: the split measures the method, not a re-quantisation."""
+    from training.baselines import JFIF_YCBCR
+
+    return pixels.astype(np.float64) @ JFIF_YCBCR.T + np.array([0.0, 128.0, 128.0])
+
+
+def rgb(ycc: np.ndarray) -> np.ndarray:
+    from training.baselines import JFIF_YCBCR
+
+    back = (ycc - np.array([0.0, 128.0, 128.0])) @ np.linalg.inv(JFIF_YCBCR).T
+    return np.clip(np.round(back), 0, 255).astype(np.uint8)
 
 
 if __name__ == "__main__":
