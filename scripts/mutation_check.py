@@ -251,6 +251,19 @@ MUTANTS: list[Mutant] = [
       "tests/test_quantize.py"),
     m("evaluate --merge: the committed rows re-scored away", "training/evaluate.py",
       "kept = [r for r in previous if r.method not in added] + new", "kept = new", "tests/test_evaluate.py"),
+    # The GPU path for the blind models (stop 26).
+    m("device JPEG: quantisation rounds down", "training/device_jpeg.py",
+      "quantised = jnp.sign(scaled) * jnp.floor(jnp.abs(scaled) + 0.5)",
+      "quantised = jnp.sign(scaled) * jnp.floor(jnp.abs(scaled))", "tests/test_device_jpeg.py"),
+    m("device JPEG: chroma upsampled by repeating", "training/device_jpeg.py",
+      "even = jnp.right_shift(3 * rows + left + 8, 4)", "even = jnp.right_shift(4 * rows + 8, 4)",
+      "tests/test_device_jpeg.py"),
+    m("device sampler: a saved clean patch keeps its crop as target", "training/device_sampler.py",
+      "crop = jnp.where(per_sample(saved & (density == 0.0)), noisy, crop)", "crop = crop",
+      "tests/test_device_sampler.py"),
+    m("init: a shipped ONNX model's own detector left as built", "training/init_weights.py",
+      'if init.suffix == ".onnx" and source_arch != arch else None', 'if init.suffix == ".onnx" else None',
+      "tests/test_blind_unet.py"),
 ]
 
 
