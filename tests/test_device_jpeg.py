@@ -73,3 +73,8 @@ def test_each_patch_has_its_own_quality(photos):
     assert np.array_equal(both[0], ours(batch[0].astype(np.uint8), 95))
     assert np.array_equal(both[1], ours(batch[1].astype(np.uint8), 20))
     assert psnr(batch[0].astype(np.uint8), both[0]) > psnr(batch[1].astype(np.uint8), both[1]) + 5
+
+
+def test_only_whole_16x16_blocks():
+    with pytest.raises(ValueError, match="multiples of 16"):
+        jpeg_roundtrip(np.zeros((1, 24, 32, 3), np.float32), np.array([90]))

@@ -114,6 +114,8 @@ def jpeg_roundtrip(rgb, quality):
     its sums of up to 2^24 wrongly); only the DCT is float."""
     import jax.numpy as jnp
 
+    if rgb.ndim != 4 or rgb.shape[-1] != 3 or rgb.shape[1] % 16 or rgb.shape[2] % 16:
+        raise ValueError(f"JPEG here takes (B, H, W, 3) with H and W multiples of 16, not {tuple(rgb.shape)}")
     pixels = jnp.round(rgb).astype(jnp.int32)
     r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     # jccolor.c: Y rounds half up; Cb and Cr carry CBCR_OFFSET and ONE_HALF - 1.

@@ -50,6 +50,7 @@ def _convs(model, fresh: str | None) -> list[tuple[str, object]]:
         if layer.__class__.__name__ == "Conv2D":
             found.append((layer.name, layer))
             continue
+        # Keras 3 has no public walk of a layer's own layers; `_flatten_layers` is what `Layer.layers` uses.
         inner = [sub for sub in layer._flatten_layers(include_self=False) if sub.__class__.__name__ == "Conv2D"]
         if not inner or sum(len(sub.weights) for sub in inner) != len(layer.weights):
             raise ValueError(f"cannot load layer {layer.name} from ONNX: only Conv2D weights are mapped")
