@@ -136,6 +136,28 @@ def test_a_jax_fit_with_the_device_sampler_trains_checkpoints_and_resumes(astron
     assert again.returncode == 0 and "resumed after epoch 1" in again.stdout
 
 
+def test_a_blind_detection_stage_trains_on_the_device_with_jpeg_saves(astronaut, tmp_path):
+    """The blind recipe's own first stage (the detector alone, the U-Net frozen, 40% of the patches saved
+    as JPEG): its training model holds only the detector, so the step's non-trainable state is that
+    model's, not the whole model's (it once passed the frozen U-Net's 26 and failed)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.roll(astronaut, 40 * i, axis=1)).save(folder / f"a{i}.png")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "training", "fit", "--arch", "blind-unet", "--data", str(folder), "--out",
+               str(out), "--epochs", "1", "--steps", "2", "--patch", "64", "--batch", "2", "--threads", "2",
+               "--backend", "jax", "--sampler", "device"]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = json.loads((out / "state.json").read_text())
+    assert state["epochs_done"] == 1 and state["config"]["loss"] == "blind-detect"
+    assert all(np.isfinite(h["loss"]) for h in state["history"])
+    from training.architectures import blind_unet
+
+    assert blind_unet.RECIPE.jpeg_share > 0 and blind_unet.RECIPE.train_only  # what this stage drew and froze
+
+
 LEARNING_RATE_PROBE = """
 import sys, tempfile, numpy as np
 from training.fit import FitConfig, Run

@@ -40,6 +40,9 @@ class DeviceTrainer:
         trained = module.training_model(run.model, cfg.loss) if hasattr(module, "training_model") else run.model
         if [id(v) for v in trained.trainable_variables] != [id(v) for v in run.model.trainable_variables]:
             raise RuntimeError("the training model orders its variables unlike the model the optimizer was built on")
+        # Its non-trainable variables are its own: a detection stage's training model holds the detector
+        # alone, so the frozen U-Net's weights (the whole model's non-trainables) are not among them.
+        self.trained = trained
         loss_of = packed_loss(cfg.loss, recipe.label_threshold)
         optimizer = run.optimizer
         self.lr_index = next(i for i, v in enumerate(optimizer.variables) if v is optimizer._learning_rate)
@@ -64,12 +67,12 @@ class DeviceTrainer:
         self.key = jax.random.key(cfg.seed + 1000 * run.state.epochs_done)
 
     def _state(self):
-        model, optimizer = self.run.model, self.run.optimizer
+        model, optimizer = self.trained, self.run.optimizer
         return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
                 [v.value for v in optimizer.variables])
 
     def _write_back(self, state) -> None:
-        model, optimizer = self.run.model, self.run.optimizer
+        model, optimizer = self.trained, self.run.optimizer
         trainable, non_trainable, optimizer_vars = state
         for variables, values in ((model.trainable_variables, trainable), (model.non_trainable_variables, non_trainable),
                                   (optimizer.variables, optimizer_vars)):
