@@ -115,16 +115,27 @@ def test_jpeg_saves_need_whole_16x16_blocks():
         check_recipe(dataclasses.replace(PLAIN, jpeg_share=0.5), 40)
 
 
-def test_a_jax_fit_with_the_device_sampler_trains_checkpoints_and_resumes(astronaut, camera, tmp_path):
+def photo_folder(tmp_path, astronaut, camera=None):
+    """Three shifted astronauts (and the cameraman, when given) as PNG files: a tiny training set."""
     folder = tmp_path / "photos"
     folder.mkdir()
     for i in range(3):
         Image.fromarray(np.roll(astronaut, 40 * i, axis=1)).save(folder / f"a{i}.png")
-    Image.fromarray(camera).save(folder / "c.png")
+    if camera is not None:
+        Image.fromarray(camera).save(folder / "c.png")
+    return folder
+
+
+def device_fit_command(arch: str, folder, out, steps: int) -> list[str]:
+    """One epoch of `steps` steps under JAX with the device sampler, 2 patches of 64x64 a step."""
+    return [sys.executable, "-m", "training", "fit", "--arch", arch, "--data", str(folder), "--out", str(out),
+            "--epochs", "1", "--steps", str(steps), "--patch", "64", "--batch", "2", "--threads", "2",
+            "--backend", "jax", "--sampler", "device"]
+
+
+def test_a_jax_fit_with_the_device_sampler_trains_checkpoints_and_resumes(astronaut, camera, tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "training", "fit", "--arch", "prefill-unet", "--data", str(folder), "--out",
-               str(out), "--epochs", "1", "--steps", "3", "--patch", "64", "--batch", "2", "--threads", "2",
-               "--backend", "jax", "--sampler", "device"]
+    command = device_fit_command("prefill-unet", photo_folder(tmp_path, astronaut, camera), out, steps=3)
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "device sampler" in done.stdout and "steps/s" in done.stdout
@@ -140,14 +151,8 @@ def test_a_blind_detection_stage_trains_on_the_device_with_jpeg_saves(astronaut,
     """The blind recipe's own first stage (the detector alone, the U-Net frozen, 40% of the patches saved
     as JPEG): its training model holds only the detector, so the step's non-trainable state is that
     model's, not the whole model's (it once passed the frozen U-Net's 26 and failed)."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(3):
-        Image.fromarray(np.roll(astronaut, 40 * i, axis=1)).save(folder / f"a{i}.png")
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "training", "fit", "--arch", "blind-unet", "--data", str(folder), "--out",
-               str(out), "--epochs", "1", "--steps", "2", "--patch", "64", "--batch", "2", "--threads", "2",
-               "--backend", "jax", "--sampler", "device"]
+    command = device_fit_command("blind-unet", photo_folder(tmp_path, astronaut), out, steps=2)
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
     assert done.returncode == 0, done.stderr[-3000:]
     state = json.loads((out / "state.json").read_text())
