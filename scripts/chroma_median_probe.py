@@ -38,7 +38,7 @@ def main() -> None:
 
     from app.noise import NoiseSpec, add_noise
     from app.quality import psnr
-    from training.baselines import luma_chroma_median
+    from training.baselines import from_ycbcr, luma_chroma_median, to_ycbcr
     from training.data import is_grey, load_rgb, split_folders
 
     _, val_files = split_folders(args.data, 0.2, 0)
@@ -60,9 +60,10 @@ def main() -> None:
         """PSNR, and with --split also of the output's luma alone and of its chroma alone."""
         if not args.split:
             return (psnr(clean, out),)
-        truth, ours = ycbcr(clean), ycbcr(out)
-        return (psnr(clean, out), psnr(clean, rgb(np.concatenate([ours[..., :1], truth[..., 1:]], axis=-1))),
-                psnr(clean, rgb(np.concatenate([truth[..., :1], ours[..., 1:]], axis=-1))))
+        truth, ours = to_ycbcr(clean), to_ycbcr(out)  # unrounded: the split measures the method alone
+        luma_alone = from_ycbcr(np.concatenate([ours[..., :1], truth[..., 1:]], axis=-1), clean.dtype)
+        chroma_alone = from_ycbcr(np.concatenate([truth[..., :1], ours[..., 1:]], axis=-1), clean.dtype)
+        return psnr(clean, out), psnr(clean, luma_alone), psnr(clean, chroma_alone)
 
     def cell(values: list[tuple[float, ...]]) -> str:
         mean = np.mean(values, axis=0)
@@ -83,20 +84,6 @@ def main() -> None:
                 scores[name][i].append(score(clean, method(noisy)))
     for name, by_case in scores.items():
         print(f"| {name} | " + " | ".join(cell(v) for v in by_case) + " |", flush=True)
-
-
-def ycbcr(pixels: np.ndarray) -> np.ndarray:
-    """JFIF YCbCr in float64, unrounded: the split measures the method, not a re-quantisation."""
-    from training.baselines import JFIF_YCBCR
-
-    return pixels.astype(np.float64) @ JFIF_YCBCR.T + np.array([0.0, 128.0, 128.0])
-
-
-def rgb(ycc: np.ndarray) -> np.ndarray:
-    from training.baselines import JFIF_YCBCR
-
-    back = (ycc - np.array([0.0, 128.0, 128.0])) @ np.linalg.inv(JFIF_YCBCR).T
-    return np.clip(np.round(back), 0, 255).astype(np.uint8)
 
 
 if __name__ == "__main__":

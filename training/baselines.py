@@ -41,12 +41,25 @@ def luma_chroma_median(image: np.ndarray, luma: int = 3, chroma: int = 9) -> np.
     the strongest classical filter we know there, so it is one of the tables' anchors on colour photos."""
     if image.ndim == 2 or image.shape[2] == 1:
         return median(image, luma)
-    top = float(np.iinfo(image.dtype).max)
-    offset = np.array([0.0, 0.5, 0.5]) * (top + 1)
-    ycc = np.clip(np.round(image.astype(np.float64) @ JFIF_YCBCR.T + offset), 0, top).astype(image.dtype)
+    top = np.iinfo(image.dtype).max
+    ycc = np.clip(np.round(to_ycbcr(image)), 0, top).astype(image.dtype)
     planes = [cv2.medianBlur(np.ascontiguousarray(ycc[..., c]), luma if c == 0 else chroma) for c in range(3)]
-    rgb = (np.stack(planes, axis=-1).astype(np.float64) - offset) @ np.linalg.inv(JFIF_YCBCR).T
-    return np.clip(np.round(rgb), 0, top).astype(image.dtype)
+    return from_ycbcr(np.stack(planes, axis=-1), image.dtype)
+
+
+def _chroma_offset(dtype: np.dtype) -> np.ndarray:
+    return np.array([0.0, 0.5, 0.5]) * (float(np.iinfo(dtype).max) + 1)
+
+
+def to_ycbcr(image: np.ndarray) -> np.ndarray:
+    """JFIF YCbCr of an 8- or 16-bit RGB image, float64 and unrounded (Cb, Cr centred on half the range)."""
+    return image.astype(np.float64) @ JFIF_YCBCR.T + _chroma_offset(image.dtype)
+
+
+def from_ycbcr(ycc: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """RGB of `dtype` (rounded, clipped) from JFIF YCbCr on that type's scale."""
+    rgb = (ycc.astype(np.float64) - _chroma_offset(dtype)) @ np.linalg.inv(JFIF_YCBCR).T
+    return np.clip(np.round(rgb), 0, np.iinfo(dtype).max).astype(dtype)
 
 
 def adaptive_median(image: np.ndarray, max_size: int = 7) -> np.ndarray:

@@ -128,10 +128,10 @@ def sample(key, photos: DevicePhotos, recipe: Recipe, patch: int, batch: int):
 
     # Then a JPEG save for a `jpeg_share` of the patches (training.data.real_world_spec): a clean patch
     # saved as JPEG stays its own target, as on the host (the model must leave a clean photo alone).
-    saved = uniform() < recipe.jpeg_share
     if recipe.jpeg_share:
         from training.device_jpeg import jpeg_roundtrip
 
+        saved = uniform() < recipe.jpeg_share
         quality = jax.random.randint(next(keys), (batch,), recipe.jpeg_quality_min, 101)
         noisy = jnp.where(per_sample(saved), jpeg_roundtrip(noisy * 255.0, quality) / 255.0, noisy)
         crop = jnp.where(per_sample(saved & (density == 0.0)), noisy, crop)
