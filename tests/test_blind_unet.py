@@ -77,6 +77,31 @@ def test_the_blind_loss_targets_the_input_where_the_noise_did_not_move_it():
     assert value(noisy) > value(fixed) + 0.1  # the missed impulse costs
 
 
+def test_the_error_floor_weighs_a_clean_patch_as_a_sparse_noisy_one_and_leaves_dense_ones():
+    from training.fit import blind_terms, packed_loss
+
+    rng = np.random.default_rng(0)
+    clean = rng.random((2, 10, 10, 3)).astype(np.float32)  # 300 values a patch
+    noisy = clean.copy()
+    noisy[1][rng.random((10, 10, 3)) < 0.5] = 1.0  # patch 1 dense (about 150 corrupted), patch 0 clean
+    restored = clean.copy()
+    restored[0, :2] = 1.0  # the model changes 60 values of the clean patch (clipped highlights filled) ...
+    moved_mask = np.abs(noisy[1] - clean[1]) > 0.08
+    restored[1] = np.where(moved_mask, clean[1] + 0.1, noisy[1])  # ... and misses each impulse by 0.1
+    packed = np.concatenate([clean, noisy], axis=-1)
+    predicted = np.concatenate([restored, np.full_like(restored, 0.5)], axis=-1)
+    changed_sum = float(np.abs(restored[0] - clean[0]).sum())
+    moved = int(moved_mask.sum())
+
+    error, _ = (np.asarray(t) for t in blind_terms(packed, predicted, 0.08))
+    np.testing.assert_allclose(error, [changed_sum / 1.0, 0.1 * moved / (moved + 1)], rtol=1e-4)
+    floored, _ = (np.asarray(t) for t in blind_terms(packed, predicted, 0.08, error_floor=0.1))
+    np.testing.assert_allclose(floored, [changed_sum / 30.0, error[1]], rtol=1e-4)  # 0.1 x 300 < 150 + 1
+    # the loss is the mean of the terms, the cross-entropy weighed as before
+    by_loss = float(packed_loss("blind", 0.08, 0.1)(packed, predicted))
+    assert by_loss == pytest.approx(floored.mean() + 0.2 * np.log(2.0), rel=1e-4)
+
+
 def test_the_recipe_draws_every_kind_and_a_clean_jpeg_is_its_own_target(astronaut):
     rng = np.random.default_rng(0)
     recipe = blind_unet.RECIPE

@@ -43,7 +43,7 @@ class DeviceTrainer:
         # Its non-trainable variables are its own: a detection stage's training model holds the detector
         # alone, so the frozen U-Net's weights (the whole model's non-trainables) are not among them.
         self.trained = trained
-        loss_of = packed_loss(cfg.loss, recipe.label_threshold)
+        loss_of = packed_loss(cfg.loss, recipe.label_threshold, recipe.error_floor)
         optimizer = run.optimizer
         self.lr_index = next(i for i, v in enumerate(optimizer.variables) if v is optimizer._learning_rate)
 

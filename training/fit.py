@@ -145,33 +145,51 @@ def _corrupted_and_probability(y_true, y_pred, threshold: float):
     return corrupted, ops.clip(y_pred[..., 3:6], 1e-6, 1.0 - 1e-6)
 
 
-def _cross_entropy(corrupted, probability):
+def _cross_entropy(corrupted, probability, axis=None):
     from keras import ops
 
-    return ops.mean(-(corrupted * ops.log(probability) + (1.0 - corrupted) * ops.log(1.0 - probability)))
+    return ops.mean(-(corrupted * ops.log(probability) + (1.0 - corrupted) * ops.log(1.0 - probability)), axis=axis)
 
 
-def _blind_loss(threshold: float):
-    """The blind model's loss, on `y_true` = [clean (3), noisy (3)] and `y_pred` = [restored (3), detector
-    probability (3)].
+def blind_terms(y_true, y_pred, threshold: float, error_floor: float = 0.0):
+    """The blind loss's two terms per patch: (restoration error, detector cross-entropy), each (batch,).
 
     Restoration: absolute error over every value of a patch against the clean value where the noise moved
     it and against the input elsewhere, divided by the number of corrupted values plus one (the
-    per-impulse weighting of "l1-per-impulse"). So a value the model changes on a clean patch costs as
-    much as a missed impulse, and nothing is gained by smoothing the small errors a JPEG save leaves
-    everywhere (with the clean photo as the target everywhere, those unfixable errors swamped the loss
-    and the first run fell 0.5 dB in one epoch). Detection: mean binary cross-entropy, which trains the
-    detector while its probabilities are still below the dead zone (no restoration gradient reaches it
-    there).
-    """
+    per-impulse weighting of "l1-per-impulse"), or by `error_floor` times the patch's values when that is
+    more. So a value the model changes on a clean patch costs as much as a missed impulse, and nothing is
+    gained by smoothing the small errors a JPEG save leaves everywhere (with the clean photo as the target
+    everywhere, those unfixable errors swamped the loss and the first run fell 0.5 dB in one epoch).
+
+    Without a floor a clean patch's error is its sum over all its values, divided by one: the shipped
+    blind-unet loses 20-23 on the average clean patch of the GPU trip's recipe against 0.074 on a noisy one,
+    all of it on clean patches with clipped 0s and 255s, up to 846 for one (the exact-impulse path fills
+    those), so a tenth of the patches made 94-95% of the loss (`python scripts/sampler_loss_probe.py`,
+    stop 27). A floor of 0.01 weighs a clean patch's values as a patch at density 0.01 weighs its impulses.
+
+    Detection: mean binary cross-entropy, which trains the detector while its probabilities are still
+    below the dead zone (no restoration gradient reaches it there)."""
+    from keras import ops
+
+    clean, noisy, restored = y_true[..., :3], y_true[..., 3:6], y_pred[..., :3]
+    corrupted, probability = _corrupted_and_probability(y_true, y_pred, threshold)
+    target = corrupted * clean + (1.0 - corrupted) * noisy
+    denominator = ops.sum(corrupted, axis=[1, 2, 3]) + 1.0
+    if error_floor:
+        denominator = ops.maximum(denominator, error_floor * ops.sum(ops.ones_like(corrupted), axis=[1, 2, 3]))
+    error = ops.sum(ops.abs(target - restored), axis=[1, 2, 3]) / denominator
+    return error, _cross_entropy(corrupted, probability, axis=[1, 2, 3])
+
+
+def _blind_loss(threshold: float, error_floor: float = 0.0):
+    """The blind model's loss, on `y_true` = [clean (3), noisy (3)] and `y_pred` = [restored (3), detector
+    probability (3)]: the mean over patches of `blind_terms`, the cross-entropy weighed by
+    `BLIND_BCE_WEIGHT`."""
     from keras import ops
 
     def blind(y_true, y_pred):
-        clean, noisy, restored = y_true[..., :3], y_true[..., 3:6], y_pred[..., :3]
-        corrupted, probability = _corrupted_and_probability(y_true, y_pred, threshold)
-        target = corrupted * clean + (1.0 - corrupted) * noisy
-        error = ops.sum(ops.abs(target - restored), axis=[1, 2, 3]) / (ops.sum(corrupted, axis=[1, 2, 3]) + 1.0)
-        return ops.mean(error) + BLIND_BCE_WEIGHT * _cross_entropy(corrupted, probability)
+        error, cross_entropy = blind_terms(y_true, y_pred, threshold, error_floor)
+        return ops.mean(error) + BLIND_BCE_WEIGHT * ops.mean(cross_entropy)
 
     return blind
 
@@ -189,13 +207,13 @@ def _detection_loss(threshold: float):
     return detect
 
 
-def packed_loss(name: str, label_threshold: float = 0.0):
+def packed_loss(name: str, label_threshold: float = 0.0, error_floor: float = 0.0):
     """The loss as Keras' compile() wants it, loss(y_true, y_pred): `y_true` carries the clean patch and
     the noisy one side by side on the channel axis (the per-impulse losses weigh by the input's 0/1
     values, the blind ones derive which values the noise moved by more than `label_threshold`), so one
     `train_on_batch` serves every backend and both samplers."""
     if name == "blind":
-        return _blind_loss(label_threshold)
+        return _blind_loss(label_threshold, error_floor)
     if name == "blind-detect":
         return _detection_loss(label_threshold)
     loss = _loss_function(name)
@@ -322,7 +340,7 @@ class Run:
         jit = keras.backend.backend() != "tensorflow"
         module = architectures.get(self.cfg.arch)
         trained = module.training_model(self.model, self.cfg.loss) if hasattr(module, "training_model") else self.model
-        trained.compile(optimizer=self.optimizer, loss=packed_loss(self.cfg.loss, self.recipe.label_threshold),
+        trained.compile(optimizer=self.optimizer, loss=packed_loss(self.cfg.loss, self.recipe.label_threshold, self.recipe.error_floor),
                         jit_compile=jit)
 
         def step(batch):
