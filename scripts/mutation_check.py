@@ -264,6 +264,12 @@ MUTANTS: list[Mutant] = [
     m("init: a shipped ONNX model's own detector left as built", "training/init_weights.py",
       'if init.suffix == ".onnx" and source_arch != arch else None', 'if init.suffix == ".onnx" else None',
       "tests/test_blind_unet.py"),
+    # The blind loss's floor (stop 27).
+    m("blind loss: the error floor ignored", "training/fit.py",
+      "    if error_floor:\n        denominator", "    if False:\n        denominator", "tests/test_blind_unet.py"),
+    m("fit: the recipe's error floor not passed on", "training/fit.py",
+      "self.recipe.label_threshold, self.recipe.error_floor)", "self.recipe.label_threshold)",
+      "tests/test_blind_unet.py"),
 ]
 
 

@@ -102,6 +102,20 @@ def test_the_error_floor_weighs_a_clean_patch_as_a_sparse_noisy_one_and_leaves_d
     assert by_loss == pytest.approx(floored.mean() + 0.2 * np.log(2.0), rel=1e-4)
 
 
+def test_a_run_trains_on_its_recipes_error_floor(tmp_path):
+    from training.fit import FitConfig, Run
+
+    clean = np.full((1, 10, 10, 3), 0.5, np.float32)
+    restored = clean.copy()
+    restored[0, 0] = 1.0  # a clean patch, 30 of its 300 values changed by 0.5: a sum of 15
+    y_true, y_pred = np.concatenate([clean, clean], axis=-1), np.concatenate([restored, restored * 0], axis=-1)
+    for floor, error in (("0", 15.0), ("0.5", 0.1)):  # 15 / 1, then 15 / (0.5 x 300)
+        cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path / floor), loss="blind",
+                        recipe={"error_floor": floor, "label_threshold": "0.08"})
+        loss = Run(cfg.resolved(), log=lambda _: None).loss()  # what both samplers' steps train on
+        assert float(loss(y_true, y_pred)) == pytest.approx(error, abs=1e-3)  # cross-entropy of p ~ 0: ~1e-6
+
+
 def test_the_recipe_draws_every_kind_and_a_clean_jpeg_is_its_own_target(astronaut):
     rng = np.random.default_rng(0)
     recipe = blind_unet.RECIPE

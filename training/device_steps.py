@@ -28,8 +28,6 @@ class DeviceTrainer:
         import keras
         from keras import ops
 
-        from training.fit import packed_loss
-
         if keras.backend.backend() != "jax":
             raise ValueError("the device sampler runs under the JAX backend: fit --backend jax --sampler device")
         cfg, recipe = run.cfg, run.recipe
@@ -43,7 +41,7 @@ class DeviceTrainer:
         # Its non-trainable variables are its own: a detection stage's training model holds the detector
         # alone, so the frozen U-Net's weights (the whole model's non-trainables) are not among them.
         self.trained = trained
-        loss_of = packed_loss(cfg.loss, recipe.label_threshold, recipe.error_floor)
+        loss_of = run.loss()
         optimizer = run.optimizer
         self.lr_index = next(i for i, v in enumerate(optimizer.variables) if v is optimizer._learning_rate)
 

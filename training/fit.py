@@ -340,13 +340,18 @@ class Run:
         jit = keras.backend.backend() != "tensorflow"
         module = architectures.get(self.cfg.arch)
         trained = module.training_model(self.model, self.cfg.loss) if hasattr(module, "training_model") else self.model
-        trained.compile(optimizer=self.optimizer, loss=packed_loss(self.cfg.loss, self.recipe.label_threshold, self.recipe.error_floor),
+        trained.compile(optimizer=self.optimizer, loss=self.loss(),
                         jit_compile=jit)
 
         def step(batch):
             return trained.train_on_batch(batch.noisy, np.concatenate([batch.clean, batch.noisy], axis=-1))
 
         return step
+
+    def loss(self):
+        """The run's loss, loss(y_true, y_pred) on packed patches (`packed_loss`) with the recipe's label and
+        error floor: what both samplers' steps train on."""
+        return packed_loss(self.cfg.loss, self.recipe.label_threshold, self.recipe.error_floor)
 
     def learning_rate(self, step: int) -> float:
         """The scheduled learning rate of global step `step` (warm-up, cosine decay, the guard's scale)."""
