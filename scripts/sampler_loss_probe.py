@@ -11,7 +11,8 @@ training loss itself (`training.fit.packed_loss`) and splits it patch by patch: 
 cross-entropy, by kind of patch (clean target, or noisy), with what the patches hold (corrupted share,
 share of the target at 0 or 255).
 
-    KERAS_BACKEND=jax python scripts/sampler_loss_probe.py --init models/blind-unet.onnx --batches 40
+    KERAS_BACKEND=jax python scripts/sampler_loss_probe.py --batches 60   # stop 27's table (docs/gpu.md)
+    KERAS_BACKEND=jax python scripts/sampler_loss_probe.py --recipe error_floor=0.01   # with the loss's floor
 
 A development measurement, not a test; the device sampler's statistics are tested in
 tests/test_device_sampler.py.
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--patch", type=int, default=96)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipe", action="append", default=["label_threshold=0.04", "train_only="],
-                        help="KEY=VALUE recipe overrides (default: the GPU trip's)")
+                        help="KEY=VALUE recipe overrides, added to the default: stop 26's trip recipe, without the floor")
     args = parser.parse_args()
 
     import jax
