@@ -6,7 +6,7 @@ sampler (`training/data.py`, Pillow's JPEG) and JAX with the device sampler (`tr
 higher on the device's batches at both seeds (1.54 against 1.20, 1.87 against 1.45; docs/gpu.md). A
 GPU trip trains on the device's batches only, so a difference in what they hold must be found here,
 on the CPU, first. This scores one fixed model (no training) on N batches from each sampler with the
-training loss itself (`training.fit.packed_loss`) and splits it patch by patch: the restoration error
+training loss's own terms (`training.fit.blind_terms`), patch by patch: the restoration error
 (a patch's sum of absolute errors over its corrupted values plus one, heavy-tailed) and the detector's
 cross-entropy, by kind of patch (clean target, or noisy), with what the patches hold (corrupted share,
 share of the target at 0 or 255).
@@ -66,7 +66,7 @@ def main() -> None:
     from training import architectures
     from training.data import PatchSampler, load_rgb, split_folders
     from training.device_sampler import DevicePhotos, sample
-    from training.fit import BLIND_BCE_WEIGHT, packed_loss
+    from training.fit import BLIND_BCE_WEIGHT, FitConfig
     from training.init_weights import start_weights
 
     assert keras.backend.backend() == "jax", "the device sampler runs under JAX (KERAS_BACKEND=jax)"
@@ -76,9 +76,8 @@ def main() -> None:
     start_weights(model, args.arch, Path(args.init))
     trained = module.training_model(model, "blind")
     predict = jax.jit(lambda x: trained(x, training=True))
-    loss_of = packed_loss("blind", recipe.label_threshold, recipe.error_floor)
 
-    train_files, _ = split_folders(args.data, 0.2, args.seed)
+    train_files, _ = split_folders(args.data, FitConfig.val_fraction, args.seed)  # the photos `fit` trains on
     images = [load_rgb(p) for p in train_files]
     host = PatchSampler(images, recipe, args.patch, args.batch, args.seed)
     photos = DevicePhotos.upload(images, args.patch)
@@ -86,24 +85,24 @@ def main() -> None:
     key = jax.random.key(args.seed + 1)
 
     results: dict[str, dict[str, list]] = {"host": {}, "device": {}}
-    batch_losses: dict[str, list[float]] = {"host": [], "device": []}
     for _ in range(args.batches):
         batch = host.next_batch()
         key, k = jax.random.split(key)
         noisy_d, clean_d = (np.asarray(a) for a in draw(k))
         for name, (noisy, clean) in (("host", (batch.noisy, batch.clean)), ("device", (noisy_d, clean_d))):
             predicted = np.asarray(predict(noisy))
-            batch_losses[name].append(float(loss_of(np.concatenate([clean, noisy], axis=-1), predicted)))
             for field, values in per_patch(noisy, clean, predicted, recipe.label_threshold, recipe.error_floor).items():
                 results[name].setdefault(field, []).append(values)
 
     print(f"{args.arch} from {args.init}; {args.batches} batches of {args.batch} patches of {args.patch}, seed "
           f"{args.seed}; recipe label_threshold={recipe.label_threshold}, error_floor={recipe.error_floor}, jpeg_share={recipe.jpeg_share}")
+    # Every patch has as many values, so the loss (a mean over patches of each term) is the terms' means.
+    pooled = {name: {f: np.concatenate(v) for f, v in fields.items()} for name, fields in results.items()}
     rows = []
-    for name in ("host", "device"):
-        r = {f: np.concatenate(v) for f, v in results[name].items()}
+    for name, r in pooled.items():
         clean, error = r["clean_target"], r["error"]
-        rows.append((name, np.mean(batch_losses[name]), error.mean(), BLIND_BCE_WEIGHT * r["bce"].mean(),
+        loss = error.mean() + BLIND_BCE_WEIGHT * r["bce"].mean()
+        rows.append((name, loss, error.mean(), BLIND_BCE_WEIGHT * r["bce"].mean(),
                      np.percentile(error, 50), np.percentile(error, 99), error.max(),
                      clean.mean(), error[clean].mean() if clean.any() else float("nan"),
                      error[~clean].mean(), r["corrupted"][~clean].mean(), r["extreme"].mean(),
@@ -117,8 +116,7 @@ def main() -> None:
     # Clean-target patches (the heavy tail) by what they hold: grey or colour, with or without 0/255.
     print("\nclean-target patches: count / mean error")
     print("| sampler | grey, no 0/255 | grey, 0/255 | colour, no 0/255 | colour, 0/255 |\n|---|---:|---:|---:|---:|")
-    for name in ("host", "device"):
-        r = {f: np.concatenate(v) for f, v in results[name].items()}
+    for name, r in pooled.items():
         cells = []
         for grey in (True, False):
             for extreme in (False, True):
