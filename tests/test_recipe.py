@@ -80,3 +80,17 @@ def test_real_world_validation_can_hold_every_colour_photo_per_channel(astronaut
     default, _, _ = real_world_validation_set(images, 64, seed=0)
     forced, _, _ = real_world_validation_set(images, 64, seed=0, per_channel=True)
     assert not split_pixels(default) and split_pixels(forced)
+
+
+def test_validation_layouts_name_each_photos_group(astronaut, camera):
+    """The one rule both validation sets and `fit`'s report by group follow: per channel on even-numbered
+    photos, per pixel on odd ones, and on grey photos too under the grey rule; a forced `per_channel` wins."""
+    from training.data import validation_layouts
+
+    grey = _grey_photo(camera)
+    images = [grey, astronaut, astronaut, grey]
+    groups = lambda **kw: [layout.group for layout in validation_layouts(images, **kw)]  # noqa: E731
+    assert groups(grey_per_pixel=True) == ["grey/pixel", "colour/pixel", "colour/channel", "grey/pixel"]
+    assert groups(grey_per_pixel=False) == ["grey/channel", "colour/pixel", "colour/channel", "grey/pixel"]
+    assert groups(grey_per_pixel=True, per_channel=True) == ["grey/channel", "colour/channel", "colour/channel",
+                                                             "grey/channel"]

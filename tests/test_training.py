@@ -62,6 +62,33 @@ def test_tiny_fit_then_export_with_parity(arch, photo_folder, tmp_path):
     assert out.image.pixels.shape == (37, 45, 3)
 
 
+def test_validation_reports_each_group_of_photos_apart(photo_folder, tmp_path):
+    """`Run.validate` scores each group of photos (`validation_layouts`) on its own patches: a patch reported
+    as grey with per-pixel noise is grey, and each group's figure is the mean of its patches' PSNR."""
+    from app.quality import psnr, to_uint8
+    from training.data import is_grey
+    from training.fit import Run
+
+    config = FitConfig(arch="blind-unet", data=[str(photo_folder)], out=str(tmp_path), patch=64, val_fraction=0.8,
+                       seed=0, threads=2).resolved()
+    run = Run(config, log=lambda *_: None)
+    run.load_photos(threads=2)
+    assert len(run.val_groups) == len(run.val_noisy) and {"grey/pixel", "colour/channel"} <= set(run.val_groups)
+    noisy = [to_uint8(p) for p in run.val_noisy]
+    for k, group in enumerate(run.val_groups):
+        if "jpeg" not in run.val_cases[k % len(run.val_cases)]:  # a JPEG save may round channels apart
+            assert is_grey(noisy[k]) == (group == "grey/pixel"), (k, group)
+
+    run.model = lambda batch, training=False: batch  # returns its input: the noisy patches' own PSNR
+    val = run.validate()
+    for group, value in val.by_group.items():
+        mine = [min(psnr(run.val_clean[k], noisy[k]), 60.0) for k, g in enumerate(run.val_groups) if g == group]
+        assert value == pytest.approx(np.mean(mine))
+    assert val.mean == pytest.approx(np.mean(list(val.by_case.values())))
+    assert len(set(round(v, 3) for v in val.by_group.values())) == len(val.by_group)  # the groups differ
+    assert all(group in val.describe() for group in val.by_group)
+
+
 def test_fit_resumes_where_it_stopped(photo_folder, tmp_path):
     config = FitConfig(arch="prefill-unet", data=[str(photo_folder)], out=str(tmp_path), epochs=1, steps=2, patch=64,
                        batch=2, seed=1, threads=2)

@@ -23,7 +23,9 @@ import numpy as np
 from app.cpus import available_cpus
 from app.quality import psnr, to_uint8
 from training import architectures
-from training.data import PatchSampler, load_rgb, real_world_validation_set, split_folders, validation_set
+from training.data import (
+    PatchSampler, load_rgb, real_world_validation_set, split_folders, validation_layouts, validation_set,
+)
 from training.recipe import Recipe
 
 VAL_DENSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -58,6 +60,26 @@ class FitConfig:
         recipe = self.effective_recipe()
         return FitConfig(**{**asdict(self), "patch": self.patch or recipe.patch, "loss": self.loss or recipe.loss,
                             "batch": self.batch or recipe.batch, "lr": self.lr or recipe.learning_rate})
+
+
+@dataclass
+class Validation:
+    """One validation pass: mean PSNR by case (density or real-world case), which the checkpoint and the
+    guard go by, and by group of photos (`training.data.validation_layouts`), which only reports: colour
+    and grey photos can move in opposite directions under one mean (stop 27)."""
+
+    by_case: dict[str, float]
+    by_group: dict[str, float]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(list(self.by_case.values())))
+
+    def describe(self) -> str:
+        """`33.02 dB (a / b / ... at case/case/...; colour/channel x, grey/pixel y)`, for the log."""
+        return (f"{self.mean:.2f} dB (" + " / ".join(f"{v:.2f}" for v in self.by_case.values())
+                + f" at {'/'.join(self.by_case)}; " + ", ".join(f"{g} {v:.2f}" for g, v in self.by_group.items())
+                + ")")
 
 
 @dataclass
@@ -250,6 +272,7 @@ class Run:
                                         self.recipe.other_lr_scale)
         self.val_noisy = self.val_clean = np.empty(0)
         self.val_cases: tuple[str, ...] = tuple(str(d) for d in VAL_DENSITIES)  # the patches cycle through these
+        self.val_groups: tuple[str, ...] = ()  # each patch's group of photos (`validation_layouts`)
 
     def _saved_state(self) -> RunState | None:
         """The state of an earlier run of the same command (to resume), None for a fresh folder."""
@@ -277,6 +300,9 @@ class Run:
         else:
             self.val_noisy, self.val_clean = validation_set(val_images, cfg.patch, VAL_DENSITIES, cfg.seed + 1, 1,
                                                             grey_per_pixel=self.recipe.grey_photos_per_pixel)
+        per_photo = len(self.val_noisy) // max(1, len(val_images))  # each photo's patches are consecutive
+        self.val_groups = tuple(layout.group for layout in validation_layouts(val_images, self.recipe.grey_photos_per_pixel)
+                                for _ in range(per_photo))
         return train_images
 
     def save(self, prefix: str) -> None:
@@ -293,15 +319,16 @@ class Run:
     def save_state(self) -> None:
         self.state_path.write_text(json.dumps(asdict(self.state), indent=1))
 
-    def validate(self) -> dict[str, float]:
-        """Mean PSNR of the validation patches by density (or real-world case), on rounded uint8 outputs
-        (as the tables)."""
+    def validate(self) -> Validation:
+        """Mean PSNR of the validation patches by density (or real-world case) and by group of photos, on
+        rounded uint8 outputs (as the tables)."""
         import keras
 
         # JAX: the compiled predict (an eager call traces the graph anew, 20 s an epoch on the CPU);
         # TensorFlow: the eager call that chose the shipped models' checkpoints, kept as it was.
         jax = keras.backend.backend() == "jax"
         scores: dict[str, list[float]] = {case: [] for case in self.val_cases}
+        groups: dict[str, list[float]] = {group: [] for group in sorted(set(self.val_groups))}
         # A clean patch returned untouched scores infinity, which would swamp the mean: capped at 60 dB (the
         # clean-input target) in the real-world cases; the salt-and-pepper-only runs stay as they were.
         cap = 60.0 if self.recipe.real_world else math.inf
@@ -310,8 +337,11 @@ class Run:
             pred = np.asarray(self.model.predict_on_batch(batch) if jax else self.model(batch, training=False))
             for j, p in enumerate(pred):
                 k = i + j
-                scores[self.val_cases[k % len(self.val_cases)]].append(min(psnr(self.val_clean[k], to_uint8(p)), cap))
-        return {d: float(np.mean(v)) for d, v in scores.items()}
+                score = min(psnr(self.val_clean[k], to_uint8(p)), cap)
+                scores[self.val_cases[k % len(self.val_cases)]].append(score)
+                groups[self.val_groups[k]].append(score)
+        return Validation({d: float(np.mean(v)) for d, v in scores.items()},
+                          {g: float(np.mean(v)) for g, v in groups.items()})
 
     def start_from(self, init: Path) -> None:
         """Fine-tune: load other weights; their validation PSNR is the score to beat (the best
@@ -325,11 +355,10 @@ class Run:
         # guard then rolled back every epoch (-0.5 dB on the mean of the validation cases, twice); it is
         # judged against its own epochs.
         if not self.recipe.real_world:
-            self.state.best_val_psnr = float(np.mean(list(val.values())))
+            self.state.best_val_psnr = val.mean
         self.save("best")
         self.save_state()
-        self.log(f"started from {init} (weights {self.state.init_weights_sha256[:12]}...): val PSNR "
-                 f"{np.mean(list(val.values())):.2f} dB (" + " / ".join(f"{v:.2f}" for v in val.values()) + ")")
+        self.log(f"started from {init} (weights {self.state.init_weights_sha256[:12]}...): val PSNR {val.describe()}")
 
     def train_step(self):
         """The compiled step of whichever Keras backend runs: loss, gradients, Adam update; returns the
@@ -376,29 +405,28 @@ class Run:
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
         return losses, False
 
-    def guard(self, epoch: int, losses: list[float], collapsed: bool, val: dict[str, float]) -> bool:
+    def guard(self, epoch: int, losses: list[float], collapsed: bool, val: Validation | None) -> bool:
         """True (and the run rolled back to its best weights at half the learning rate) when the epoch
         diverged or collapsed. (A loss spike at epoch 6 of the first LeakyReLU run threw the net back
         to the pre-fill's level.)"""
-        mean_val = float(np.mean(list(val.values()))) if val else -math.inf
+        mean_val = val.mean if val else -math.inf
         mean_loss = float(np.mean(losses)) if losses else math.inf
         best_loss = min((h["loss"] for h in self.state.history), default=math.inf)
         if not (collapsed or mean_val < self.state.best_val_psnr - GUARD_DB or mean_loss > GUARD_LOSS_FACTOR * best_loss):
             return False
         self.state.lr_scale *= 0.5
         self.restore("best" if (self.out / "best.weights.h5").exists() else "last")
-        self.log(f"epoch {epoch + 1}: collapse (loss {losses[-1] if losses else 'nan'}, val {mean_val:.2f} dB"
-                 + (" = " + " / ".join(f"{v:.2f}" for v in val.values()) if val else "")
-                 + f"); rolled back, learning rate x{self.state.lr_scale}")
+        self.log(f"epoch {epoch + 1}: collapse (loss {losses[-1] if losses else 'nan'}, val "
+                 + (val.describe() if val else "not run") + f"); rolled back, learning rate x{self.state.lr_scale}")
         return True
 
-    def finish_epoch(self, epoch: int, losses: list[float], val: dict[str, float], seconds: float) -> None:
+    def finish_epoch(self, epoch: int, losses: list[float], val: Validation, seconds: float) -> None:
         """Record the epoch, checkpoint (best when it improved), write state and the log line."""
-        mean_val = float(np.mean(list(val.values())))
+        mean_val = val.mean
         self.state.epochs_done = epoch + 1
         self.state.seconds += seconds
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_psnr": mean_val,
-                  "val_psnr_by_density": val, "lr": float(np.asarray(self.optimizer.learning_rate)),
+                  "val_psnr_by_density": val.by_case, "val_psnr_by_group": val.by_group, "lr": float(np.asarray(self.optimizer.learning_rate)),
                   "seconds": round(self.state.seconds, 1)}
         self.state.history.append(record)
         if mean_val > self.state.best_val_psnr:
@@ -406,8 +434,7 @@ class Run:
             self.save("best")
         self.save("last")
         self.save_state()
-        line = (f"epoch {epoch + 1}: loss {record['loss']:.5f}  val PSNR {mean_val:.2f} dB  ("
-                + " / ".join(f"{v:.2f}" for v in val.values()) + f" at {'/'.join(val)})  " + f"{seconds:.0f} s")
+        line = f"epoch {epoch + 1}: loss {record['loss']:.5f}  val PSNR {val.describe()}  {seconds:.0f} s"
         self.log(line)
         with open(self.out / "train.log", "a") as f:
             f.write(line + "\n")
@@ -462,8 +489,9 @@ def fit(config: FitConfig, log=print) -> RunState:
     for epoch in range(run.state.epochs_done, cfg.epochs):
         started = time.time()
         losses, collapsed = train_epoch(epoch)
-        val = {} if collapsed else run.validate()
+        val = None if collapsed else run.validate()
         if run.guard(epoch, losses, collapsed, val):
             continue
+        assert val is not None  # the guard rolls back every collapsed epoch
         run.finish_epoch(epoch, losses, val, time.time() - started)
     return run.state
