@@ -89,7 +89,7 @@ def test_validation_layouts_name_each_photos_group(astronaut, camera):
 
     grey = _grey_photo(camera)
     images = [grey, astronaut, astronaut, grey]
-    groups = lambda **kw: [layout.group for layout in validation_layouts(images, **kw)]  # noqa: E731
+    groups = lambda **kw: [layout.group for layout in validation_layouts(images, **kw)]
     assert groups(grey_per_pixel=True) == ["grey/pixel", "colour/pixel", "colour/channel", "grey/pixel"]
     assert groups(grey_per_pixel=False) == ["grey/channel", "colour/pixel", "colour/channel", "grey/pixel"]
     assert groups(grey_per_pixel=True, per_channel=True) == ["grey/channel", "colour/channel", "colour/channel",

@@ -85,7 +85,7 @@ def test_validation_reports_each_group_of_photos_apart(photo_folder, tmp_path):
         mine = [min(psnr(run.val_clean[k], noisy[k]), 60.0) for k, g in enumerate(run.val_groups) if g == group]
         assert value == pytest.approx(np.mean(mine))
     assert val.mean == pytest.approx(np.mean(list(val.by_case.values())))
-    assert len(set(round(v, 3) for v in val.by_group.values())) == len(val.by_group)  # the groups differ
+    assert len({round(v, 3) for v in val.by_group.values()}) == len(val.by_group)  # the groups differ
     assert all(group in val.describe() for group in val.by_group)
 
 

@@ -24,7 +24,12 @@ from app.cpus import available_cpus
 from app.quality import psnr, to_uint8
 from training import architectures
 from training.data import (
-    PatchSampler, load_rgb, real_world_validation_set, split_folders, validation_layouts, validation_set,
+    PatchSampler,
+    load_rgb,
+    real_world_validation_set,
+    split_folders,
+    validation_layouts,
+    validation_set,
 )
 from training.recipe import Recipe
 
