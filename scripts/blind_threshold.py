@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +62,10 @@ def main() -> None:
     parser.add_argument("--measure-prior", action="store_true", help="print the training share and stop")
     args = parser.parse_args()
 
-    from app.quality import psnr, to_uint8
     from training import architectures
     from training.architectures import blind_unet
-    from training.data import load_rgb, real_world_validation_set, split_folders
-    from training.fit import FitConfig
+    from training.data import load_rgb, real_world_validation_set, split_folders, validation_layouts
+    from training.fit import FitConfig, score_validation
 
     run = Path(args.run)
     config = FitConfig(**json.loads((run / "state.json").read_text())["config"]).resolved()
@@ -73,14 +73,17 @@ def main() -> None:
     if args.measure_prior:
         measure_prior(run, config, train_files)
         return
-    noisy, clean, cases = real_world_validation_set([load_rgb(p) for p in val_files], config.patch, config.seed + 1,
-                                                   config.effective_recipe().grey_photos_per_pixel)
+    images = [load_rgb(p) for p in val_files]
+    grey_per_pixel = config.effective_recipe().grey_photos_per_pixel
+    noisy, clean, cases = real_world_validation_set(images, config.patch, config.seed + 1, grey_per_pixel)
     photos = clean[:: len(cases)]  # each photo's crop, as it came
     noisy = np.concatenate([noisy, photos.astype(np.float32) / 255.0])
     clean = np.concatenate([clean, photos])
     labels = [cases[k % len(cases)] for k in range(len(noisy) - len(photos))] + ["clean"] * len(photos)
+    photo_groups = [layout.group for layout in validation_layouts(images, grey_per_pixel)]
+    groups = [g for g in photo_groups for _ in cases] + photo_groups  # as `fit` reports them
     print(f"{len(val_files)} held-out photos, {len(noisy)} patches; zone prior rounds: "
-          + " / ".join((*cases, "clean")) + " / mean")
+          + " / ".join((*cases, "clean")) + " / mean; then by group of photos")
     for zone in args.zones:
         low, high = (float(v) for v in zone.split(","))
         for prior in args.prior or [blind_unet.PRIOR]:
@@ -88,15 +91,10 @@ def main() -> None:
                 model = architectures.get(config.arch).build(dead_zone=(low, high), prior=prior or None,
                                                              prior_steps=steps)
                 model.load_weights(run / args.weights)
-                scores: dict[str, list[float]] = {case: [] for case in (*cases, "clean")}
-                for i in range(0, len(noisy), 32):
-                    for j, p in enumerate(np.asarray(model(noisy[i : i + 32], training=False))):
-                        scores[labels[i + j]].append(min(psnr(clean[i + j], to_uint8(p)), 60.0))
-                means = [float(np.mean(v)) for v in scores.values()]
+                val = score_validation(partial(model, training=False), noisy, clean, labels, groups, 60.0)
                 shift = f"{prior:.2f} {steps}" if prior else "none"
-                print(f"{low:.2f}-{high:.2f} {shift}: " + " / ".join(f"{m:.2f}" for m in means)
-                      + f" / {np.mean(means):.2f}", flush=True)
-
+                print(f"{low:.2f}-{high:.2f} {shift}: " + " / ".join(f"{m:.2f}" for m in val.by_case.values())
+                      + f" / {val.mean:.2f}; " + ", ".join(f"{g} {v:.2f}" for g, v in val.by_group.items()), flush=True)
 
 if __name__ == "__main__":
     main()

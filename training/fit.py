@@ -87,6 +87,21 @@ class Validation:
                 + ")")
 
 
+def score_validation(predict, noisy: np.ndarray, clean: np.ndarray, cases: list[str], groups: tuple[str, ...] | list[str],
+                     cap: float = math.inf) -> Validation:
+    """PSNR of `predict`'s rounded uint8 outputs (as the tables) on validation patches, each capped at `cap`,
+    averaged by each patch's case and by its group of photos: what `Run.validate` reports and
+    scripts/blind_threshold.py picks the decision settings by. `predict` maps a float batch to outputs."""
+    by_case: dict[str, list[float]] = {case: [] for case in dict.fromkeys(cases)}
+    by_group: dict[str, list[float]] = {group: [] for group in sorted(set(groups))}
+    for i in range(0, len(noisy), 32):
+        for k, p in enumerate(np.asarray(predict(noisy[i : i + 32])), start=i):
+            score = min(psnr(clean[k], to_uint8(p)), cap)
+            by_case[cases[k]].append(score)
+            by_group[groups[k]].append(score)
+    return Validation({c: float(np.mean(v)) for c, v in by_case.items()}, {g: float(np.mean(v)) for g, v in by_group.items()})
+
+
 @dataclass
 class RunState:
     config: dict
@@ -332,21 +347,12 @@ class Run:
         # JAX: the compiled predict (an eager call traces the graph anew, 20 s an epoch on the CPU);
         # TensorFlow: the eager call that chose the shipped models' checkpoints, kept as it was.
         jax = keras.backend.backend() == "jax"
-        scores: dict[str, list[float]] = {case: [] for case in self.val_cases}
-        groups: dict[str, list[float]] = {group: [] for group in sorted(set(self.val_groups))}
         # A clean patch returned untouched scores infinity, which would swamp the mean: capped at 60 dB (the
         # clean-input target) in the real-world cases; the salt-and-pepper-only runs stay as they were.
         cap = 60.0 if self.recipe.real_world else math.inf
-        for i in range(0, len(self.val_noisy), 32):
-            batch = self.val_noisy[i : i + 32]
-            pred = np.asarray(self.model.predict_on_batch(batch) if jax else self.model(batch, training=False))
-            for j, p in enumerate(pred):
-                k = i + j
-                score = min(psnr(self.val_clean[k], to_uint8(p)), cap)
-                scores[self.val_cases[k % len(self.val_cases)]].append(score)
-                groups[self.val_groups[k]].append(score)
-        return Validation({d: float(np.mean(v)) for d, v in scores.items()},
-                          {g: float(np.mean(v)) for g, v in groups.items()})
+        cases = [self.val_cases[k % len(self.val_cases)] for k in range(len(self.val_noisy))]
+        return score_validation(lambda batch: self.model.predict_on_batch(batch) if jax else self.model(batch, training=False),
+                                self.val_noisy, self.val_clean, cases, self.val_groups, cap)
 
     def start_from(self, init: Path) -> None:
         """Fine-tune: load other weights; their validation PSNR is the score to beat (the best
