@@ -270,6 +270,14 @@ MUTANTS: list[Mutant] = [
     m("fit: the recipe's error floor not passed on", "training/fit.py",
       "self.recipe.label_threshold, self.recipe.error_floor)", "self.recipe.label_threshold)",
       "tests/test_blind_unet.py"),
+    # Validation by group of photos (stop 28).
+    m("validation layouts: the grey rule ignored", "training/data.py",
+      "index % 2 == 0 and not (grey_per_pixel and grey)", "index % 2 == 0", "tests/test_recipe.py"),
+    m("validation by group: each patch scored in its neighbour's group", "training/fit.py",
+      "by_group[groups[k]].append(score)", "by_group[groups[k - 1]].append(score)", "tests/test_training.py"),
+    m("fit: a photo's group given to the wrong patches", "training/fit.py",
+      "                                for _ in range(per_photo))", "                                for _ in range(1)) * per_photo",
+      "tests/test_training.py"),
 ]
 
 
