@@ -7,7 +7,7 @@ capped at 60 dB per patch).
 The first stage trains the detector by cross-entropy alone, which depends on neither setting, so both
 are decisions picked after training, here, never on the test sets. `--measure-prior` prints the share of
 corrupted values in the run's training patches (the prior the detector learned), beside its mean
-probability there.
+probability there (of `--weights`, as the settings are).
 
   python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.35,0.45 0.45,0.55
   python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.45,0.55 --prior 0
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 
-def measure_prior(run: Path, config, train_files: list[Path], batches: int = 40) -> None:
+def measure_prior(run: Path, config, train_files: list[Path], weights: str, batches: int = 40) -> None:
     """The share of values the noise moved by more than the recipe's `label_threshold`, among the values
     that are not 0 or 255, in `batches` training batches of the run's recipe (from 120 training photos),
     and the run's detector's mean probability on the same values."""
@@ -39,7 +39,7 @@ def measure_prior(run: Path, config, train_files: list[Path], batches: int = 40)
     photos = [load_rgb(train_files[i]) for i in rng.choice(len(train_files), min(120, len(train_files)), replace=False)]
     sampler = PatchSampler(photos, recipe, config.patch, config.batch, 7)
     model = architectures.get(config.arch).build()
-    model.load_weights(run / "best.weights.h5")
+    model.load_weights(run / weights)
     detector = keras.Model(model.input, blind_unet.detector_probability(model))
     labels, probabilities = [], []
     for _ in range(batches):
@@ -71,7 +71,7 @@ def main() -> None:
     config = FitConfig(**json.loads((run / "state.json").read_text())["config"]).resolved()
     train_files, val_files = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
     if args.measure_prior:
-        measure_prior(run, config, train_files)
+        measure_prior(run, config, train_files, args.weights)
         return
     images = [load_rgb(p) for p in val_files]
     grey_per_pixel = config.effective_recipe().grey_photos_per_pixel
