@@ -96,5 +96,6 @@ def main() -> None:
                 print(f"{low:.2f}-{high:.2f} {shift}: " + " / ".join(f"{m:.2f}" for m in val.by_case.values())
                       + f" / {val.mean:.2f}; " + ", ".join(f"{g} {v:.2f}" for g, v in val.by_group.items()), flush=True)
 
+
 if __name__ == "__main__":
     main()

@@ -189,8 +189,8 @@ def validation_layouts(images: list[np.ndarray], grey_per_pixel: bool, per_chann
     per pixel on odd ones (a per-channel-only set hid the net's progress on per-pixel noise); with
     `grey_per_pixel` (the recipe's `grey_photos_per_pixel`), always per pixel on grey photos; `per_channel`
     True or False: always so. `fit` reports its validation by these groups, because one mean hid a trade:
-    1,000 steps of a blind stage moved CBSD68's per-channel colour cells up by 0.63 dB a cell and BSD68's
-    per-pixel grey cells down by 0.66 (docs/model-design.md, stop 27)."""
+    every 1,000-step variant of the blind stage lost 0.2-0.6 dB on per-pixel noise, colour and grey photos
+    alike, while per-channel noise held or gained (docs/model-design.md, stops 27 and 28)."""
     layouts = []
     for index, image in enumerate(images):
         grey = is_grey(image)

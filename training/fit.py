@@ -70,8 +70,8 @@ class FitConfig:
 @dataclass
 class Validation:
     """One validation pass: mean PSNR by case (density or real-world case), which the checkpoint and the
-    guard go by, and by group of photos (`training.data.validation_layouts`), which only reports: colour
-    and grey photos can move in opposite directions under one mean (stop 27)."""
+    guard go by, and by group of photos (`training.data.validation_layouts`), which only reports: noise per
+    channel and per pixel moved in opposite directions under one mean (docs/model-design.md, stop 28)."""
 
     by_case: dict[str, float]
     by_group: dict[str, float]
