@@ -64,7 +64,7 @@ def main() -> None:
 
     from training import architectures
     from training.architectures import blind_unet
-    from training.data import load_rgb, real_world_validation_set, split_folders, validation_layouts
+    from training.data import load_rgb, real_world_validation_set, split_folders, validation_groups
     from training.fit import FitConfig, score_validation
 
     run = Path(args.run)
@@ -80,8 +80,7 @@ def main() -> None:
     noisy = np.concatenate([noisy, photos.astype(np.float32) / 255.0])
     clean = np.concatenate([clean, photos])
     labels = [cases[k % len(cases)] for k in range(len(noisy) - len(photos))] + ["clean"] * len(photos)
-    photo_groups = [layout.group for layout in validation_layouts(images, grey_per_pixel)]
-    groups = [g for g in photo_groups for _ in cases] + photo_groups  # as `fit` reports them
+    groups = validation_groups(images, grey_per_pixel, len(cases)) + validation_groups(images, grey_per_pixel, 1)
     print(f"{len(val_files)} held-out photos, {len(noisy)} patches; zone prior rounds: "
           + " / ".join((*cases, "clean")) + " / mean; then by group of photos")
     for zone in args.zones:

@@ -275,8 +275,9 @@ MUTANTS: list[Mutant] = [
       "index % 2 == 0 and not (grey_per_pixel and grey)", "index % 2 == 0", "tests/test_recipe.py"),
     m("validation by group: each patch scored in its neighbour's group", "training/fit.py",
       "by_group[groups[k]].append(score)", "by_group[groups[k - 1]].append(score)", "tests/test_training.py"),
-    m("fit: a photo's group given to the wrong patches", "training/fit.py",
-      "                                for _ in range(per_photo))", "                                for _ in range(1)) * per_photo",
+    m("fit: a photo's group given to the wrong patches", "training/data.py",
+      "validation_layouts(images, grey_per_pixel) for _ in range(per_photo))",
+      "validation_layouts(images, grey_per_pixel) for _ in range(1)) * per_photo",
       "tests/test_training.py"),
 ]
 

@@ -28,7 +28,7 @@ from training.data import (
     load_rgb,
     real_world_validation_set,
     split_folders,
-    validation_layouts,
+    validation_groups,
     validation_set,
 )
 from training.recipe import Recipe
@@ -320,9 +320,8 @@ class Run:
         else:
             self.val_noisy, self.val_clean = validation_set(val_images, cfg.patch, VAL_DENSITIES, cfg.seed + 1, 1,
                                                             grey_per_pixel=self.recipe.grey_photos_per_pixel)
-        per_photo = len(self.val_noisy) // max(1, len(val_images))  # each photo's patches are consecutive
-        self.val_groups = tuple(layout.group for layout in validation_layouts(val_images, self.recipe.grey_photos_per_pixel)
-                                for _ in range(per_photo))
+        self.val_groups = validation_groups(val_images, self.recipe.grey_photos_per_pixel,
+                                            len(self.val_noisy) // max(1, len(val_images)))
         return train_images
 
     def save(self, prefix: str) -> None:
