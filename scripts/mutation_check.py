@@ -279,6 +279,8 @@ MUTANTS: list[Mutant] = [
       "validation_layouts(images, grey_per_pixel) for _ in range(per_photo))",
       "validation_layouts(images, grey_per_pixel) for _ in range(1)) * per_photo",
       "tests/test_training.py"),
+    m("validation cells: a blended value counted as found", "scripts/validation_cells.py",
+      "(d[moved] >= zone[1]).mean()", "(d[moved] > zone[0]).mean()", "tests/test_validation_cells.py"),
 ]
 
 
