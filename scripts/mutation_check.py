@@ -281,6 +281,10 @@ MUTANTS: list[Mutant] = [
       "tests/test_training.py"),
     m("validation cells: a blended value counted as found", "scripts/validation_cells.py",
       "(d[moved] >= zone[1]).mean()", "(d[moved] > zone[0]).mean()", "tests/test_validation_cells.py"),
+    m("blind pre-fill: restoration_to_detector ignored", "training/architectures/blind_unet.py",
+      "if training and not self.restoration_to_detector:", "if False:", "tests/test_blind_unet.py"),
+    m("fit: the recipe's restoration_to_detector not passed on", "training/fit.py",
+      "layer.restoration_to_detector = self.recipe.restoration_to_detector", "pass", "tests/test_blind_unet.py"),
 ]
 
 

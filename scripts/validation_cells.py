@@ -3,9 +3,10 @@ with the detector's hits and false alarms in each cell, for several weights side
 
 Why: `fit` reports its validation by case and by group apart, and stop 28 found every variant of the
 blind stage losing on the per-pixel groups. Which cases lose there, and whether the detector or the
-restoration loses them, a cell of both answers: for the weights of stop 28's runs the loss sat in
-random-valued and near-extreme impulses on per-pixel noise, where the detector found fewer of the
-impulses (docs/model-design.md, stop 29).
+restoration loses them, a cell of both answers: the loss sat in random-valued and near-extreme impulses
+on per-pixel noise, where a detector trained on the restoration loss missed more impulses and one trained
+on JPEG patches at the 10-level label touched three times as many clean values (docs/model-design.md,
+stop 29).
 
     python scripts/validation_cells.py --run runs/s28-floor01-8x --weights models/blind-unet.onnx \
         runs/s28-floor01-8x/last.weights.h5

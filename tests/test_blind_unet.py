@@ -441,3 +441,29 @@ def test_the_straight_through_margin_changes_the_gradient_not_the_decision(margi
     cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path), recipe={"straight_through_margin": str(margin)})
     prefill = Run(cfg.resolved(), log=lambda _: None).model.get_layer("prefill")
     assert prefill.straight_through_margin == margin
+
+
+@pytest.mark.parametrize("reaches", [True, False])
+def test_restoration_to_detector_false_stops_the_gradient_at_the_decision(reaches, astronaut, tmp_path):
+    """`--recipe restoration_to_detector=false`: the pre-fill's output is the same bit for bit, but nothing
+    of the restoration error flows back into the detector's probabilities (a value inside the dead zone,
+    where the gradient is otherwise largest); fit sets it on the model's pre-fill."""
+    import tensorflow as tf
+
+    from training.fit import FitConfig, Run
+
+    x = tf.constant(astronaut[:32, :32][None].astype(np.float32) / 255.0)
+    median = tf.constant(ndimage.median_filter(astronaut[:32, :32], size=(3, 3, 1))[None].astype(np.float32) / 255.0)
+    probability = tf.Variable(np.full((1, 32, 32, 3), 0.3, np.float32))  # inside the zone (0.25-0.35)
+    layer = blind_unet.BlindPrefill()
+    as_before = layer([x, median, probability], training=True)[0].numpy()
+    layer.restoration_to_detector = reaches
+    with tf.GradientTape() as tape:
+        out = layer([x, median, probability], training=True)[0]
+        total = tf.reduce_sum(out)
+    np.testing.assert_array_equal(out.numpy(), as_before)
+    gradient = tape.gradient(total, probability)
+    reached = 0.0 if gradient is None else float(tf.reduce_sum(tf.abs(gradient)))
+    assert (reached > 0) == reaches
+    cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path), recipe={"restoration_to_detector": str(reaches)})
+    assert Run(cfg.resolved(), log=lambda _: None).model.get_layer("prefill").restoration_to_detector is reaches

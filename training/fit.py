@@ -283,9 +283,10 @@ class Run:
         if self.recipe.train_only:  # a stage that trains some layers and keeps the rest as they start
             for layer in self.model.layers:
                 layer.trainable = layer.name.startswith(self.recipe.train_only)
-        for layer in self.model.layers:  # blind models' decision, training only (Recipe.straight_through_margin)
-            if hasattr(layer, "straight_through_margin"):
+        for layer in self.model.layers:  # blind models' decision, training only (Recipe.straight_through_margin,
+            if hasattr(layer, "straight_through_margin"):  # Recipe.restoration_to_detector)
                 layer.straight_through_margin = self.recipe.straight_through_margin
+                layer.restoration_to_detector = self.recipe.restoration_to_detector
         self.state_path = self.out / "state.json"
         self.state = self._saved_state() or RunState(config=asdict(cfg))
         self.optimizer = make_optimizer(self.model, cfg.lr, self.recipe.clipnorm, self.recipe.full_rate_prefix,

@@ -47,6 +47,12 @@ class Recipe:
     # this much further on each side (a straight-through estimate; the forward pass, and so the exported
     # model, unchanged). 0: the restoration error reaches the detector only inside the zone.
     straight_through_margin: float = 0.0
+    # Blind models, training only: False stops the restoration error's gradient at the detector's decision,
+    # so the detector learns from its cross-entropy alone while the rest learns to restore from what it
+    # flags. Trained through the frozen U-Net on the restoration loss, the detector lost 1.1-1.2 dB on
+    # random-valued and near-extreme impulses in 1,000 steps, JPEG patches or none (docs/model-design.md,
+    # stop 29). True: as every stage before.
+    restoration_to_detector: bool = True
     # Layers whose names do not start with `full_rate_prefix` train at `other_lr_scale` times the learning
     # rate ("": every layer at the full rate). A whole-model stage can hold the U-Net near its weights
     # while the detector moves (at the full rate the U-Net unlearned exact salt-and-pepper: model-design).

@@ -171,8 +171,10 @@ class BlindPrefill(layers.Layer):
         self.levels = levels
         self.context_levels = tuple(context_levels)
         self.dead_zone = tuple(dead_zone)
-        # Set by `fit` from the recipe's `straight_through_margin`; not in the config: training only.
+        # Set by `fit` from the recipe's `straight_through_margin` and `restoration_to_detector`; not in the
+        # config: training only.
         self.straight_through_margin = 0.0
+        self.restoration_to_detector = True
 
     def call(self, inputs, training=None):
         x, median, probability = inputs
@@ -188,6 +190,9 @@ class BlindPrefill(layers.Layer):
             wide_high = min(1.0, high + self.straight_through_margin)
             wide = ops.clip((probability - wide_low) / (wide_high - wide_low), 0.0, 1.0)
             decision = wide + ops.stop_gradient(decision - wide)
+        if training and not self.restoration_to_detector:
+            # The detector then learns from its cross-entropy alone (Recipe.restoration_to_detector).
+            decision = ops.stop_gradient(decision)
         learned = decision * (1.0 - exact_salt - exact_pepper)
         up = ops.cast(x > median, x.dtype)
         return fill_features(x, exact_salt + learned * up, exact_pepper + learned * (1.0 - up), self.levels,
