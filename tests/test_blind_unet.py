@@ -415,32 +415,46 @@ def test_a_fresh_clone_starts_the_next_stage_from_the_shipped_blind_model(astron
     assert np.abs(np.asarray(blind(x)) - expected).max() > 0.05
 
 
+def _prefill_training_pass(astronaut, probability: float, **settings):
+    """`BlindPrefill` in training on a 32x32 crop, every probability at `probability`: its output before and
+    after `settings` are set on the layer, how much of the output's gradient reaches the probabilities, and
+    the layer's output at inference (a callable)."""
+    import tensorflow as tf
+
+    x = tf.constant(astronaut[:32, :32][None].astype(np.float32) / 255.0)
+    median = tf.constant(ndimage.median_filter(astronaut[:32, :32], size=(3, 3, 1))[None].astype(np.float32) / 255.0)
+    inputs = [x, median, tf.Variable(np.full((1, 32, 32, 3), probability, np.float32))]
+    layer = blind_unet.BlindPrefill()
+    before = layer(inputs, training=True)[0].numpy()
+    for name, value in settings.items():
+        setattr(layer, name, value)
+    with tf.GradientTape() as tape:
+        out = layer(inputs, training=True)[0]
+        total = tf.reduce_sum(out)
+    gradient = tape.gradient(total, inputs[2])
+    reached = 0.0 if gradient is None else float(tf.reduce_sum(tf.abs(gradient)))
+    return before, out.numpy(), reached, lambda: layer(inputs, training=False)[0].numpy()
+
+
+def _fit_prefill(tmp_path, field: str, value):
+    """The pre-fill of the model `fit` builds with `--recipe field=value`."""
+    from training.fit import FitConfig, Run
+
+    cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path), recipe={field: str(value)})
+    return Run(cfg.resolved(), log=lambda _: None).model.get_layer("prefill")
+
+
 @pytest.mark.parametrize("margin", [0.0, 0.2])
 def test_the_straight_through_margin_changes_the_gradient_not_the_decision(margin, astronaut, tmp_path):
     """Training with `straight_through_margin`: the pre-fill's output is the same bit for bit, and the
     restoration error reaches probabilities below the dead zone only with the margin; at inference
     (`training=False`) the margin does nothing."""
-    import tensorflow as tf
-
-    from training.fit import FitConfig, Run
-
-    x = tf.constant(astronaut[:32, :32][None].astype(np.float32) / 255.0)
-    median = tf.constant(ndimage.median_filter(astronaut[:32, :32], size=(3, 3, 1))[None].astype(np.float32) / 255.0)
-    probability = tf.Variable(np.full((1, 32, 32, 3), 0.15, np.float32))  # below the zone (0.25-0.35)
-    layer = blind_unet.BlindPrefill()
-    hard = layer([x, median, probability], training=True)[0].numpy()
-    layer.straight_through_margin = margin
-    with tf.GradientTape() as tape:
-        out = layer([x, median, probability], training=True)[0]
-        total = tf.reduce_sum(out)
-    np.testing.assert_array_equal(out.numpy(), hard)
-    reached = float(tf.reduce_sum(tf.abs(tape.gradient(total, probability))))
+    hard, out, reached, inference = _prefill_training_pass(astronaut, 0.15, straight_through_margin=margin)  # below the zone
+    np.testing.assert_array_equal(out, hard)
     assert (reached > 0) == (margin > 0)
-    np.testing.assert_array_equal(layer([x, median, probability], training=False)[0].numpy(), hard)
+    np.testing.assert_array_equal(inference(), hard)
     # fit sets the margin from the recipe (`--recipe straight_through_margin=...`) on the model's pre-fill
-    cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path), recipe={"straight_through_margin": str(margin)})
-    prefill = Run(cfg.resolved(), log=lambda _: None).model.get_layer("prefill")
-    assert prefill.straight_through_margin == margin
+    assert _fit_prefill(tmp_path, "straight_through_margin", margin).straight_through_margin == margin
 
 
 @pytest.mark.parametrize("reaches", [True, False])
@@ -448,22 +462,7 @@ def test_restoration_to_detector_false_stops_the_gradient_at_the_decision(reache
     """`--recipe restoration_to_detector=false`: the pre-fill's output is the same bit for bit, but nothing
     of the restoration error flows back into the detector's probabilities (a value inside the dead zone,
     where the gradient is otherwise largest); fit sets it on the model's pre-fill."""
-    import tensorflow as tf
-
-    from training.fit import FitConfig, Run
-
-    x = tf.constant(astronaut[:32, :32][None].astype(np.float32) / 255.0)
-    median = tf.constant(ndimage.median_filter(astronaut[:32, :32], size=(3, 3, 1))[None].astype(np.float32) / 255.0)
-    probability = tf.Variable(np.full((1, 32, 32, 3), 0.3, np.float32))  # inside the zone (0.25-0.35)
-    layer = blind_unet.BlindPrefill()
-    as_before = layer([x, median, probability], training=True)[0].numpy()
-    layer.restoration_to_detector = reaches
-    with tf.GradientTape() as tape:
-        out = layer([x, median, probability], training=True)[0]
-        total = tf.reduce_sum(out)
-    np.testing.assert_array_equal(out.numpy(), as_before)
-    gradient = tape.gradient(total, probability)
-    reached = 0.0 if gradient is None else float(tf.reduce_sum(tf.abs(gradient)))
+    as_before, out, reached, _ = _prefill_training_pass(astronaut, 0.3, restoration_to_detector=reaches)  # in the zone
+    np.testing.assert_array_equal(out, as_before)
     assert (reached > 0) == reaches
-    cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path), recipe={"restoration_to_detector": str(reaches)})
-    assert Run(cfg.resolved(), log=lambda _: None).model.get_layer("prefill").restoration_to_detector is reaches
+    assert _fit_prefill(tmp_path, "restoration_to_detector", reaches).restoration_to_detector is reaches
