@@ -30,7 +30,8 @@ import numpy as np
 def detection_cells(decide, noisy: np.ndarray, clean: np.ndarray, cells: list[str], threshold: float,
                     zone: tuple[float, float]) -> dict[str, tuple[float, float]]:
     """Per cell: (share of the moved values decided at `zone[1]` or above, share of the others above
-    `zone[0]`), each a mean over the cell's patches; `decide` maps a float batch to decisions in [0, 1]."""
+    `zone[0]`), each a mean over the cell's patches; `decide` maps a float batch to decisions in [0, 1],
+    `clean` is uint8 as the validation sets hold it."""
     found: dict[str, list[float]] = {}
     false: dict[str, list[float]] = {}
     for i in range(0, len(noisy), 32):

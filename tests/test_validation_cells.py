@@ -10,9 +10,8 @@ from tests.conftest import load_script
 
 def test_found_and_false_count_the_moved_and_the_other_values_apart():
     """Two cells. In cell a, 4 values are moved; the model fills 3 of them, blends the 4th, and touches 1
-    of the 12 others.
-    In cell b nothing is moved: no hit rate, and 2 of 16 values touched. A value inside the dead zone
-    counts as touched (false) but not as found."""
+    of the 12 others. In cell b nothing is moved: no hit rate, and 2 of 16 values touched. A value inside
+    the dead zone counts as touched (false) but not as found."""
     cells_of = load_script("validation_cells").detection_cells
     clean = np.full((2, 4, 4, 1), 100, np.uint8)
     noisy = clean.astype(np.float32) / 255.0

@@ -283,8 +283,9 @@ class Run:
         if self.recipe.train_only:  # a stage that trains some layers and keeps the rest as they start
             for layer in self.model.layers:
                 layer.trainable = layer.name.startswith(self.recipe.train_only)
-        for layer in self.model.layers:  # blind models' decision, training only (Recipe.straight_through_margin,
-            if hasattr(layer, "straight_through_margin"):  # Recipe.restoration_to_detector)
+        # Blind models' decision, training only (Recipe.straight_through_margin, Recipe.restoration_to_detector).
+        for layer in self.model.layers:
+            if hasattr(layer, "straight_through_margin"):
                 layer.straight_through_margin = self.recipe.straight_through_margin
                 layer.restoration_to_detector = self.recipe.restoration_to_detector
         self.state_path = self.out / "state.json"
