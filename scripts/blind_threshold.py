@@ -64,24 +64,23 @@ def main() -> None:
 
     from training import architectures
     from training.architectures import blind_unet
-    from training.data import load_rgb, real_world_validation_set, split_folders, validation_groups
-    from training.fit import FitConfig, score_validation
+    from training.data import split_folders, validation_groups
+    from training.fit import FitConfig, run_real_world_validation, score_validation
 
     run = Path(args.run)
     config = FitConfig(**json.loads((run / "state.json").read_text())["config"]).resolved()
-    train_files, val_files = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
     if args.measure_prior:
+        train_files, _ = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
         measure_prior(run, config, train_files, args.weights)
         return
-    images = [load_rgb(p) for p in val_files]
-    grey_per_pixel = config.effective_recipe().grey_photos_per_pixel
-    noisy, clean, cases = real_world_validation_set(images, config.patch, config.seed + 1, grey_per_pixel)
+    images, noisy, clean, labels, groups = run_real_world_validation(config)
+    cases = list(dict.fromkeys(labels))
     photos = clean[:: len(cases)]  # each photo's crop, as it came
     noisy = np.concatenate([noisy, photos.astype(np.float32) / 255.0])
     clean = np.concatenate([clean, photos])
-    labels = [cases[k % len(cases)] for k in range(len(noisy) - len(photos))] + ["clean"] * len(photos)
-    groups = validation_groups(images, grey_per_pixel, len(cases)) + validation_groups(images, grey_per_pixel, 1)
-    print(f"{len(val_files)} held-out photos, {len(noisy)} patches; zone prior rounds: "
+    labels = labels + ["clean"] * len(photos)
+    groups = groups + validation_groups(images, config.effective_recipe().grey_photos_per_pixel, 1)
+    print(f"{len(images)} held-out photos, {len(noisy)} patches; zone prior rounds: "
           + " / ".join((*cases, "clean")) + " / mean; then by group of photos")
     for zone in args.zones:
         low, high = (float(v) for v in zone.split(","))

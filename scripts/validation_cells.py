@@ -56,22 +56,18 @@ def main() -> None:
 
     from training import architectures
     from training.architectures import blind_unet
-    from training.data import load_rgb, real_world_validation_set, split_folders, validation_groups
-    from training.fit import FitConfig, score_validation
+    from training.fit import FitConfig, run_real_world_validation, score_validation
     from training.init_weights import start_weights
 
     config = FitConfig(**json.loads((args.run / "state.json").read_text())["config"]).resolved()
     recipe = config.effective_recipe()
-    _, val_files = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
-    images = [load_rgb(p) for p in val_files]
-    noisy, clean, cases = real_world_validation_set(images, config.patch, config.seed + 1, recipe.grey_photos_per_pixel)
-    groups = validation_groups(images, recipe.grey_photos_per_pixel, len(cases))
-    labels = [cases[k % len(cases)] for k in range(len(noisy))]
+    images, noisy, clean, labels, groups = run_real_world_validation(config)
+    cases = list(dict.fromkeys(labels))
     cells = [f"{case} {group}" for case, group in zip(labels, groups)]
     order = sorted(set(cells), key=lambda cell: (cases.index(cell.split(" ")[0]), cell))
     module = architectures.get(config.arch)
     zone = blind_unet.DEAD_ZONE  # the blind architectures' decision (`blind_unet.BlindPrefill`)
-    print(f"{len(val_files)} held-out photos of {args.run} (seed {config.seed}), {len(noisy)} patches; label "
+    print(f"{len(images)} held-out photos of {args.run} (seed {config.seed}), {len(noisy)} patches; label "
           f"{recipe.label_threshold}, found: decision >= {zone[1]}, false: > {zone[0]}")
     for weights in args.weights:
         model = module.build()

@@ -199,11 +199,11 @@ def validation_layouts(images: list[np.ndarray], grey_per_pixel: bool, per_chann
     return layouts
 
 
-
 def validation_groups(images: list[np.ndarray], grey_per_pixel: bool, per_photo: int) -> tuple[str, ...]:
     """Each validation patch's group (`Layout.group`), for a set that holds `per_photo` consecutive patches
     of each photo, as both validation sets do: what `fit` and scripts/blind_threshold.py report by."""
     return tuple(layout.group for layout in validation_layouts(images, grey_per_pixel) for _ in range(per_photo))
+
 
 # Validation cases of a real-world recipe: (name, kind, density, spread, JPEG quality). The checkpoint kept
 # is the best mean over these, so exact salt-and-pepper stays in (low and high density) beside each kind.
