@@ -268,8 +268,13 @@ MUTANTS: list[Mutant] = [
     m("blind loss: the error floor ignored", "training/fit.py",
       "    if error_floor:\n        denominator", "    if False:\n        denominator", "tests/test_blind_unet.py"),
     m("fit: the recipe's error floor not passed on", "training/fit.py",
-      "self.recipe.label_threshold, self.recipe.error_floor)", "self.recipe.label_threshold)",
+      "self.recipe.label_threshold, self.recipe.error_floor,\n", "self.recipe.label_threshold, 0.0,\n",
       "tests/test_blind_unet.py"),
+    # The label of patches saved as JPEG (stop 30).
+    m("blind label: saved patches told apart the wrong way round", "training/fit.py",
+      "ops.where(share > REENCODED_SHARE,", "ops.where(share < REENCODED_SHARE,", "tests/test_blind_unet.py"),
+    m("fit: the recipe's label for saved patches not passed on", "training/fit.py",
+      "self.recipe.reencoded_label_threshold)", "0.0)", "tests/test_blind_unet.py"),
     # Validation by group of photos (stop 28).
     m("validation layouts: the grey rule ignored", "training/data.py",
       "index % 2 == 0 and not (grey_per_pixel and grey)", "index % 2 == 0", "tests/test_recipe.py"),

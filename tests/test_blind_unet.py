@@ -116,6 +116,37 @@ def test_a_run_trains_on_its_recipes_error_floor(tmp_path):
         assert float(loss(y_true, y_pred)) == pytest.approx(error, abs=1e-3)  # cross-entropy of p ~ 0: ~1e-6
 
 
+def test_patches_saved_as_jpeg_get_their_own_label_threshold(astronaut, tmp_path):
+    from app.noise import NoiseSpec, add_noise
+    from training.fit import FitConfig, Run, corrupted_label
+
+    crop = np.ascontiguousarray(astronaut[100:196, 150:246])
+    rng = np.random.default_rng(0)
+    kinds = [NoiseSpec("random-valued", 0.3, per_channel=True), NoiseSpec("impulse-range", 0.3, spread=30.0),
+             NoiseSpec("random-valued", 0.3, per_channel=True, jpeg_quality=90),
+             NoiseSpec("salt-pepper", 0.1, per_channel=True, jpeg_quality=75)]
+    noisy = np.stack([add_noise(crop, spec, rng=rng) for spec in kinds]).astype(np.float32) / 255.0
+    clean = np.stack([crop] * len(kinds)).astype(np.float32) / 255.0
+    moved = np.abs(noisy - clean)
+    assert ((moved > 0.04) != (moved > 0.08)).any(axis=(1, 2, 3)).all()  # the two labels differ on every patch
+
+    label = np.asarray(corrupted_label(clean, noisy, 0.04, reencoded_threshold=0.08))
+    np.testing.assert_array_equal(label[:2], moved[:2] > 0.04)  # noise alone: the 10-level label
+    np.testing.assert_array_equal(label[2:], moved[2:] > 0.08)  # saved as JPEG after it: the 20-level one
+    np.testing.assert_array_equal(np.asarray(corrupted_label(clean, noisy, 0.04)), moved > 0.04)  # off: one label
+
+    # the run's loss takes it from the recipe: a detector that says exactly the 20-level label everywhere
+    # is perfect on the JPEG patches only
+    y_true = np.concatenate([clean, noisy], axis=-1)
+    y_pred = np.concatenate([noisy, (moved > 0.08).astype(np.float32)], axis=-1)
+    losses = {}
+    for reencoded in ("0", "0.08"):
+        cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path / reencoded), loss="blind-detect",
+                        recipe={"label_threshold": "0.04", "reencoded_label_threshold": reencoded})
+        losses[reencoded] = float(Run(cfg.resolved(), log=lambda _: None).loss()(y_true, y_pred))
+    assert losses["0.08"] < 0.5 * losses["0"]
+
+
 def test_the_recipe_draws_every_kind_and_a_clean_jpeg_is_its_own_target(astronaut):
     rng = np.random.default_rng(0)
     recipe = blind_unet.RECIPE

@@ -39,6 +39,9 @@ class Recipe:
     real_world_density_max: float = 0.5  # impulse-range and random-valued densities ~ U[0, this]
     jpeg_quality_min: int = 60
     label_threshold: float = 0.0  # a value is "corrupted" (the detector's target) when moved more than this
+    # On patches saved as JPEG after the noise, that threshold instead (`training.fit.corrupted_label`);
+    # 0: `label_threshold` on every patch, as every stage before stop 30.
+    reencoded_label_threshold: float = 0.0
     # Blind loss: a patch's restoration error is divided by its corrupted values plus one, or by this share of
     # its values when that is more (`training.fit.blind_terms`). 0: plus one, as the shipped stages trained.
     error_floor: float = 0.0
