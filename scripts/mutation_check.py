@@ -272,7 +272,7 @@ MUTANTS: list[Mutant] = [
       "tests/test_blind_unet.py"),
     # The label of patches saved as JPEG (stop 30).
     m("blind label: saved patches told apart the wrong way round", "training/fit.py",
-      "ops.where(share > REENCODED_SHARE,", "ops.where(share < REENCODED_SHARE,", "tests/test_blind_unet.py"),
+      "return ops.cast(share > REENCODED_SHARE,", "return ops.cast(share < REENCODED_SHARE,", "tests/test_blind_unet.py"),
     m("fit: the recipe's label for saved patches not passed on", "training/fit.py",
       "self.recipe.reencoded_label_threshold)", "0.0)", "tests/test_blind_unet.py"),
     # Validation by group of photos (stop 28).

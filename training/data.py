@@ -102,6 +102,15 @@ def make_patch_pair(
     image: np.ndarray, recipe: Recipe, patch: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """One (noisy, clean) uint8 patch pair following the recipe's augmentation shares."""
+    noisy, clean, _ = make_patch(image, recipe, patch, rng)
+    return noisy, clean
+
+
+def make_patch(
+    image: np.ndarray, recipe: Recipe, patch: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, NoiseSpec | None]:
+    """`make_patch_pair` with the noise it drew under a real-world recipe (None under a salt-pepper one),
+    for probes that need to know what a patch got (scripts/reencoded_share_probe.py)."""
     crop = _random_crop(image, patch, rng)
     if rng.random() < recipe.clip_augment_share:
         crop = _clip_augment(crop, rng)
@@ -114,11 +123,11 @@ def make_patch_pair(
     if recipe.real_world:  # a clean patch saved as JPEG is its own target: a clean photo is left alone
         spec = real_world_spec(recipe, per_pixel, rng)
         noisy = add_noise(crop, spec, rng=rng)
-        return noisy, (noisy if spec.density == 0 else np.ascontiguousarray(crop))
+        return noisy, (noisy if spec.density == 0 else np.ascontiguousarray(crop)), spec
     density = rng.uniform(0.0, recipe.density_max)
     salt_ratio = rng.uniform(*recipe.salt_ratio_range)
     noisy = salt_and_pepper(crop, density, salt_ratio, per_channel=not per_pixel, rng=rng)
-    return noisy, np.ascontiguousarray(crop)
+    return noisy, np.ascontiguousarray(crop), None
 
 
 def real_world_spec(recipe: Recipe, per_pixel: bool, rng: np.random.Generator) -> NoiseSpec:

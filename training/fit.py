@@ -191,29 +191,39 @@ BLIND_BCE_WEIGHT = 0.2  # the detector's cross-entropy beside the restoration er
 
 # A patch counts as saved lossily when more than this share of its values that moved by at most 3 levels
 # moved at all. Noise replaces values and leaves the rest bit for bit; a JPEG save moves nearly every value
-# a little. On 3,000 patches of the blind recipe (host sampler, 40% saved as JPEG) this took 99.5% of the
-# saved ones and 1.5% of the others, mostly near-extreme impulses over dark or bright values (stop 30).
+# a little. `python scripts/reencoded_share_probe.py` (3,000 patches of the blind recipe, 40% saved as
+# JPEG): see docs/model-design.md, stop 30, for how many of each it takes.
 REENCODED_SHARE = 0.1
+
+
+def saved_lossily(clean, noisy):
+    """(batch, 1, 1, 1): 1.0 for the patches that were saved lossily after the noise (`REENCODED_SHARE`),
+    told apart from the clean and noisy patches (batch, height, width, channels; values k/255), so both
+    samplers' batches serve as they are."""
+    from keras import ops
+
+    moved = ops.abs(noisy - clean)
+    near = ops.cast(moved <= 3.5 / 255.0, moved.dtype)
+    slightly = near * ops.cast(moved > 0.5 / 255.0, moved.dtype)
+    share = ops.sum(slightly, axis=[1, 2, 3], keepdims=True) / ops.maximum(
+        ops.sum(near, axis=[1, 2, 3], keepdims=True), 1.0)
+    return ops.cast(share > REENCODED_SHARE, moved.dtype)
 
 
 def corrupted_label(clean, noisy, threshold: float, reencoded_threshold: float = 0.0):
     """0/1 where the noise moved a value by more than `threshold`: the detector's target, from the clean
-    and noisy patches (batch, height, width, channels; values k/255).
+    and noisy patches.
 
-    `reencoded_threshold` > 0: on the patches that were saved lossily after the noise (`REENCODED_SHARE`),
-    that threshold instead. A JPEG save rings around each impulse; at 10 levels that ringing is labelled
-    corrupted, and the detector, taught to flag values beside impulses, flagged three times as many clean
-    values on per-pixel noise without any JPEG (docs/model-design.md, stop 29). So: 10 levels where the
-    noise alone moved values, 20 where a JPEG save smeared them."""
+    `reencoded_threshold` > 0: that threshold instead on the patches `saved_lossily` after the noise. A
+    JPEG save rings around each impulse; at 10 levels that ringing is labelled corrupted, and the
+    detector, taught to flag values beside impulses, flagged three times as many clean values on per-pixel
+    noise without any JPEG (docs/model-design.md, stop 29). So: 10 levels where the noise alone moved
+    values, 20 where a JPEG save smeared them."""
     from keras import ops
 
     moved = ops.abs(noisy - clean)
     if reencoded_threshold:
-        near = ops.cast(moved <= 3.5 / 255.0, moved.dtype)
-        slightly = near * ops.cast(moved > 0.5 / 255.0, moved.dtype)
-        share = ops.sum(slightly, axis=[1, 2, 3], keepdims=True) / ops.maximum(
-            ops.sum(near, axis=[1, 2, 3], keepdims=True), 1.0)
-        threshold = ops.where(share > REENCODED_SHARE, reencoded_threshold, threshold)
+        threshold = ops.where(saved_lossily(clean, noisy) > 0.5, reencoded_threshold, threshold)
     return ops.cast(moved > threshold, moved.dtype)
 
 
