@@ -102,6 +102,28 @@ def test_the_error_floor_weighs_a_clean_patch_as_a_sparse_noisy_one_and_leaves_d
     assert by_loss == pytest.approx(floored.mean() + 0.2 * np.log(2.0), rel=1e-4)
 
 
+def test_the_squared_error_prices_one_large_miss_above_many_small_errors(tmp_path):
+    from training.fit import FitConfig, Run
+
+    clean = np.full((2, 10, 10, 3), 0.5, np.float32)
+    noisy = clean.copy()
+    noisy[:, 0, :5, 0] = 1.0  # five impulses a patch
+    restored = clean.copy()
+    restored[0, 0, 0, 0] = 1.0  # patch 0: one impulse missed outright (an error of 0.5) ...
+    restored[1, 0, :5, 0] = 0.4  # ... patch 1: all five restored, each 0.1 off
+    y_true = np.concatenate([clean, noisy], axis=-1)
+    y_pred = np.concatenate([restored, np.zeros_like(restored)], axis=-1)
+    terms = {}
+    for squared in ("false", "true"):
+        cfg = FitConfig(arch="blind-unet", data=[], out=str(tmp_path / squared), loss="blind",
+                        recipe={"label_threshold": "0.08", "squared_error": squared})
+        loss = Run(cfg.resolved(), log=lambda _: None).loss()
+        terms[squared] = [float(loss(y_true[k:k + 1], y_pred[k:k + 1])) for k in range(2)]
+    # divided by 5 + 1 corrupted values; the cross-entropy of p ~ 0 on 5 of 300 values is the same for both
+    assert terms["false"][0] - terms["false"][1] == pytest.approx(0.0, abs=1e-4)  # L1: 0.5 = 5 x 0.1
+    assert terms["true"][0] - terms["true"][1] == pytest.approx((0.25 - 5 * 0.01) / 6, abs=1e-4)
+
+
 def test_a_run_trains_on_its_recipes_error_floor(tmp_path):
     from training.fit import FitConfig, Run
 
@@ -330,6 +352,20 @@ def test_blind_unet_deep_grows_from_a_blind_unet_run_and_starts_as_its_model(tra
     assert architectures.get("blind-unet-deep") is blind_unet_deep
 
 
+def test_blind_unet_deeper_adds_one_block_dilated_twice_as_far():
+    from training.architectures import blind_unet_deep, blind_unet_deeper
+
+    deeper = blind_unet_deeper.build()
+    added = [layer for layer in deeper.layers if layer.name.startswith(blind_unet_deeper.GROWN_LAYERS)]
+    assert [layer.name for layer in added] == ["detector_deep1a", "detector_deep1b"]
+    assert added[0].dilation_rate == (4, 4)
+    assert deeper.get_layer("detector_deep0a").dilation_rate == (2, 2)  # the grown-from block unchanged
+    assert not any(np.asarray(w).any() for w in added[1].get_weights())  # starts as the identity
+    assert blind_unet_deeper.GROWS_FROM == "blind-unet-deep"
+    assert deeper.count_params() - blind_unet_deep.build().count_params() == sum(
+        int(np.prod(w.shape)) for layer in added for w in layer.weights)
+
+
 def test_growing_refuses_another_architecture_and_a_block_that_does_not_start_as_the_identity(trained_looking_blind):
     from training.architectures import blind_unet_deep, prefill_unet
     from training.init_weights import grow
@@ -425,7 +461,7 @@ def test_a_fresh_clone_starts_the_next_stage_from_the_shipped_blind_model(astron
 
     import onnxruntime as ort
 
-    from training.architectures import blind_unet_chroma, blind_unet_deep
+    from training.architectures import blind_unet_chroma, blind_unet_deep, blind_unet_deeper
     from training.init_weights import run_architecture, start_weights
 
     shipped = MODELS / "blind-unet.onnx"
@@ -436,7 +472,8 @@ def test_a_fresh_clone_starts_the_next_stage_from_the_shipped_blind_model(astron
     x[0, 3::9, ::4, 0] = 0.05
     session = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
     expected = session.run(None, {session.get_inputs()[0].name: x})[0]
-    for name, module in (("blind-unet-deep", blind_unet_deep), ("blind-unet-chroma", blind_unet_chroma)):
+    for name, module in (("blind-unet-deep", blind_unet_deep), ("blind-unet-chroma", blind_unet_chroma),
+                         ("blind-unet-deeper", blind_unet_deeper)):
         model = module.build()
         fingerprint = start_weights(model, name, shipped)
         assert fingerprint == card["weights_sha256"]

@@ -243,7 +243,8 @@ def _cross_entropy(corrupted, probability, axis=None):
     return ops.mean(-(corrupted * ops.log(probability) + (1.0 - corrupted) * ops.log(1.0 - probability)), axis=axis)
 
 
-def blind_terms(y_true, y_pred, threshold: float, error_floor: float = 0.0, reencoded_threshold: float = 0.0):
+def blind_terms(y_true, y_pred, threshold: float, error_floor: float = 0.0, reencoded_threshold: float = 0.0,
+                squared: bool = False):
     """The blind loss's two terms per patch: (restoration error, detector cross-entropy), each (batch,).
 
     Restoration: absolute error over every value of a patch against the clean value where the noise moved
@@ -269,18 +270,19 @@ def blind_terms(y_true, y_pred, threshold: float, error_floor: float = 0.0, reen
     denominator = ops.sum(corrupted, axis=[1, 2, 3]) + 1.0
     if error_floor:
         denominator = ops.maximum(denominator, error_floor * ops.sum(ops.ones_like(corrupted), axis=[1, 2, 3]))
-    error = ops.sum(ops.abs(target - restored), axis=[1, 2, 3]) / denominator
+    difference = target - restored
+    error = ops.sum(ops.square(difference) if squared else ops.abs(difference), axis=[1, 2, 3]) / denominator
     return error, _cross_entropy(corrupted, probability, axis=[1, 2, 3])
 
 
-def _blind_loss(threshold: float, error_floor: float = 0.0, reencoded_threshold: float = 0.0):
+def _blind_loss(threshold: float, error_floor: float = 0.0, reencoded_threshold: float = 0.0, squared: bool = False):
     """The blind model's loss, on `y_true` = [clean (3), noisy (3)] and `y_pred` = [restored (3), detector
     probability (3)]: the mean over patches of `blind_terms`, the cross-entropy weighed by
     `BLIND_BCE_WEIGHT`."""
     from keras import ops
 
     def blind(y_true, y_pred):
-        error, cross_entropy = blind_terms(y_true, y_pred, threshold, error_floor, reencoded_threshold)
+        error, cross_entropy = blind_terms(y_true, y_pred, threshold, error_floor, reencoded_threshold, squared)
         return ops.mean(error) + BLIND_BCE_WEIGHT * ops.mean(cross_entropy)
 
     return blind
@@ -300,13 +302,13 @@ def _detection_loss(threshold: float, reencoded_threshold: float = 0.0):
 
 
 def packed_loss(name: str, label_threshold: float = 0.0, error_floor: float = 0.0,
-                reencoded_label_threshold: float = 0.0):
+                reencoded_label_threshold: float = 0.0, squared_error: bool = False):
     """The loss as Keras' compile() wants it, loss(y_true, y_pred): `y_true` carries the clean patch and
     the noisy one side by side on the channel axis (the per-impulse losses weigh by the input's 0/1
     values, the blind ones derive which values the noise moved by more than `label_threshold`), so one
     `train_on_batch` serves every backend and both samplers."""
     if name == "blind":
-        return _blind_loss(label_threshold, error_floor, reencoded_label_threshold)
+        return _blind_loss(label_threshold, error_floor, reencoded_label_threshold, squared_error)
     if name == "blind-detect":
         return _detection_loss(label_threshold, reencoded_label_threshold)
     loss = _loss_function(name)
@@ -444,7 +446,7 @@ class Run:
         """The run's loss, loss(y_true, y_pred) on packed patches (`packed_loss`) with the recipe's label and
         error floor: what both samplers' steps train on."""
         return packed_loss(self.cfg.loss, self.recipe.label_threshold, self.recipe.error_floor,
-                           self.recipe.reencoded_label_threshold)
+                           self.recipe.reencoded_label_threshold, self.recipe.squared_error)
 
     def learning_rate(self, step: int) -> float:
         """The scheduled learning rate of global step `step` (warm-up, cosine decay, the guard's scale)."""

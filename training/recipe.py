@@ -45,6 +45,10 @@ class Recipe:
     # Blind loss: a patch's restoration error is divided by its corrupted values plus one, or by this share of
     # its values when that is more (`training.fit.blind_terms`). 0: plus one, as the shipped stages trained.
     error_floor: float = 0.0
+    # Blind loss: the restoration error squared instead of absolute. PSNR prices a missed impulse (a large
+    # error) far above many small ones; L1 prices them alike, and trained through the frozen U-Net on it
+    # the detector learned to miss (docs/model-design.md, stop 29). False: absolute, as every stage before.
+    squared_error: bool = False
     train_only: str = ""  # name prefix of the layers this stage trains ("": all of them)
     # Blind models, training only: the detector's decision passes the gradient as if its dead zone reached
     # this much further on each side (a straight-through estimate; the forward pass, and so the exported

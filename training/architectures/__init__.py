@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from training.architectures import blind_unet, blind_unet_chroma, blind_unet_deep, prefill_unet, seed_autoencoder
+from training.architectures import (
+    blind_unet,
+    blind_unet_chroma,
+    blind_unet_deep,
+    blind_unet_deeper,
+    prefill_unet,
+    seed_autoencoder,
+)
 
 ARCHITECTURES: dict[str, ModuleType] = {
     "seed-autoencoder": seed_autoencoder,
@@ -13,6 +20,7 @@ ARCHITECTURES: dict[str, ModuleType] = {
     "blind-unet": blind_unet,
     "blind-unet-deep": blind_unet_deep,
     "blind-unet-chroma": blind_unet_chroma,
+    "blind-unet-deeper": blind_unet_deeper,
 }
 
 

@@ -317,7 +317,8 @@ def _detector(image, median, features: int = 16, both_polarities: bool = True, p
     # `chroma`: `ChromaEvidence` through a 3x3 conv that starts at zero, added to the second conv's output
     chroma_conv = (layers.Conv2D(features, 3, padding="same", kernel_initializer="zeros", name=f"{CHROMA_LAYERS}_conv")
                    if chroma else None)
-    deep = [(layers.Conv2D(features, 3, padding="same", dilation_rate=2, name=f"{GROWN_LAYERS}{i}a"),
+    # block i dilated by 2^(i+1): each block widens what a decision sees by twice the one before
+    deep = [(layers.Conv2D(features, 3, padding="same", dilation_rate=2 ** (i + 1), name=f"{GROWN_LAYERS}{i}a"),
              layers.Conv2D(features, 3, padding="same", kernel_initializer="zeros", name=f"{GROWN_LAYERS}{i}b"))
             for i in range(blocks)]
     negative = layers.Rescaling(-1.0, 1.0, name="negative")  # 1 - v
