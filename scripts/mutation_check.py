@@ -274,7 +274,12 @@ MUTANTS: list[Mutant] = [
     m("blind label: saved patches told apart the wrong way round", "training/fit.py",
       "return ops.cast(share > REENCODED_SHARE,", "return ops.cast(share < REENCODED_SHARE,", "tests/test_blind_unet.py"),
     m("fit: the recipe's label for saved patches not passed on", "training/fit.py",
-      "self.recipe.reencoded_label_threshold)", "0.0)", "tests/test_blind_unet.py"),
+      "self.recipe.reencoded_label_threshold, self.recipe.squared_error)",
+      "0.0, self.recipe.squared_error)", "tests/test_blind_unet.py"),
+    m("blind loss: squared_error ignored", "training/fit.py",
+      "ops.square(difference) if squared else", "ops.abs(difference) if squared else", "tests/test_blind_unet.py"),
+    m("blind-unet-deeper: every block dilated by 2", "training/architectures/blind_unet.py",
+      "dilation_rate=2 ** (i + 1)", "dilation_rate=2", "tests/test_blind_unet.py"),
     # Validation by group of photos (stop 28).
     m("validation layouts: the grey rule ignored", "training/data.py",
       "index % 2 == 0 and not (grey_per_pixel and grey)", "index % 2 == 0", "tests/test_recipe.py"),
