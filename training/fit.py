@@ -260,6 +260,9 @@ def blind_terms(y_true, y_pred, threshold: float, error_floor: float = 0.0, reen
     those), so a tenth of the patches made 94-95% of the loss (`python scripts/sampler_loss_probe.py`,
     stop 27). A floor of 0.01 weighs a clean patch's values as a patch at density 0.01 weighs its impulses.
 
+    `squared`: the squared error instead of the absolute one (the recipe's `squared_error`). Through the
+    frozen U-Net it made the detector miss more than L1 did (docs/model-design.md, stop 30).
+
     Detection: mean binary cross-entropy, which trains the detector while its probabilities are still
     below the dead zone (no restoration gradient reaches it there)."""
     from keras import ops
@@ -443,8 +446,8 @@ class Run:
         return step
 
     def loss(self):
-        """The run's loss, loss(y_true, y_pred) on packed patches (`packed_loss`) with the recipe's label and
-        error floor: what both samplers' steps train on."""
+        """The run's loss, loss(y_true, y_pred) on packed patches (`packed_loss`) with the recipe's labels,
+        error floor and error kind: what both samplers' steps train on."""
         return packed_loss(self.cfg.loss, self.recipe.label_threshold, self.recipe.error_floor,
                            self.recipe.reencoded_label_threshold, self.recipe.squared_error)
 
