@@ -45,8 +45,8 @@ def main() -> None:
         if spec is not None and spec.density == 0 and spec.jpeg_quality is not None:
             continue
         saved.append(spec is not None and spec.jpeg_quality is not None)
-        said.append(float(np.asarray(saved_lossily(clean[None].astype(np.float32) / 255.0,
-                                                     noisy[None].astype(np.float32) / 255.0)).ravel()[0]) > 0.5)
+        moved = np.abs(noisy[None].astype(np.float32) - clean[None].astype(np.float32)) / 255.0
+        said.append(float(np.asarray(saved_lossily(moved)).ravel()[0]) > 0.5)
     saved, said = np.array(saved), np.array(said)
     print(f"{len(saved)} of {args.patches} patches of the blind recipe (jpeg_share {RECIPE.jpeg_share}, qualities "
           f"{RECIPE.jpeg_quality_min}..100; clean ones saved as JPEG, their own targets, left out), seed {args.seed}:")

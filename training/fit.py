@@ -191,18 +191,17 @@ BLIND_BCE_WEIGHT = 0.2  # the detector's cross-entropy beside the restoration er
 
 # A patch counts as saved lossily when more than this share of its values that moved by at most 3 levels
 # moved at all. Noise replaces values and leaves the rest bit for bit; a JPEG save moves nearly every value
-# a little. `python scripts/reencoded_share_probe.py` (3,000 patches of the blind recipe, 40% saved as
-# JPEG): see docs/model-design.md, stop 30, for how many of each it takes.
+# a little. Of 3,000 patches of the blind recipe (40% saved as JPEG) it calls 99.2% of the noisy saved ones
+# saved and 0.6% of the others (`python scripts/reencoded_share_probe.py --patches 3000`, stop 30).
 REENCODED_SHARE = 0.1
 
 
-def saved_lossily(clean, noisy):
+def saved_lossily(moved):
     """(batch, 1, 1, 1): 1.0 for the patches that were saved lossily after the noise (`REENCODED_SHARE`),
-    told apart from the clean and noisy patches (batch, height, width, channels; values k/255), so both
+    told apart by `moved`, |noisy - clean| (batch, height, width, channels; values k/255), so both
     samplers' batches serve as they are."""
     from keras import ops
 
-    moved = ops.abs(noisy - clean)
     near = ops.cast(moved <= 3.5 / 255.0, moved.dtype)
     slightly = near * ops.cast(moved > 0.5 / 255.0, moved.dtype)
     share = ops.sum(slightly, axis=[1, 2, 3], keepdims=True) / ops.maximum(
@@ -218,12 +217,13 @@ def corrupted_label(clean, noisy, threshold: float, reencoded_threshold: float =
     JPEG save rings around each impulse; at 10 levels that ringing is labelled corrupted, and the
     detector, taught to flag values beside impulses, flagged three times as many clean values on per-pixel
     noise without any JPEG (docs/model-design.md, stop 29). So: 10 levels where the noise alone moved
-    values, 20 where a JPEG save smeared them."""
+    values, 20 where a JPEG save smeared them. Tried in stop 30, it did not pay: the saved patches still
+    cost near-extreme and random-valued impulses 0.2-0.3 dB (docs/model-design.md)."""
     from keras import ops
 
     moved = ops.abs(noisy - clean)
     if reencoded_threshold:
-        threshold = ops.where(saved_lossily(clean, noisy) > 0.5, reencoded_threshold, threshold)
+        threshold = ops.where(saved_lossily(moved) > 0.5, reencoded_threshold, threshold)
     return ops.cast(moved > threshold, moved.dtype)
 
 

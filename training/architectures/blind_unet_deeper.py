@@ -7,6 +7,9 @@ validation patches in 2,000 steps. Since stop 29 every detection stage from the 
 it started (docs/model-design.md, stop 30), while a perfect detector in front of the same U-Net would give
 random-valued impulses 44 dB: the detector's size, not its steps, is the next thing to try. A JPEG save
 smears an impulse's chroma wider than 13x13 pixels, too.
+Not shipped: in 4,000 detection steps it gained on near-extreme and random-valued impulses (+0.27 / +0.11
+dB) only while the JPEG cases fell, and no run passed the shipped model on every group of photos
+(docs/model-design.md, stop 30).
 
 `fit --arch blind-unet-deeper --init models/blind-unet.onnx` (a `blind-unet-deep` export) grows it: every
 layer but the new block's (`GROWN_LAYERS`) takes those weights, the block starts at zero, so the grown
