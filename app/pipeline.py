@@ -49,6 +49,11 @@ class DenoiseOptions:
 # changes exactly what prefill-unet changes, so the suggestion costs time, not quality); with blind-unet, on
 # none of the 21 noisy crops.
 REAL_WORLD_MODEL = "blind-unet"
+# An upload that is a JPEG file was saved lossily after any noise it holds: the dense model trained on such
+# photos (`jpeg-unet`) is suggested first there (docs/model-design.md, stop 31). Camera JPEGs with a preview
+# picture decode as "MPO".
+SAVED_MODEL = "jpeg-unet"
+SAVED_FORMATS = ("JPEG", "MPO")
 LEFT_ALONE_MIN_IMPULSES = 0.05  # the clean crops' estimate: 0.002-0.040, saved as JPEG 90 or not
 LEFT_ALONE_SHARE = 0.5
 
@@ -74,9 +79,14 @@ class Denoised:
 
 
 def model_to_try(result: Denoised, used: str, available: Collection[str]) -> str | None:
-    """The model to suggest when `used` left most of the upload's impulses alone, if it is served."""
-    if result.left_impulses_alone and used != REAL_WORLD_MODEL and REAL_WORLD_MODEL in available:
-        return REAL_WORLD_MODEL
+    """The model to suggest when `used` left most of the upload's impulses alone, if it is served: for a
+    JPEG file `SAVED_MODEL` before `REAL_WORLD_MODEL`, for any other upload `REAL_WORLD_MODEL`."""
+    if not result.left_impulses_alone:
+        return None
+    saved = result.image.source_format in SAVED_FORMATS
+    for name in (SAVED_MODEL, REAL_WORLD_MODEL) if saved else (REAL_WORLD_MODEL,):
+        if name != used and name in available:
+            return name
     return None
 
 

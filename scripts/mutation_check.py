@@ -295,6 +295,23 @@ MUTANTS: list[Mutant] = [
       "if training and not self.restoration_to_detector:", "if False:", "tests/test_blind_unet.py"),
     m("fit: the recipe's restoration_to_detector not passed on", "training/fit.py",
       "layer.restoration_to_detector = self.recipe.restoration_to_detector", "pass", "tests/test_blind_unet.py"),
+    # The model for photos saved as JPEG (stop 31).
+    m("jpeg-unet: the median's median not given", "training/architectures/jpeg_unet.py",
+      "ops.concatenate([x, m, median3(m), x - m], axis=-1)", "ops.concatenate([x, m, m, x - m], axis=-1)",
+      "tests/test_architectures.py"),
+    m("jpeg-unet: the context pooled one level too coarse", "training/architectures/jpeg_unet.py",
+      "upsample(ops.average_pool(values, 3, 1, padding=\"same\"), 2 ** (level - 1))",
+      "upsample(ops.average_pool(ops.average_pool(values, 2, 2), 3, 1, padding=\"same\"), 2 ** level)",
+      "tests/test_architectures.py"),
+    m("fit: the recipe's validation cases not passed on", "training/fit.py",
+      "                val_images, cfg.patch, cfg.seed + 1, self.recipe.grey_photos_per_pixel,\n"
+      "                cases=validation_cases(self.recipe.validation_cases))",
+      "                val_images, cfg.patch, cfg.seed + 1, self.recipe.grey_photos_per_pixel)",
+      "tests/test_training.py"),
+    m("X-Try-Model: a camera JPEG (MPO) not taken for saved", "app/pipeline.py",
+      'SAVED_FORMATS = ("JPEG", "MPO")', 'SAVED_FORMATS = ("JPEG",)', "tests/test_pipeline.py"),
+    m("X-Try-Model: the blind model suggested first for a JPEG file", "app/pipeline.py",
+      "(SAVED_MODEL, REAL_WORLD_MODEL) if saved", "(REAL_WORLD_MODEL, SAVED_MODEL) if saved", "tests/test_pipeline.py"),
 ]
 
 

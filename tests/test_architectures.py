@@ -109,3 +109,26 @@ def test_default_model_output_is_switching():
     assert np.array_equal(y[clean], x[clean])
     filled = np.asarray(model.get_layer("prefill")(x)[0])[..., :3]
     assert np.abs(y[~clean] - filled[~clean]).mean() > 0.01  # the residual is live where values are impulses
+
+
+def test_jpeg_unet_starts_as_the_identity_and_sees_the_medians():
+    """`jpeg-unet`'s residual starts at zero (a clean JPEG is returned as it came before any training), and
+    its weight-free evidence holds the input, its 3x3 median, that median's median and their difference."""
+    from training.architectures import blind_unet, jpeg_unet
+
+    x = np.random.default_rng(0).random((2, 64, 96, 3)).astype(np.float32)
+    model = jpeg_unet.build()
+    assert np.array_equal(np.asarray(model(x)), x)
+    full, context = (np.asarray(t) for t in jpeg_unet.SavedEvidence()(x))
+    m = np.asarray(blind_unet.median3(x))
+    assert full.shape == (2, 64, 96, 12) and context.shape == (2, 32, 48, 12)
+    np.testing.assert_array_equal(full[..., :3], x)
+    np.testing.assert_array_equal(full[..., 3:6], m)
+    np.testing.assert_allclose(full[..., 6:9], np.asarray(blind_unet.median3(m)))
+    np.testing.assert_allclose(full[..., 9:], x - m, atol=1e-7)
+    # The finer context scale: the mean of |x - m| over 4x4 cells, then its 3x3 mean, repeated back over 2x2.
+    cells = np.abs(x - m).reshape(2, 16, 4, 24, 4, 3).mean(axis=(2, 4))
+    padded = np.pad(cells, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    counts = np.pad(np.ones_like(cells), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    window = lambda a: sum(a[:, dy : dy + 16, dx : dx + 24] for dy in range(3) for dx in range(3))
+    np.testing.assert_allclose(context[:, ::2, ::2, :3], window(padded) / window(counts), atol=1e-6)

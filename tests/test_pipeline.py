@@ -6,6 +6,7 @@ import pytest
 from app import pipeline
 from app.cli import main
 from app.errors import ImageTooLarge, InvalidParameter
+from app.imaging import DecodedImage
 from app.noise import NoiseSpec, impulse_fraction, salt_and_pepper
 from tests.conftest import png_bytes
 
@@ -111,6 +112,23 @@ def test_changed_values_counts_in_bands_as_in_one_piece(monkeypatch):
     (0.20, 0.03, "blind-unet", None),  # never suggest the model that ran
 ])
 def test_model_to_try_only_when_most_impulses_were_left_alone(impulses, changed, used, expected):
-    result = pipeline.Denoised(image=None, seconds=0.0, impulse_fraction=impulses, changed_fraction=changed)
+    image = DecodedImage(np.zeros((4, 4, 3), np.uint8), source_format="PNG")
+    result = pipeline.Denoised(image=image, seconds=0.0, impulse_fraction=impulses, changed_fraction=changed)
     assert pipeline.model_to_try(result, used, {"prefill-unet", "prefill-unet-int8", "blind-unet"}) == expected
     assert pipeline.model_to_try(result, used, {"prefill-unet", "prefill-unet-int8"}) is None  # not served: no hint
+    # Not a JPEG file: the model for saved photos is never the suggestion.
+    assert pipeline.model_to_try(result, used, {"prefill-unet", "blind-unet", "jpeg-unet"}) == expected
+
+
+@pytest.mark.parametrize(("source_format", "used", "served", "expected"), [
+    ("JPEG", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "jpeg-unet"),
+    ("MPO", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "jpeg-unet"),  # a camera JPEG
+    ("JPEG", "blind-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "jpeg-unet"),
+    ("JPEG", "jpeg-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),  # never the one that ran
+    ("JPEG", "prefill-unet", {"prefill-unet", "blind-unet"}, "blind-unet"),  # not served: the next one
+    ("WEBP", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),
+])
+def test_a_jpeg_upload_is_pointed_to_the_model_for_saved_photos(source_format, used, served, expected):
+    image = DecodedImage(np.zeros((4, 4, 3), np.uint8), source_format=source_format)
+    result = pipeline.Denoised(image=image, seconds=0.0, impulse_fraction=0.2, changed_fraction=0.01)
+    assert pipeline.model_to_try(result, used, served) == expected

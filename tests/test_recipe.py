@@ -94,3 +94,27 @@ def test_validation_layouts_name_each_photos_group(astronaut, camera):
     assert groups(grey_per_pixel=False) == ["grey/channel", "colour/pixel", "colour/channel", "grey/pixel"]
     assert groups(grey_per_pixel=True, per_channel=True) == ["grey/channel", "colour/channel", "colour/channel",
                                                              "grey/channel"]
+
+
+def test_saved_validation_cases_are_all_saved_as_jpeg_and_named_by_the_recipe(astronaut):
+    """`jpeg-unet`'s recipe validates on `SAVED_VALIDATION`: every patch saved as JPEG (no exact 0/255 left
+    in a noisy one, which an unsaved salt-and-pepper patch keeps), the clean case its own reference."""
+    from training.architectures import jpeg_unet
+    from training.data import REAL_WORLD_VALIDATION, SAVED_VALIDATION, real_world_validation_set, validation_cases
+
+    assert validation_cases(jpeg_unet.RECIPE.validation_cases) is SAVED_VALIDATION
+    assert validation_cases("") is REAL_WORLD_VALIDATION
+    with pytest.raises(ValueError, match="'saved'"):
+        validation_cases("nope")
+    photo = np.clip(astronaut, 40, 215)  # far from the extremes: a saved impulse leaves none there
+    noisy, clean, names = real_world_validation_set([photo], 64, seed=0, cases=SAVED_VALIDATION)
+    assert names == tuple(case[0] for case in SAVED_VALIDATION) and len(noisy) == len(SAVED_VALIDATION)
+    assert all(case[4] is not None for case in SAVED_VALIDATION)
+    for k, (name, kind, density, _, _) in enumerate(SAVED_VALIDATION):
+        values = np.rint(noisy[k] * 255)
+        if density == 0:
+            assert np.array_equal(clean[k], values.astype(np.uint8)), name  # the saved clean patch is the target
+        else:
+            assert not np.array_equal(clean[k], values.astype(np.uint8)), name
+        if kind == "salt-pepper" and density:
+            assert 0 < np.mean((values == 0) | (values == 255)) < density, name  # saving moved most impulses

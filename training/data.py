@@ -222,21 +222,39 @@ REAL_WORLD_VALIDATION = (
     ("sp0.1-jpeg75", "salt-pepper", 0.1, 0.0, 75), ("range30-0.3", "impulse-range", 0.3, 30.0, None),
     ("random0.2", "random-valued", 0.2, 0.0, None), ("clean-jpeg90", "salt-pepper", 0.0, 0.0, 90),
 )
+# Validation cases of a model for photos saved as JPEG after the noise (`jpeg-unet`): every case saved, the
+# section-3 cells of issue 15 beside one of each other kind and the clean photo it must leave alone.
+SAVED_VALIDATION = (
+    ("sp0.1-jpeg90", "salt-pepper", 0.1, 0.0, 90), ("sp0.3-jpeg90", "salt-pepper", 0.3, 0.0, 90),
+    ("sp0.5-jpeg90", "salt-pepper", 0.5, 0.0, 90), ("sp0.1-jpeg75", "salt-pepper", 0.1, 0.0, 75),
+    ("sp0.3-jpeg75", "salt-pepper", 0.3, 0.0, 75), ("range30-0.3-jpeg90", "impulse-range", 0.3, 30.0, 90),
+    ("random0.2-jpeg90", "random-valued", 0.2, 0.0, 90), ("clean-jpeg90", "salt-pepper", 0.0, 0.0, 90),
+)
+VALIDATION_CASES = {"": REAL_WORLD_VALIDATION, "saved": SAVED_VALIDATION}  # by `Recipe.validation_cases`
+
+
+def validation_cases(name: str) -> tuple[tuple, ...]:
+    """The real-world validation cases a recipe's `validation_cases` names, or a ValueError listing them."""
+    try:
+        return VALIDATION_CASES[name]
+    except KeyError:
+        raise ValueError(f"unknown validation cases {name!r}; known: {', '.join(map(repr, VALIDATION_CASES))}") from None
 
 
 def real_world_validation_set(images: list[np.ndarray], patch: int, seed: int, grey_per_pixel: bool = True,
-                              per_channel: bool | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Fixed validation patches of held-out photos, one per `REAL_WORLD_VALIDATION` case each,
+                              per_channel: bool | None = None, cases: tuple[tuple, ...] = REAL_WORLD_VALIDATION,
+                              ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Fixed validation patches of held-out photos, one per case (`REAL_WORLD_VALIDATION` unless told) each,
     corrupted as `validation_layouts` says, and the case names in the order the patches cycle through them."""
     rng = np.random.default_rng(seed)
     noisy, clean = [], []
     for image, layout in zip(images, validation_layouts(images, grey_per_pixel, per_channel)):
         crop = _random_crop(image, patch, rng)
-        for _, kind, density, spread, jpeg in REAL_WORLD_VALIDATION:
+        for _, kind, density, spread, jpeg in cases:
             noisy.append(add_noise(crop, NoiseSpec(kind, density, per_channel=layout.per_channel, spread=spread,
                                                    jpeg_quality=jpeg), rng=rng))
             clean.append(noisy[-1] if density == 0 else np.ascontiguousarray(crop))  # as training/evaluate.py
-    names = tuple(case[0] for case in REAL_WORLD_VALIDATION)
+    names = tuple(case[0] for case in cases)
     return np.stack(noisy).astype(np.float32) / 255.0, np.stack(clean), names
 
 

@@ -28,6 +28,7 @@ from training.data import (
     load_rgb,
     real_world_validation_set,
     split_folders,
+    validation_cases,
     validation_groups,
     validation_set,
 )
@@ -109,7 +110,8 @@ def run_real_world_validation(config: FitConfig):
     recipe = config.effective_recipe()
     _, val_files = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
     images = [load_rgb(p) for p in val_files]
-    noisy, clean, names = real_world_validation_set(images, config.patch, config.seed + 1, recipe.grey_photos_per_pixel)
+    noisy, clean, names = real_world_validation_set(images, config.patch, config.seed + 1, recipe.grey_photos_per_pixel,
+                                                    cases=validation_cases(recipe.validation_cases))
     cases = [names[k % len(names)] for k in range(len(noisy))]
     return images, noisy, clean, cases, validation_groups(images, recipe.grey_photos_per_pixel, len(names))
 
@@ -374,7 +376,8 @@ class Run:
         val_images = [load_rgb(p) for p in val_files]
         if self.recipe.real_world:
             self.val_noisy, self.val_clean, self.val_cases = real_world_validation_set(
-                val_images, cfg.patch, cfg.seed + 1, self.recipe.grey_photos_per_pixel)
+                val_images, cfg.patch, cfg.seed + 1, self.recipe.grey_photos_per_pixel,
+                cases=validation_cases(self.recipe.validation_cases))
         else:
             self.val_noisy, self.val_clean = validation_set(val_images, cfg.patch, VAL_DENSITIES, cfg.seed + 1, 1,
                                                             grey_per_pixel=self.recipe.grey_photos_per_pixel)

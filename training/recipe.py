@@ -51,6 +51,9 @@ class Recipe:
     # the detector learned to miss (stop 29). Squared, it missed more: random-valued 0.2 -1.8 dB in 750
     # steps (docs/model-design.md, stop 30). False: absolute, as every stage before.
     squared_error: bool = False
+    # The validation cases of a real-world recipe (`training.data.VALIDATION_CASES`): "" the eight of the blind
+    # model, "saved" eight saved as JPEG (`jpeg-unet`, which is not meant for unsaved photos).
+    validation_cases: str = ""
     train_only: str = ""  # name prefix of the layers this stage trains ("": all of them)
     # Blind models, training only: the detector's decision passes the gradient as if its dead zone reached
     # this much further on each side (a straight-through estimate; the forward pass, and so the exported

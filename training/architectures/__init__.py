@@ -10,6 +10,7 @@ from training.architectures import (
     blind_unet_chroma,
     blind_unet_deep,
     blind_unet_deeper,
+    jpeg_unet,
     prefill_unet,
     seed_autoencoder,
 )
@@ -21,6 +22,7 @@ ARCHITECTURES: dict[str, ModuleType] = {
     "blind-unet-deep": blind_unet_deep,
     "blind-unet-chroma": blind_unet_chroma,
     "blind-unet-deeper": blind_unet_deeper,
+    "jpeg-unet": jpeg_unet,
 }
 
 

@@ -1,0 +1,86 @@
+"""Dense U-Net for impulse noise that was saved as JPEG after it struck (issue 15's hardest cells).
+
+Why a model of its own: a JPEG save moves every value near an impulse (8x8 ringing in luma; with 4:2:0, a
+chroma blob 16 pixels wide), so after it nothing is left bit for bit for a switching output to keep. The
+blind model's detector has to tell such ringing from texture and from the clean values it must leave alone,
+and every stage that added JPEG patches to its training cost it the unsaved kinds (docs/model-design.md,
+stops 29 and 30). Here every value may change: the output is the input plus a residual, which starts at
+zero (the model starts as the identity, and a clean JPEG patch is its own target, so it learns to leave a
+clean photo alone) while the residual learns to undo impulses and their ringing.
+
+Inputs the net cannot compute well, given weight-free: the per-channel 3x3 median and its median (a 5x5-wide
+robust estimate; the 5x5 median was the best classical filter on JPEG-saved noise at density 0.3), and the
+input's distance to the first; at half resolution, the local means of that distance and of the median at
+two coarse scales (how noisy the neighbourhood is, and its colour where chroma was smeared).
+The U-Net is `prefill-unet`'s (`unet_residual`), over these 12 channels instead of its pre-fill.
+Input: (B, H, W, 3) floats in [0, 1], H and W multiples of `PAD_MULTIPLE` (the caller pads).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from training.architectures.blind_unet import median3
+from training.architectures.ops import upsample
+from training.architectures.prefill_unet import unet_residual
+from training.recipe import Recipe
+
+PAD_MULTIPLE = 32  # the U-Net's stride (8) times the context's coarsest pooling (4)
+CONTEXT_LEVELS = (2, 4)  # the half-resolution context's scales: means over 12 and 48 pixels
+
+RECIPE = Recipe(
+    loss="l1",
+    learning_rate=5e-4,
+    clipnorm=1.0,
+    cosine_decay=True,
+    batch=16,
+    patch=96,
+    density_max=0.5,
+    per_pixel_share=0.3,
+    grey_share=0.15,
+    clip_augment_share=0.1,
+    salt_ratio_range=(0.3, 0.7),
+    pad_multiple=PAD_MULTIPLE,
+    grey_photos_per_pixel=True,
+    impulse_range_share=0.15,
+    random_valued_share=0.15,
+    clean_share=0.15,
+    jpeg_share=1.0,  # every patch saved as JPEG: the model is for photos that were
+    spread_max=60.0,
+    real_world_density_max=0.4,
+    jpeg_quality_min=60,
+    validation_cases="saved",
+)
+
+
+class SavedEvidence(layers.Layer):
+    """Weight-free inputs: full resolution [x, m, median of m, x - m] (12 channels), m the 3x3 median, and
+    half resolution the 3x3 local means of [|x - m|, m] at the `CONTEXT_LEVELS` scales (12 channels)."""
+
+    def call(self, x):
+        m = median3(x)
+        full = ops.concatenate([x, m, median3(m), x - m], axis=-1)
+        values = ops.concatenate([ops.abs(x - m), m], axis=-1)
+        context = []
+        for level in range(1, max(CONTEXT_LEVELS) + 1):
+            values = ops.average_pool(values, 2, 2, padding="valid")
+            if level in CONTEXT_LEVELS:
+                context.append(upsample(ops.average_pool(values, 3, 1, padding="same"), 2 ** (level - 1)))
+        return full, ops.concatenate(context, axis=-1)
+
+    def compute_output_spec(self, x):
+        """Shapes without tracing `call` (as `ImpulsePrefill`: pool-then-upsample for a symbolic size)."""
+        b, h, w, _ = x.shape
+        half = (None if h is None else h // 2, None if w is None else w // 2)
+        return (keras.KerasTensor((b, h, w, 12), dtype=x.dtype),
+                keras.KerasTensor((b, *half, 6 * len(CONTEXT_LEVELS)), dtype=x.dtype))
+
+
+def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8) -> keras.Model:
+    """The evidence, `prefill-unet`'s U-Net over it, and the input plus the residual."""
+    image = keras.Input(shape=(None, None, 3), name="image")
+    evidence, context = SavedEvidence(name="evidence")(image)
+    residual = unet_residual(evidence, context, widths, head)
+    restored = layers.Add(name="restored")([image, residual])
+    return keras.Model(image, restored, name="jpeg_unet")
