@@ -15,6 +15,9 @@ Speed, the last target, is `python -m training bench --models prefill-unet <cand
   python scripts/blind_targets.py --model /tmp/blind/blind-unet.onnx --sets CBSD68 BSD68
   python scripts/blind_targets.py --model models/blind-unet.onnx --sets CBSD68 BSD68 --in-place  # a shipped model
   python scripts/blind_targets.py --model models/blind-unet.onnx --sets CBSD68 BSD68 --report    # its cells, as committed
+  python scripts/blind_targets.py --model models/jpeg-unet.onnx --sets CBSD68 BSD68 --saved-only --in-place
+  python scripts/blind_targets.py --model models/blind-unet.onnx --saved-model models/jpeg-unet.onnx \
+      --sets CBSD68 BSD68 --report   # the pair: jpeg-unet's rows on the tables saved as JPEG, blind-unet's elsewhere
 With `--in-place` the rows go into the committed tables themselves (each `evaluate --merge`, recorded in
 the table's summary.json and README as `added_by`), and into the tables no target reads (UNCHECKED),
 with `--card` where the table's own command has it (the model's card then holds its scores): for a
@@ -34,19 +37,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "docs" / "eval"
 REAL_WORLD = ("sp-jpeg90", "sp-jpeg75", "impulse-range30", "random-valued")
+# The tables whose photos were saved as JPEG after the noise: the only ones a model for saved photos
+# (`jpeg-unet`) is meant for and scored on (`--saved-only`, `--saved-model`).
+SAVED = ("sp-jpeg90", "sp-jpeg75", "clean-jpeg90")
 MARGIN = {"CBSD68": 3.0, "BSD68": 2.0}
 EXACT = {"CBSD68": ("CBSD68", "CBSD68-exposure1.6"), "BSD68": ("BSD68",)}
 # Tables without a target of issue 15 that a shipped model's rows belong in too (`--in-place`)
 UNCHECKED = ("Set12", "BSD68-published-densities")
 
 
-def tables(sets: list[str]) -> list[tuple[str, str]]:
-    """(table, what it checks) for the chosen test sets."""
+def tables(sets: list[str], saved_only: bool = False) -> list[tuple[str, str]]:
+    """(table, what it checks) for the chosen test sets; with `saved_only` the `SAVED` tables alone."""
     chosen = []
     for test_set in sets:
         chosen += [(f"{test_set}-{kind}", "real-world") for kind in REAL_WORLD]
         chosen += [(f"{test_set}-clean-jpeg90", "clean-jpeg"), *((name, "exact") for name in EXACT[test_set])]
-    return chosen
+    return [(table, kind) for table, kind in chosen if not saved_only or is_saved(table)]
+
+
+def is_saved(table: str) -> bool:
+    """True for a table whose photos were saved as JPEG after the noise (`SAVED`)."""
+    return table.partition("-")[2] in SAVED
 
 
 def merge_command(table: Path, model: Path, out: Path, data: str, card: bool = False) -> list[str]:
@@ -109,15 +120,21 @@ def main() -> None:
     parser.add_argument("--report", action="store_true",
                         help="run nothing: the target cells of a model whose rows the committed tables already hold "
                         "(after the tables changed, e.g. a new classical anchor moved the targets)")
+    parser.add_argument("--saved-only", action="store_true",
+                        help="only the tables saved as JPEG after the noise (a model for saved photos: jpeg-unet)")
+    parser.add_argument("--saved-model", help="with --report: score the tables saved as JPEG by this model's rows, "
+                        "the others by --model's (the pair X-Try-Model points to, chosen by the upload's format)")
     args = parser.parse_args()
     if args.card_from_tables:
         card_from_tables(Path(args.model))
         return
     if args.report:
         name = Path(args.model).stem
-        report([row for table, kind in tables(args.sets)
-                for row in checks(json.loads((EVAL / table / "summary.json").read_text())["summary"], kind, table, name)],
-               name, EVAL)
+        saved = Path(args.saved_model).stem if args.saved_model else name
+        rows = [row for table, kind in tables(args.sets, args.saved_only)
+                for row in checks(json.loads((EVAL / table / "summary.json").read_text())["summary"], kind, table,
+                                  saved if is_saved(table) else name)]
+        report(rows, name if saved == name else f"{name}, {saved} on {' / '.join(SAVED)}", EVAL)
         return
 
     model = Path(args.model).resolve()
@@ -125,7 +142,7 @@ def main() -> None:
     if args.in_place:  # the recorded command names the model as the repo has it, not this machine's path
         model = model.relative_to(ROOT)
     rows = []
-    for table, kind in tables(args.sets):
+    for table, kind in tables(args.sets, args.saved_only):
         copy = work / table
         if not args.in_place:
             shutil.rmtree(copy, ignore_errors=True)
@@ -133,7 +150,7 @@ def main() -> None:
         subprocess.run(merge_command(EVAL / table, model, copy.relative_to(ROOT) if args.in_place else copy, args.data,
                                      card=args.in_place), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         rows += checks(json.loads((copy / "summary.json").read_text())["summary"], kind, table, model.stem)
-    if args.in_place:
+    if args.in_place and not args.saved_only:
         for table in UNCHECKED:
             subprocess.run(merge_command(EVAL / table, model, (EVAL / table).relative_to(ROOT), args.data, card=True),
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)

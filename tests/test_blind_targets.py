@@ -93,3 +93,27 @@ def test_report_reads_a_shipped_models_cells_from_the_committed_tables(capsys, m
     cells = [line for line in lines if line.startswith("| BSD68")]
     met = sum(not line.split("|")[4].strip().startswith("-") for line in cells)  # the margin column
     assert lines[-1].startswith(f"{met} of {len(cells)} cells met")
+
+
+def test_saved_tables_alone_and_the_pair_report(capsys, monkeypatch):
+    """`--saved-only` keeps the tables saved as JPEG after the noise; `--report --saved-model` scores those by
+    the saved model's rows and every other table by `--model`'s (the pair X-Try-Model points to)."""
+    import json
+    import sys
+
+    bt = _script()
+    assert [t for t, _ in bt.tables(["CBSD68", "BSD68"], saved_only=True)] == [
+        "CBSD68-sp-jpeg90", "CBSD68-sp-jpeg75", "CBSD68-clean-jpeg90", "BSD68-sp-jpeg90", "BSD68-sp-jpeg75",
+        "BSD68-clean-jpeg90"]
+    assert not bt.is_saved("CBSD68-exposure1.6") and not bt.is_saved("BSD68-random-valued")
+    monkeypatch.setattr(sys, "argv", ["blind_targets.py", "--model", "models/blind-unet.onnx", "--saved-model",
+                                      "models/prefill-unet.onnx", "--sets", "CBSD68", "--report"])
+    bt.main()
+    lines = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("| CBSD68")}
+    summary = lambda table: json.loads((bt.EVAL / table / "summary.json").read_text())["summary"]["per-channel"]
+    assert lines["CBSD68-sp-jpeg90 per-channel 0.1"] == f"{summary('CBSD68-sp-jpeg90')['prefill-unet']['0.1']['psnr']:.2f}"
+    assert lines["CBSD68-random-valued per-channel 0.1"] == (
+        f"{summary('CBSD68-random-valued')['blind-unet']['0.1']['psnr']:.2f}")
+    assert len(lines) == len([1 for table, _ in bt.tables(["CBSD68"]) for noise in json.loads(
+        (bt.EVAL / table / "summary.json").read_text())["summary"].values() for _ in noise["blind-unet"]])
