@@ -193,3 +193,15 @@ def test_try_model_names_the_blind_model_when_the_default_left_the_impulses_alon
     assert "x-try-model" not in r.headers and float(r.headers["x-changed-fraction"]) > 0.1
     assert "x-try-model" not in post(salt_and_pepper(astronaut, 0.3, seed=3)).headers
     assert "x-try-model" not in post(astronaut).headers
+
+
+def test_try_model_names_the_model_for_saved_photos_for_a_jpeg_file(client, astronaut):
+    """Salt-and-pepper in a JPEG file was saved after it struck: the switching default leaves it, and the
+    response names jpeg-unet, which changes most of the values the estimate calls impulses."""
+    buffer = io.BytesIO()
+    Image.fromarray(salt_and_pepper(astronaut, 0.1, seed=5)).save(buffer, "JPEG", quality=90)
+    r = client.post("/denoise", files={"file": ("a.jpg", buffer.getvalue())})
+    assert r.status_code == 200 and r.headers["x-try-model"] == "jpeg-unet"
+    r = client.post("/denoise", files={"file": ("a.jpg", buffer.getvalue())}, data={"model": "jpeg-unet"})
+    assert r.status_code == 200 and "x-try-model" not in r.headers
+    assert float(r.headers["x-changed-fraction"]) > float(r.headers["x-impulse-fraction"]) / 2
