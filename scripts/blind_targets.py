@@ -17,7 +17,7 @@ Speed, the last target, is `python -m training bench --models prefill-unet <cand
   python scripts/blind_targets.py --model models/blind-unet.onnx --sets CBSD68 BSD68 --report    # its cells, as committed
   python scripts/blind_targets.py --model models/jpeg-unet.onnx --sets CBSD68 BSD68 --saved-only --in-place
   python scripts/blind_targets.py --model models/blind-unet.onnx --saved-model models/jpeg-unet.onnx \
-      --sets CBSD68 BSD68 --report   # the pair: jpeg-unet's rows on the tables saved as JPEG, blind-unet's elsewhere
+      --sets CBSD68 BSD68 --report   # the pair: jpeg-unet's rows on the colour tables saved as JPEG, blind-unet's elsewhere
 With `--in-place` the rows go into the committed tables themselves (each `evaluate --merge`, recorded in
 the table's summary.json and README as `added_by`), and into the tables no target reads (UNCHECKED),
 with `--card` where the table's own command has it (the model's card then holds its scores): for a
@@ -40,6 +40,7 @@ REAL_WORLD = ("sp-jpeg90", "sp-jpeg75", "impulse-range30", "random-valued")
 # The tables whose photos were saved as JPEG after the noise: the only ones a model for saved photos
 # (`jpeg-unet`) is meant for and scored on (`--saved-only`, `--saved-model`).
 SAVED = ("sp-jpeg90", "sp-jpeg75", "clean-jpeg90")
+COLOUR_SETS = ("CBSD68",)
 MARGIN = {"CBSD68": 3.0, "BSD68": 2.0}
 EXACT = {"CBSD68": ("CBSD68", "CBSD68-exposure1.6"), "BSD68": ("BSD68",)}
 # Tables without a target of issue 15 that a shipped model's rows belong in too (`--in-place`)
@@ -58,6 +59,12 @@ def tables(sets: list[str], saved_only: bool = False) -> list[tuple[str, str]]:
 def is_saved(table: str) -> bool:
     """True for a table whose photos were saved as JPEG after the noise (`SAVED`)."""
     return table.partition("-")[2] in SAVED
+
+
+def is_saved_colour(table: str) -> bool:
+    """A `SAVED` table of colour photos: where the pair X-Try-Model points to uses the saved model (on grey
+    photos it names the blind model, better there: `app.pipeline.SAVED_MODEL`)."""
+    return is_saved(table) and table.partition("-")[0] in COLOUR_SETS
 
 
 def merge_command(table: Path, model: Path, out: Path, data: str, card: bool = False) -> list[str]:
@@ -122,8 +129,8 @@ def main() -> None:
                         "(after the tables changed, e.g. a new classical anchor moved the targets)")
     parser.add_argument("--saved-only", action="store_true",
                         help="only the tables saved as JPEG after the noise (a model for saved photos: jpeg-unet)")
-    parser.add_argument("--saved-model", help="with --report: score the tables saved as JPEG by this model's rows, "
-                        "the others by --model's (the pair X-Try-Model points to, chosen by the upload's format)")
+    parser.add_argument("--saved-model", help="with --report: score the colour tables saved as JPEG by this model's "
+                        "rows, the others by --model's (the pair X-Try-Model points to, by the upload's format and mode)")
     args = parser.parse_args()
     if args.card_from_tables:
         card_from_tables(Path(args.model))
@@ -133,8 +140,8 @@ def main() -> None:
         saved = Path(args.saved_model).stem if args.saved_model else name
         rows = [row for table, kind in tables(args.sets, args.saved_only)
                 for row in checks(json.loads((EVAL / table / "summary.json").read_text())["summary"], kind, table,
-                                  saved if is_saved(table) else name)]
-        report(rows, name if saved == name else f"{name}, {saved} on {' / '.join(SAVED)}", EVAL)
+                                  saved if is_saved_colour(table) else name)]
+        report(rows, name if saved == name else f"{name}, {saved} on the colour {' / '.join(SAVED)}", EVAL)
         return
 
     model = Path(args.model).resolve()

@@ -311,7 +311,9 @@ MUTANTS: list[Mutant] = [
     m("X-Try-Model: a camera JPEG (MPO) not taken for saved", "app/pipeline.py",
       'SAVED_FORMATS = ("JPEG", "MPO")', 'SAVED_FORMATS = ("JPEG",)', "tests/test_pipeline.py"),
     m("blind targets: the pair's saved tables scored by the other model", "scripts/blind_targets.py",
-      "saved if is_saved(table) else name)", "name)", "tests/test_blind_targets.py"),
+      "saved if is_saved_colour(table) else name)", "name)", "tests/test_blind_targets.py"),
+    m("X-Try-Model: a grey JPEG pointed to the model for colour ones", "app/pipeline.py",
+      "SAVED_FORMATS and not result.image.is_grey", "SAVED_FORMATS", "tests/test_pipeline.py"),
     m("X-Try-Model: the blind model suggested first for a JPEG file", "app/pipeline.py",
       "(SAVED_MODEL, REAL_WORLD_MODEL) if saved", "(REAL_WORLD_MODEL, SAVED_MODEL) if saved", "tests/test_pipeline.py"),
 ]

@@ -106,14 +106,19 @@ def test_saved_tables_alone_and_the_pair_report(capsys, monkeypatch):
         "CBSD68-sp-jpeg90", "CBSD68-sp-jpeg75", "CBSD68-clean-jpeg90", "BSD68-sp-jpeg90", "BSD68-sp-jpeg75",
         "BSD68-clean-jpeg90"]
     assert not bt.is_saved("CBSD68-exposure1.6") and not bt.is_saved("BSD68-random-valued")
+    assert bt.is_saved_colour("CBSD68-sp-jpeg75") and not bt.is_saved_colour("BSD68-sp-jpeg75")  # grey: the blind model
     monkeypatch.setattr(sys, "argv", ["blind_targets.py", "--model", "models/blind-unet.onnx", "--saved-model",
-                                      "models/prefill-unet.onnx", "--sets", "CBSD68", "--report"])
+                                      "models/prefill-unet.onnx", "--sets", "CBSD68", "BSD68", "--report"])
     bt.main()
-    lines = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in capsys.readouterr().out.splitlines()
-             if line.startswith("| CBSD68")}
+    cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("| ") and "BSD68" in line}
+    lines = {k: v for k, v in cells.items() if k.startswith("CBSD68")}
+    grey_lines = {k: v for k, v in cells.items() if k.startswith("BSD68")}
     summary = lambda table: json.loads((bt.EVAL / table / "summary.json").read_text())["summary"]["per-channel"]
     assert lines["CBSD68-sp-jpeg90 per-channel 0.1"] == f"{summary('CBSD68-sp-jpeg90')['prefill-unet']['0.1']['psnr']:.2f}"
     assert lines["CBSD68-random-valued per-channel 0.1"] == (
         f"{summary('CBSD68-random-valued')['blind-unet']['0.1']['psnr']:.2f}")
+    grey = json.loads((bt.EVAL / "BSD68-sp-jpeg90" / "summary.json").read_text())["summary"]["per-pixel"]
+    assert grey_lines["BSD68-sp-jpeg90 per-pixel 0.1"] == f"{grey['blind-unet']['0.1']['psnr']:.2f}"
     assert len(lines) == len([1 for table, _ in bt.tables(["CBSD68"]) for noise in json.loads(
         (bt.EVAL / table / "summary.json").read_text())["summary"].values() for _ in noise["blind-unet"]])
