@@ -62,8 +62,8 @@ def is_saved(table: str) -> bool:
 
 
 def is_saved_colour(table: str) -> bool:
-    """A `SAVED` table of colour photos: where the pair X-Try-Model points to uses the saved model (on grey
-    photos it names the blind model, better there: `app.pipeline.SAVED_MODEL`)."""
+    """A `SAVED` table of colour photos: where the pair X-Try-Model points to uses the saved model (for a grey
+    JPEG it names the blind model, better there: `app.pipeline.model_to_try`)."""
     return is_saved(table) and table.partition("-")[0] in COLOUR_SETS
 
 
