@@ -300,8 +300,8 @@ MUTANTS: list[Mutant] = [
       "ops.concatenate([x, m, median3(m), x - m], axis=-1)", "ops.concatenate([x, m, m, x - m], axis=-1)",
       "tests/test_architectures.py"),
     m("jpeg-unet: the context pooled one level too coarse", "training/architectures/jpeg_unet.py",
-      "upsample(ops.average_pool(values, 3, 1, padding=\"same\"), 2 ** (level - 1))",
-      "upsample(ops.average_pool(ops.average_pool(values, 2, 2), 3, 1, padding=\"same\"), 2 ** level)",
+      "ops.concatenate([ops.abs(x - m), m], axis=-1), CONTEXT_LEVELS)",
+      "ops.concatenate([ops.abs(x - m), m], axis=-1), tuple(k + 1 for k in CONTEXT_LEVELS))",
       "tests/test_architectures.py"),
     m("fit: the recipe's validation cases not passed on", "training/fit.py",
       "                val_images, cfg.patch, cfg.seed + 1, self.recipe.grey_photos_per_pixel,\n"

@@ -193,8 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("fit", help="train an architecture on folders of photos (resumable)")
-    p.add_argument("--arch", default="prefill-unet", help="seed-autoencoder, prefill-unet, blind-unet, blind-unet-deep, blind-unet-chroma, blind-unet-deeper or "
-                   "jpeg-unet (training/architectures)")
+    p.add_argument("--arch", default="prefill-unet",
+                   help="seed-autoencoder, prefill-unet, blind-unet, blind-unet-deep, blind-unet-chroma, "
+                   "blind-unet-deeper or jpeg-unet (training/architectures)")
     p.add_argument("--data", nargs="+", required=True, help="folders of photos (searched recursively)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, state.json, train.log")
     p.add_argument("--epochs", type=int, default=10)

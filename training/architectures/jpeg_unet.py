@@ -27,8 +27,7 @@ import keras
 from keras import layers, ops
 
 from training.architectures.blind_unet import median3
-from training.architectures.ops import upsample
-from training.architectures.prefill_unet import unet_residual
+from training.architectures.prefill_unet import coarse_means, unet_residual
 from training.recipe import Recipe
 
 PAD_MULTIPLE = 32  # the U-Net's stride (8) times the context's coarsest pooling (4)
@@ -66,13 +65,7 @@ class SavedEvidence(layers.Layer):
     def call(self, x):
         m = median3(x)
         full = ops.concatenate([x, m, median3(m), x - m], axis=-1)
-        values = ops.concatenate([ops.abs(x - m), m], axis=-1)
-        context = []
-        for level in range(1, max(CONTEXT_LEVELS) + 1):
-            values = ops.average_pool(values, 2, 2, padding="valid")
-            if level in CONTEXT_LEVELS:
-                context.append(upsample(ops.average_pool(values, 3, 1, padding="same"), 2 ** (level - 1)))
-        return full, ops.concatenate(context, axis=-1)
+        return full, coarse_means(ops.concatenate([ops.abs(x - m), m], axis=-1), CONTEXT_LEVELS)
 
     def compute_output_spec(self, x):
         """Shapes without tracing `call` (as `ImpulsePrefill`: pool-then-upsample for a symbolic size)."""

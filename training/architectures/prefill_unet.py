@@ -110,17 +110,20 @@ def fill_features(x, salt, pepper, levels: int = PYRAMID_LEVELS, context_levels:
     filled = clean * x + impulse * spatial
     guided = has_guide * impulse
 
-    context, salts, peppers = [], salt, pepper
-    for level in range(1, max(context_levels) + 1):
-        salts = ops.average_pool(salts, 2, 2, padding="valid")
-        peppers = ops.average_pool(peppers, 2, 2, padding="valid")
-        if level in context_levels:
-            local = ops.concatenate([ops.average_pool(salts, 3, 1, padding="same"),
-                                     ops.average_pool(peppers, 3, 1, padding="same")], axis=-1)
-            factor = 2 ** (level - 1)  # back to 1/2 resolution
-            context.append(upsample(local, factor))
     return (ops.concatenate([filled, salt - pepper, guided, guided * (cross - spatial)], axis=-1),
-            ops.concatenate(context, axis=-1))
+            coarse_means(ops.concatenate([salt, pepper], axis=-1), context_levels))
+
+
+def coarse_means(values, levels: tuple[int, ...]):
+    """At half resolution, the 3x3 local means of `values` on 2x2-cell average pools of each level in `levels`
+    (level k: cells of 2^k pixels), repeated back to 1/2 resolution and concatenated level after level: the
+    context beyond the U-Net's reach (`fill_features`' salt and pepper shares; `jpeg-unet`'s evidence)."""
+    context = []
+    for level in range(1, max(levels) + 1):
+        values = ops.average_pool(values, 2, 2, padding="valid")
+        if level in levels:
+            context.append(upsample(ops.average_pool(values, 3, 1, padding="same"), 2 ** (level - 1)))
+    return ops.concatenate(context, axis=-1)
 
 
 class ImpulsePrefill(layers.Layer):
