@@ -59,7 +59,7 @@ def _denoise(args: argparse.Namespace) -> int:
 
     from app import pipeline
     from app.errors import UnknownModel
-    from app.registry import ModelRegistry
+    from app.registry import AUTO, ModelRegistry
     from app.settings import Settings
 
     if args.noise_map and args.format not in LOSSLESS:
@@ -74,16 +74,23 @@ def _denoise(args: argparse.Namespace) -> int:
     registry = ModelRegistry(settings)
     registry.load()
     registry.warm_up()
+    auto = args.model == AUTO
     try:
-        model = registry.get(args.model)
+        model = registry.get(None if auto else args.model)
     except UnknownModel as e:
         print(f"error: {e.detail}", file=sys.stderr)
         return 2
     if not args.quiet:
-        print(f"model: {model.name} ({model.precision}, {model.denoiser.provider})", file=sys.stderr)
+        print(f"model: {f'{AUTO}, starting with ' if auto else ''}{model.name} ({model.precision}, "
+              f"{model.denoiser.provider})", file=sys.stderr)
     options = pipeline.DenoiseOptions(ensemble=args.ensemble, noise_map=args.noise_map)
 
     def work(data: bytes, file: Path):
+        if auto:  # what the service's model=auto does; each file says which model made it
+            chosen = pipeline.denoise_auto(data, registry, settings.max_pixels, options)
+            if not args.quiet:
+                tqdm.write(f"{file}: {' then '.join(name for name, _ in chosen.runs)}", file=sys.stderr)
+            return chosen.result.noise_map if options.noise_map else chosen.result.image
         result = pipeline.denoise(data, model.denoiser, settings.max_pixels, options)
         if suggestion := pipeline.model_to_try(result, model.name, registry.models):  # X-Try-Model's rule
             tqdm.write(f"note: {file}: {model.name} changed {result.changed_fraction:.1%} of the values, but about "
@@ -124,6 +131,7 @@ def _density(value: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from app.inference import ENSEMBLES
     from app.noise import NOISE_KINDS
+    from app.registry import AUTO
     from app.settings import MAX_PIXELS, REPO_MODELS
 
     parser = argparse.ArgumentParser(prog="image-noise-removal", description=__doc__,
@@ -142,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("denoise", help="remove salt-and-pepper noise from images",
                        description="Remove salt-and-pepper noise; grey stays grey, alpha and 16-bit grey are kept.")
     io_arguments(p, list(OUTPUT_FORMATS))
-    p.add_argument("-m", "--model", help="model name (default: the default model in --models-dir)")
+    p.add_argument("-m", "--model", help=f"model name (default: the default model in --models-dir); {AUTO}: the "
+                   "default, then, for a file it left most impulses alone in, the model its note would name")
     p.add_argument("--models-dir", type=Path, default=REPO_MODELS)
     p.add_argument("--quality", type=int, default=95, help="JPEG quality, with --format jpeg")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: the CPUs available)")

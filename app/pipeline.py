@@ -2,6 +2,7 @@
 service and the command line (as rembg's `remove()` is by its server and its CLI).
 
     bytes -> decode (within the pixel budget) -> model (tiles, ensemble) -> Denoised (+ the noise map)
+    bytes -> decode -> the default model -> (if it left the impulses alone) the model for them -> Chosen  (auto)
     bytes -> decode (within the pixel budget) -> noise (any kind, lossy re-encode last) -> DecodedImage
 
 What stays outside: HTTP (forms, content negotiation, the admission gate, headers, metrics) in
@@ -20,6 +21,7 @@ from app.errors import ImageTooLarge, InvalidParameter, UnsupportedImage
 from app.imaging import DecodedImage, decode
 from app.inference import ENSEMBLES, Denoiser, round_up
 from app.noise import NoiseSpec, add_noise, impulse_fraction
+from app.registry import ModelRegistry
 
 
 @dataclass(frozen=True)
@@ -146,12 +148,55 @@ def denoise(data: bytes, denoiser: Denoiser, max_pixels: int, options: DenoiseOp
     """Uploaded bytes -> the denoised image (not yet encoded), its model time, impulse fraction, share of
     values changed, and with `options.noise_map` the map of the changed pixels. `check()` (the request's
     ticket) runs before each tile and raises to stop the work."""
-    image = decode_within(data, max_pixels, options, denoiser.pad_multiple)
+    return denoise_image(decode_within(data, max_pixels, options, denoiser.pad_multiple), denoiser, options, check)
+
+
+def denoise_image(image: DecodedImage, denoiser: Denoiser, options: DenoiseOptions = DenoiseOptions(),
+                  check: Callable[[], None] | None = None) -> Denoised:
+    """`denoise` after decoding: what `denoise_auto` runs once per model on one decoded upload."""
     restored = denoiser.denoise(image, options.ensemble, check)
     count, found = changed_values(image.pixels, restored.image.pixels, options.noise_map)
     noise_map = None if found is None else DecodedImage(found, source_format=image.source_format)
     return Denoised(restored.image, restored.seconds, impulse_fraction(image.pixels), count / max(image.pixels.size, 1),
                     noise_map)
+
+
+# `model=auto` (the service and `--model auto`): the default, then, where it left most of the upload's impulses
+# alone, the model `model_to_try` names, on the same decoded pixels; one request instead of a read-the-hint-
+# and-upload-again round trip. Not a model of its own: each result is one model's output, as scored in
+# docs/eval. The cost is the second run, only for uploads the default could not clean (blind-unet takes
+# 2.1x the default's time, jpeg-unet about 1x: docs/benchmarks.md). The name is `app.registry.AUTO`: no
+# model file may take it.
+
+
+@dataclass
+class Chosen:
+    """What `denoise_auto` returns: the result, the model that made it, and every model run with its time."""
+
+    result: Denoised  # `seconds`: the model time of every run, together
+    model: str  # the model (as the registry names it, an int8 twin included) whose output `result` holds
+    runs: list[tuple[str, float]]  # (model, seconds) in the order they ran: the metrics observe each
+
+
+def denoise_auto(data: bytes, registry: ModelRegistry, max_pixels: int, options: DenoiseOptions = DenoiseOptions(),
+                 check: Callable[[], None] | None = None) -> Chosen:
+    """`model=auto`: the default model's result, or the suggested model's where the default left most of the
+    impulses alone (`model_to_try`); the upload is decoded once, and the first result is let go before the
+    second run, so the memory is one run's."""
+    first = registry.get(None)
+    image = decode_within(data, max_pixels, options, first.denoiser.pad_multiple)
+    result = denoise_image(image, first.denoiser, options, check)
+    runs = [(first.name, result.seconds)]
+    suggestion = model_to_try(result, first.name, registry.models)
+    if suggestion is None:
+        return Chosen(result, first.name, runs)
+    second = registry.get(suggestion)
+    check_shape_cost(image.pixels.shape[1], image.pixels.shape[0], second.denoiser.pad_multiple)
+    del result
+    result = denoise_image(image, second.denoiser, options, check)
+    runs.append((second.name, result.seconds))
+    result.seconds = sum(seconds for _, seconds in runs)
+    return Chosen(result, second.name, runs)
 
 
 def corrupt(data: bytes, max_pixels: int, spec: NoiseSpec, seed: int | None) -> DecodedImage:

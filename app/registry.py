@@ -28,6 +28,10 @@ from app.settings import Settings
 
 log = logging.getLogger("app.registry")
 
+# Not a model: `model=auto` asks the pipeline to pick one per upload (`app.pipeline.denoise_auto`), so no
+# model file may be called this.
+AUTO = "auto"
+
 
 @dataclass
 class LoadedModel:
@@ -63,6 +67,8 @@ class ModelRegistry:
         if not paths:
             raise RuntimeError(f"no .onnx models in {self.settings.models_dir}")
         for path in paths:
+            if path.stem == AUTO:
+                raise RuntimeError(f"{path}: {AUTO!r} is not a model name: model={AUTO} picks one per upload (app.pipeline)")
             card = read_card(path, missing_ok=True)
             denoiser = Denoiser(path, providers, self.settings.threads, self.settings.tile_size, self.settings.tile_margin,
                                 int(card.get("cpu_tile_size", 0)))
@@ -114,5 +120,5 @@ class ModelRegistry:
         wanted = name or self.default_name
         if wanted not in self.models:
             shown = wanted if len(wanted) <= 64 else wanted[:64] + "..."  # never echo a megabyte back
-            raise UnknownModel(f"unknown model {shown!r}; available: {', '.join(self.models)}")
+            raise UnknownModel(f"unknown model {shown!r}; available: {', '.join(self.models)}, or {AUTO}")
         return self.models[self.twins.get(wanted, wanted)]

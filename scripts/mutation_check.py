@@ -303,6 +303,17 @@ MUTANTS: list[Mutant] = [
       "ops.concatenate([ops.abs(x - m), m], axis=-1), CONTEXT_LEVELS)",
       "ops.concatenate([ops.abs(x - m), m], axis=-1), tuple(k + 1 for k in CONTEXT_LEVELS))",
       "tests/test_architectures.py"),
+    # model=auto (stop 32).
+    m("auto: never runs the suggested model", "app/pipeline.py",
+      "    if suggestion is None:\n        return Chosen(result, first.name, runs)",
+      "    if suggestion is None or True:\n        return Chosen(result, first.name, runs)",
+      "tests/routes/test_denoise.py", "tests/test_cli.py"),
+    m("auto: only the last run timed", "app/routes/denoise.py",
+      "    for name, seconds in chosen.runs:  # model=auto may run two models: each is timed and counted",
+      "    for name, seconds in chosen.runs[-1:]:  # model=auto may run two models: each is timed and counted",
+      "tests/routes/test_denoise.py"),
+    m("auto: a model file may be called auto", "app/registry.py",
+      "            if path.stem == AUTO:", "            if path.stem == AUTO + '!':", "tests/routes/test_denoise.py"),
     m("fit: the recipe's validation cases not passed on", "training/fit.py",
       "                val_images, cfg.patch, cfg.seed + 1, self.recipe.grey_photos_per_pixel,\n"
       "                cases=validation_cases(self.recipe.validation_cases))",

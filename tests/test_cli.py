@@ -119,3 +119,20 @@ def test_denoise_notes_impulses_the_model_left_alone(tmp_path, astronaut, capsys
                  "-q", "--threads", "2"]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "jpeg.png" in notes[0] and notes[0].endswith("try --model blind-unet"), notes
+
+
+def test_denoise_model_auto_writes_what_the_service_sends_and_says_which_models_ran(client, tmp_path, astronaut, capsys):
+    """`--model auto` is the service's model=auto (app.pipeline.denoise_auto): the same bytes, and per file
+    the models that ran; a noisy JPEG gets jpeg-unet's output, and no note (there is nothing left to try)."""
+    from app.noise import salt_and_pepper
+
+    Image.fromarray(salt_and_pepper(astronaut, 0.1, seed=5)).save(tmp_path / "saved.jpg", quality=90)
+    reply = client.post("/denoise", files={"file": ("saved.jpg", (tmp_path / "saved.jpg").read_bytes())},
+                        data={"model": "auto"})
+    assert reply.status_code == 200 and reply.headers["x-model"] == "jpeg-unet"
+    assert main(["denoise", str(tmp_path / "saved.jpg"), "-o", str(tmp_path / "o"), "--model", "auto",
+                 "--threads", "2"]) == 0
+    assert (tmp_path / "o" / "saved.png").read_bytes() == reply.content
+    err = capsys.readouterr().err
+    assert "model: auto, starting with prefill-unet" in err and "saved.jpg: prefill-unet" in err
+    assert err.count("then jpeg-unet") == 1 and "note:" not in err

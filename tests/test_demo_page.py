@@ -163,3 +163,9 @@ def test_noise_kind_and_jpeg_save_reach_the_api(server, page, tmp_path, astronau
     page.click("#denoise")
     expect(page.locator("#status")).to_have_text("Done.", timeout=60_000)
     expect(page.locator("#timing")).to_contain_text("blind-unet")
+    # "auto" runs the default, then the model the hint names, in one click, and says both
+    page.select_option("#model", "auto")
+    page.click("#denoise")
+    expect(page.locator("#timing")).to_contain_text("auto: prefill-unet", timeout=60_000)
+    expect(page.locator("#timing")).to_contain_text(" then blind-unet")
+    expect(page.locator("#status")).to_have_text("Done.")

@@ -21,6 +21,7 @@ from app.formats import INPUT_DESCRIPTION, LOSSLESS, OUTPUT_FORMATS, FormatName,
 from app.imaging import encode
 from app.inference import ENSEMBLES
 from app.memory import release_memory
+from app.registry import AUTO
 from app.routes.formats import negotiate
 from app.routes.watch import one_file, watched
 from app.services import ServicesDep
@@ -39,7 +40,9 @@ async def denoise(
     request: Request,
     services: ServicesDep,
     file: UploadFile = File(..., description=INPUT_DESCRIPTION),
-    model: str | None = Form(None, description="model name from GET /models; default: the service's default"),
+    model: str | None = Form(None, description=f"model name from GET /models; default: the service's default; "
+                             f"{AUTO}: the default, then, where it left most of the impulses alone, the model "
+                             "X-Try-Model would name (X-Models-Run lists what ran)"),
     format: FormatName | None = Form(None, description="output format; default: from Accept, else PNG"),
     quality: int = Form(95, ge=1, le=100, description="JPEG quality (JPEG output only)"),
     ensemble: int = Form(1, json_schema_extra={"enum": list(ENSEMBLES)},
@@ -53,7 +56,8 @@ async def denoise(
     if options.noise_map and format is not None and format not in LOSSLESS:
         raise InvalidParameter(f"the noise map is sent in a lossless format ({', '.join(LOSSLESS)}), not {format}")
     await one_file(request)
-    loaded = services.registry.get(model)
+    auto = model == AUTO
+    loaded = services.registry.get(None if auto else model)
     fmt = negotiate(format, request.headers.get("accept"), LOSSLESS if options.noise_map else tuple(OUTPUT_FORMATS))
     # Reading, decoding and inference hold a slot (they are what costs memory and cores): a queued
     # upload stays spooled on disk. Encoding runs after the slot is released, overlapping the next
@@ -61,12 +65,20 @@ async def denoise(
     async with watched(request, services) as ticket, services.gate.slot():
         ticket.begin_work()
         data = await file.read()
-        result = await run_in_threadpool(pipeline.denoise, data, loaded.denoiser, services.settings.max_pixels,
-                                         options, ticket.check)
+        if auto:
+            chosen = await run_in_threadpool(pipeline.denoise_auto, data, services.registry,
+                                             services.settings.max_pixels, options, ticket.check)
+        else:
+            result = await run_in_threadpool(pipeline.denoise, data, loaded.denoiser, services.settings.max_pixels,
+                                             options, ticket.check)
+            chosen = pipeline.Chosen(result, loaded.name, [(loaded.name, result.seconds)])
+    result = chosen.result
+    loaded = services.registry.models[chosen.model]
     body, media_type = await run_in_threadpool(encode, result.noise_map if options.noise_map else result.image,
                                                fmt, quality)
-    services.metrics.inference.labels(loaded.name).observe(result.seconds)
-    services.metrics.pixels.labels("/denoise", loaded.name).inc(result.pixels)
+    for name, seconds in chosen.runs:  # model=auto may run two models: each is timed and counted
+        services.metrics.inference.labels(name).observe(seconds)
+        services.metrics.pixels.labels("/denoise", name).inc(result.pixels)
     headers = {
         "X-Model": loaded.name,
         "X-Provider": loaded.denoiser.provider,
@@ -75,7 +87,9 @@ async def denoise(
         "X-Changed-Fraction": f"{result.changed_fraction:.4f}",
         "X-Ensemble": str(options.ensemble),
     }
-    if suggestion := pipeline.model_to_try(result, loaded.name, services.registry.models):
+    if auto:  # what it tried is said, so nothing is left to suggest
+        headers["X-Models-Run"] = ", ".join(name for name, _ in chosen.runs)
+    elif suggestion := pipeline.model_to_try(result, loaded.name, services.registry.models):
         headers["X-Try-Model"] = suggestion
     return Response(body, media_type=media_type, headers=headers,
                     background=BackgroundTask(release_memory, result.pixels))

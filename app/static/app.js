@@ -45,6 +45,8 @@ async function loadModels() {
       option.selected = model.name === body.default;
       $("model").add(option);
     }
+    // Not a model: the service runs the default, then the model X-Try-Model would name (app.pipeline.denoise_auto).
+    $("model").add(new Option("auto: the default, then the model for what it left", "auto"));
   } catch (error) {
     showError(`Could not list the models: ${error.message}`);
   }
@@ -128,7 +130,9 @@ async function denoise() {
     const ms = Number(response.headers.get("X-Inference-Ms"));
     const ensemble = response.headers.get("X-Ensemble") === "1" ? "" : ` x${response.headers.get("X-Ensemble")}`;
     const changed = 100 * Number(response.headers.get("X-Changed-Fraction"));
-    $("timing").textContent = `${response.headers.get("X-Model")}${ensemble}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}, changed ${changed.toFixed(1)}% of the values`;
+    const ran = response.headers.get("X-Models-Run");  // model=auto: every model it ran, in order
+    const model = ran ? `auto: ${ran.split(", ").join(" then ")}` : response.headers.get("X-Model");
+    $("timing").textContent = `${model}${ensemble}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}, changed ${changed.toFixed(1)}% of the values`;
     $("clean-score").textContent = state.noisy ? await scores(state.original, state.clean) : "";
     status(leftAloneHint(response) || "Done.");
   } catch (error) {

@@ -205,3 +205,51 @@ def test_try_model_names_the_model_for_saved_photos_for_a_jpeg_file(client, astr
     r = client.post("/denoise", files={"file": ("a.jpg", buffer.getvalue())}, data={"model": "jpeg-unet"})
     assert r.status_code == 200 and "x-try-model" not in r.headers
     assert float(r.headers["x-changed-fraction"]) > float(r.headers["x-impulse-fraction"]) / 2
+
+
+def test_model_auto_runs_the_default_then_the_model_it_would_suggest(client, astronaut):
+    """model=auto answers in one request what X-Try-Model asks for in two: the default's own output where it
+    took the impulses (exact salt-and-pepper), the suggested model's output where it left them alone (a JPEG
+    file: jpeg-unet; random-valued impulses in a PNG: blind-unet), byte for byte; X-Models-Run says what ran,
+    each run is timed in the metrics, and nothing is left to suggest."""
+    from app.noise import NoiseSpec, add_noise
+
+    default = client.app.state.services.registry.get(None).name
+    buffer = io.BytesIO()
+    Image.fromarray(salt_and_pepper(astronaut, 0.1, seed=5)).save(buffer, "JPEG", quality=90)
+    uploads = {
+        "exact.png": (png_bytes(salt_and_pepper(astronaut, 0.3, seed=3)), None),
+        "random.png": (png_bytes(add_noise(astronaut, NoiseSpec("random-valued", 0.2), seed=3)), "blind-unet"),
+        "saved.jpg": (buffer.getvalue(), "jpeg-unet"),
+    }
+
+    def inference_count(model: str) -> float:
+        line = f'denoise_inference_seconds_count{{model="{model}"}} '
+        return next((float(row[len(line):]) for row in client.get("/metrics").text.splitlines()
+                     if row.startswith(line)), 0.0)
+
+    for name, (data, second) in uploads.items():
+        before = {model: inference_count(model) for model in (default, second) if model}
+        auto = client.post("/denoise", files={"file": (name, data)}, data={"model": "auto"})
+        named = client.post("/denoise", files={"file": (name, data)}, data={"model": second or default})
+        assert auto.status_code == named.status_code == 200
+        assert auto.content == named.content, name
+        assert auto.headers["x-model"] == named.headers["x-model"] == (second or default)
+        assert auto.headers["x-models-run"] == ", ".join(m for m in (default, second) if m)
+        assert "x-try-model" not in auto.headers
+        if second:  # both runs timed: auto's time is the sum, and each model's count went up once for auto
+            assert float(auto.headers["x-inference-ms"]) > float(named.headers["x-inference-ms"]) / 2
+            assert inference_count(default) == before[default] + 1
+            assert inference_count(second) == before[second] + 2
+
+
+def test_model_auto_is_named_among_the_choices_and_no_model_file_may_take_its_name(client, tmp_path):
+    from app.registry import ModelRegistry
+    from app.settings import Settings
+
+    r = client.post("/denoise", files={"file": ("a.png", png_bytes(np.zeros((8, 8), np.uint8)))},
+                    data={"model": "autoo"})
+    assert r.status_code == 404 and r.json()["detail"].endswith(", or auto")
+    (tmp_path / "auto.onnx").write_bytes(b"not read")
+    with pytest.raises(RuntimeError, match="'auto' is not a model name"):
+        ModelRegistry(Settings(models_dir=tmp_path)).load()
