@@ -20,6 +20,7 @@ import numpy as np
 from app.errors import ImageTooLarge, InvalidParameter, UnsupportedImage
 from app.imaging import DecodedImage, decode
 from app.inference import ENSEMBLES, Denoiser, round_up
+from app.jpeg_grid import saved_as_jpeg
 from app.noise import NoiseSpec, add_noise, impulse_fraction
 from app.registry import ModelRegistry
 
@@ -56,6 +57,9 @@ REAL_WORLD_MODEL = "blind-unet"
 # JPEG 90, it scores 27.44 / 24.27 / 21.61 dB against blind-unet's 22.85 / 19.56 / 16.27; on grey BSD68
 # blind-unet is the better one (32.99 / 29.75 / 26.43 against 28.35 / 26.30 / 23.44), so a grey JPEG gets
 # blind-unet (docs/eval, docs/model-design.md stop 31). Camera JPEGs with a preview picture decode as "MPO".
+# Pixels saved as JPEG reach us in other files too (the demo page's /corrupt returns a PNG): `app.jpeg_grid`
+# sees the save's quantisation, and `python scripts/left_alone_checks.py` then names jpeg-unet for 4 of the 9
+# PNG crops with salt-and-pepper saved as JPEG (density 0.1; at 0.3-0.5 clipping hides it: blind-unet).
 SAVED_MODEL = "jpeg-unet"
 SAVED_FORMATS = ("JPEG", "MPO")
 LEFT_ALONE_MIN_IMPULSES = 0.05  # the clean crops' estimate: 0.002-0.040, saved as JPEG 90 or not
@@ -69,6 +73,9 @@ class Denoised:
     impulse_fraction: float  # estimated share of impulses of any kind in the upload (app.noise.impulse_fraction)
     changed_fraction: float  # share of the colour values the model changed (`changed_values`)
     noise_map: DecodedImage | None = None  # with `DenoiseOptions.noise_map`: grey, 255 where a pixel changed
+    # The upload is not a JPEG file, but its pixels were saved as JPEG (`app.jpeg_grid`): looked at only for
+    # a colour upload whose impulses the model left alone, where `model_to_try` reads it.
+    jpeg_pixels: bool = False
 
     @property
     def pixels(self) -> int:
@@ -84,10 +91,11 @@ class Denoised:
 
 def model_to_try(result: Denoised, used: str, available: Collection[str]) -> str | None:
     """The model to suggest when `used` left most of the upload's impulses alone, if it is served: for a
-    colour JPEG file `SAVED_MODEL` before `REAL_WORLD_MODEL`, for any other upload `REAL_WORLD_MODEL`."""
+    colour JPEG file, or colour pixels saved as JPEG in another file, `SAVED_MODEL` before `REAL_WORLD_MODEL`,
+    for any other upload `REAL_WORLD_MODEL`."""
     if not result.left_impulses_alone:
         return None
-    saved = result.image.source_format in SAVED_FORMATS and not result.image.is_grey
+    saved = (result.image.source_format in SAVED_FORMATS or result.jpeg_pixels) and not result.image.is_grey
     for name in (SAVED_MODEL, REAL_WORLD_MODEL) if saved else (REAL_WORLD_MODEL,):
         if name != used and name in available:
             return name
@@ -157,8 +165,11 @@ def denoise_image(image: DecodedImage, denoiser: Denoiser, options: DenoiseOptio
     restored = denoiser.denoise(image, options.ensemble, check)
     count, found = changed_values(image.pixels, restored.image.pixels, options.noise_map)
     noise_map = None if found is None else DecodedImage(found, source_format=image.source_format)
-    return Denoised(restored.image, restored.seconds, impulse_fraction(image.pixels), count / max(image.pixels.size, 1),
-                    noise_map)
+    result = Denoised(restored.image, restored.seconds, impulse_fraction(image.pixels),
+                      count / max(image.pixels.size, 1), noise_map)
+    if result.left_impulses_alone and not image.is_grey and image.source_format not in SAVED_FORMATS:
+        result.jpeg_pixels = saved_as_jpeg(image.pixels)  # 3 x 4,096 blocks at most: 0.2 s for 24 MP
+    return result
 
 
 # `model=auto` (the service and `--model auto`): the default, then, where it left most of the upload's impulses

@@ -6,7 +6,8 @@ of the impulses alone", on scikit-image's photos (never a test set).
 
 Each image goes through `app.pipeline.denoise`, the service's path, with prefill-unet (the switching default)
 and blind-unet. Prints the upload's impulse estimate (X-Impulse-Fraction), the share of values each model
-changed (X-Changed-Fraction), and whether the rule fires ("left alone"), for 256x256 crops of astronaut, coffee
+changed (X-Changed-Fraction), whether the rule fires ("left alone") and the model X-Try-Model names after
+prefill-unet ("->"; these uploads are PNG files), for 256x256 crops of astronaut, coffee
 and chelsea, clean and with each kind of noise, then for scikit-image's whole clean photos.
 """
 
@@ -62,7 +63,9 @@ def main() -> None:
         estimate = next(iter(results.values())).impulse_fraction
         cells = "  ".join(f"{m} changed {r.changed_fraction:.4f}{' LEFT ALONE' if r.left_impulses_alone else ''}"
                           for m, r in results.items())
-        print(f"  {name:45s} estimate {estimate:.3f}  {cells}")
+        # What X-Try-Model names after the default (a PNG upload: jpeg-unet only where its pixels were saved as JPEG)
+        suggestion = pipeline.model_to_try(results[MODELS[0]], MODELS[0], registry.models)
+        print(f"  {name:45s} estimate {estimate:.3f}  {cells}{f'  -> {suggestion}' if suggestion else ''}")
         return {m: r.left_impulses_alone for m, r in results.items()}
 
     fired: dict[str, dict[str, int]] = {}

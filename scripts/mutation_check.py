@@ -314,6 +314,14 @@ MUTANTS: list[Mutant] = [
       "tests/routes/test_denoise.py"),
     m("auto: a model file may be called auto", "app/registry.py",
       "            if path.stem == AUTO:", "            if path.stem == AUTO + '!':", "tests/routes/test_denoise.py"),
+    # JPEG pixels in another file (stop 32).
+    m("jpeg grid: no off-grid reference", "app/jpeg_grid.py",
+      "    return _lattice_strength(on) - max(_lattice_strength(b) for b in off)",
+      "    return _lattice_strength(on)", "tests/test_jpeg_grid.py"),
+    m("jpeg grid: clipped blocks kept", "app/jpeg_grid.py",
+      "    chosen = np.flatnonzero(~clipped)", "    chosen = np.arange(clipped.size)", "tests/test_jpeg_grid.py"),
+    m("X-Try-Model: JPEG pixels in a PNG not taken for saved", "app/pipeline.py",
+      "SAVED_FORMATS or result.jpeg_pixels)", "SAVED_FORMATS)", "tests/test_pipeline.py", "tests/routes/test_denoise.py"),
     m("fit: the recipe's validation cases not passed on", "training/fit.py",
       "                val_images, cfg.patch, cfg.seed + 1, self.recipe.grey_photos_per_pixel,\n"
       "                cases=validation_cases(self.recipe.validation_cases))",

@@ -110,7 +110,7 @@ def test_denoise_says_which_model_ran_and_float_turns_the_int8_twin_off(tmp_path
 
 def test_denoise_notes_impulses_the_model_left_alone(tmp_path, astronaut, capsys):
     """The command line says what X-Try-Model says, per file: noise saved as JPEG passes through the switching
-    default; exact salt-and-pepper gets no note."""
+    default, and its pixels carry the JPEG save in a PNG too (app.jpeg_grid); exact salt-and-pepper gets no note."""
     from app.noise import NoiseSpec, add_noise, salt_and_pepper
 
     Image.fromarray(add_noise(astronaut, NoiseSpec(density=0.1, jpeg_quality=90), seed=4)).save(tmp_path / "jpeg.png")
@@ -118,7 +118,7 @@ def test_denoise_notes_impulses_the_model_left_alone(tmp_path, astronaut, capsys
     assert main(["denoise", str(tmp_path / "jpeg.png"), str(tmp_path / "exact.png"), "-o", str(tmp_path / "o"),
                  "-q", "--threads", "2"]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1 and "jpeg.png" in notes[0] and notes[0].endswith("try --model blind-unet"), notes
+    assert len(notes) == 1 and "jpeg.png" in notes[0] and notes[0].endswith("try --model jpeg-unet"), notes
 
 
 def test_denoise_model_auto_writes_what_the_service_sends_and_says_which_models_ran(client, tmp_path, astronaut, capsys):

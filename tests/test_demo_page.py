@@ -169,3 +169,14 @@ def test_noise_kind_and_jpeg_save_reach_the_api(server, page, tmp_path, astronau
     expect(page.locator("#timing")).to_contain_text("auto: prefill-unet", timeout=60_000)
     expect(page.locator("#timing")).to_contain_text(" then blind-unet")
     expect(page.locator("#status")).to_have_text("Done.")
+
+    # salt-and-pepper saved as JPEG 90 comes back as a PNG, but its pixels carry the save (app.jpeg_grid):
+    # the hint names the model for saved photos
+    page.select_option("#noise", "salt-pepper")
+    page.locator("#density").fill("0.1")
+    page.select_option("#jpeg", "90")
+    page.click("#corrupt")
+    expect(page.locator("#status")).to_contain_text("JPEG quality 90", timeout=30_000)
+    page.select_option("#model", "prefill-unet")
+    page.click("#denoise")
+    expect(page.locator("#status")).to_contain_text("choose jpeg-unet", timeout=60_000)

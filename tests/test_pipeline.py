@@ -128,9 +128,12 @@ def test_model_to_try_only_when_most_impulses_were_left_alone(impulses, changed,
     ("JPEG", "jpeg-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),  # never the one that ran
     ("JPEG", "prefill-unet", {"prefill-unet", "blind-unet"}, "blind-unet"),  # not served: the next one
     ("WEBP", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),
+    ("PNG jpeg-pixels", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "jpeg-unet"),  # saved, then PNG
+    ("PNG jpeg-pixels grey", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),
 ])
 def test_a_jpeg_upload_is_pointed_to_the_model_for_saved_photos(source_format, used, served, expected):
     grey = source_format.endswith(" grey")
     image = DecodedImage(np.zeros((4, 4) if grey else (4, 4, 3), np.uint8), source_format=source_format.split()[0])
-    result = pipeline.Denoised(image=image, seconds=0.0, impulse_fraction=0.2, changed_fraction=0.01)
+    result = pipeline.Denoised(image=image, seconds=0.0, impulse_fraction=0.2, changed_fraction=0.01,
+                               jpeg_pixels="jpeg-pixels" in source_format)
     assert pipeline.model_to_try(result, used, served) == expected

@@ -207,6 +207,19 @@ def test_try_model_names_the_model_for_saved_photos_for_a_jpeg_file(client, astr
     assert float(r.headers["x-changed-fraction"]) > float(r.headers["x-impulse-fraction"]) / 2
 
 
+def test_try_model_names_the_model_for_saved_photos_for_jpeg_pixels_in_a_png(client, astronaut):
+    """The same noise saved as JPEG, then sent as a PNG (as the demo page's /corrupt returns it): the pixels
+    carry the save (app.jpeg_grid), so jpeg-unet is named; never-saved impulses still get blind-unet."""
+    from app.noise import NoiseSpec, add_noise
+
+    saved = add_noise(astronaut, NoiseSpec(density=0.1, jpeg_quality=90), seed=5)
+    r = client.post("/denoise", files={"file": ("a.png", png_bytes(saved))})
+    assert r.status_code == 200 and r.headers["x-try-model"] == "jpeg-unet"
+    unsaved = add_noise(astronaut, NoiseSpec("random-valued", 0.2), seed=5)
+    r = client.post("/denoise", files={"file": ("a.png", png_bytes(unsaved))})
+    assert r.status_code == 200 and r.headers["x-try-model"] == "blind-unet"
+
+
 def test_model_auto_runs_the_default_then_the_model_it_would_suggest(client, astronaut):
     """model=auto answers in one request what X-Try-Model asks for in two: the default's own output where it
     took the impulses (exact salt-and-pepper), the suggested model's output where it left them alone (a JPEG

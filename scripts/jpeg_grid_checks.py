@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""The measurements behind `app.jpeg_grid` (pixels saved as JPEG, whatever the file): its score on photos
+never saved, with each kind of noise unsaved, and with noise then a JPEG save at several qualities.
+
+  python scripts/jpeg_grid_checks.py                                            # scikit-image's photos, seconds
+  python scripts/jpeg_grid_checks.py --data ../shared/data/CBSD68 --limit 8     # test photos (not trained on)
+
+Prints, per case, the score's min / median / max over the photos and how many pass `SAVED_SCORE`. The
+photos are used as they are: a photo that was itself a JPEG once, unresized, scores as saved when clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.jpeg_grid import SAVED_SCORE, grid_score
+from app.noise import NoiseSpec, add_noise, reencode
+
+CASES = {
+    "clean": NoiseSpec(density=0.0),
+    "salt-pepper 0.1": NoiseSpec(density=0.1),
+    "salt-pepper 0.5": NoiseSpec(density=0.5),
+    "impulse-range 0.3": NoiseSpec("impulse-range", 0.3),
+    "random-valued 0.1": NoiseSpec("random-valued", 0.1),
+    "random-valued 0.4": NoiseSpec("random-valued", 0.4),
+    "clean + JPEG 90": NoiseSpec(density=0.0, jpeg_quality=90),
+    "salt-pepper 0.1 + JPEG 95": NoiseSpec(density=0.1, jpeg_quality=95),
+    "salt-pepper 0.1 + JPEG 90": NoiseSpec(density=0.1, jpeg_quality=90),
+    "salt-pepper 0.3 + JPEG 90": NoiseSpec(density=0.3, jpeg_quality=90),
+    "salt-pepper 0.5 + JPEG 90": NoiseSpec(density=0.5, jpeg_quality=90),
+    "salt-pepper 0.1 + JPEG 75": NoiseSpec(density=0.1, jpeg_quality=75),
+    "salt-pepper 0.3 + JPEG 75": NoiseSpec(density=0.3, jpeg_quality=75),
+    "salt-pepper 0.1 + JPEG 60": NoiseSpec(density=0.1, jpeg_quality=60),
+    "random-valued 0.2 + JPEG 90": NoiseSpec("random-valued", 0.2, jpeg_quality=90),
+    "impulse-range 0.3 + JPEG 90": NoiseSpec("impulse-range", 0.3, jpeg_quality=90),
+}
+# A photo saved as JPEG 90 first, then noise that was never saved: the hint must not take it for saved.
+SAVED_THEN = {
+    "JPEG 90, then random-valued 0.02": NoiseSpec("random-valued", 0.02),
+    "JPEG 90, then random-valued 0.05": NoiseSpec("random-valued", 0.05),
+    "JPEG 90, then impulse-range 0.05": NoiseSpec("impulse-range", 0.05),
+}
+SKIMAGE = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina", "cat", "colorwheel")
+
+
+def photos(folder: Path | None, limit: int) -> list[tuple[str, np.ndarray]]:
+    if folder is None:
+        from skimage import data
+
+        return [(name, getattr(data, name)()[..., :3]) for name in SKIMAGE][:limit]
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif"))
+    return [(p.name, np.asarray(Image.open(p).convert("RGB"))) for p in files[:limit]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="a folder of colour photos (default: scikit-image's)")
+    parser.add_argument("--limit", type=int, default=8)
+    args = parser.parse_args()
+    images = photos(args.data, args.limit)
+    print(f"{len(images)} photos from {args.data or 'scikit-image'}; saved when the score is at least {SAVED_SCORE}\n")
+    print("| case (noise per channel, seeded) | min | median | max | taken for saved |")
+    print("|---|---:|---:|---:|---:|")
+    for case, spec in {**CASES, **SAVED_THEN}.items():
+        scores = [grid_score(add_noise(reencode(pixels, "jpeg", 90) if case in SAVED_THEN else pixels, spec, seed=i))
+                  for i, (_, pixels) in enumerate(images)]
+        saved = sum(score >= SAVED_SCORE for score in scores)
+        print(f"| {case} | {min(scores):.3f} | {np.median(scores):.3f} | {max(scores):.3f} | {saved} of {len(scores)} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""app.jpeg_grid: pixels saved as JPEG are told from pixels never saved, whatever file they arrive in."""
+
+import numpy as np
+import pytest
+
+from app.jpeg_grid import MIN_BLOCKS, SAVED_SCORE, grid_score, saved_as_jpeg
+from app.noise import NoiseSpec, add_noise, reencode
+
+
+@pytest.mark.parametrize("spec", [
+    NoiseSpec(density=0.0, jpeg_quality=90),
+    NoiseSpec(density=0.1, jpeg_quality=90),
+    NoiseSpec(density=0.1, jpeg_quality=75),
+    NoiseSpec("random-valued", 0.2, jpeg_quality=90),
+    NoiseSpec("impulse-range", 0.3, jpeg_quality=90),
+], ids=str)
+def test_noise_saved_as_jpeg_is_seen_on_the_grid_and_nowhere_else(astronaut, spec):
+    """Saved: the lattice is on JPEG's grid. The same pixels cropped by 4 rows and columns put the grid on
+    the reference's place, so the score turns as strongly negative: it is the grid, not the content."""
+    saved = add_noise(astronaut, spec, seed=5)
+    assert saved_as_jpeg(saved), grid_score(saved)
+    assert grid_score(np.ascontiguousarray(saved[4:, 4:])) < -SAVED_SCORE
+
+
+@pytest.mark.parametrize("spec", [
+    NoiseSpec(density=0.0),
+    NoiseSpec(density=0.1),
+    NoiseSpec("impulse-range", 0.3),
+    NoiseSpec("random-valued", 0.1),
+    NoiseSpec("random-valued", 0.4),
+], ids=str)
+def test_pixels_never_saved_are_not_taken_for_saved(astronaut, spec):
+    """On this 160x192 crop (480 blocks) unsaved scores lie within 0.09 of 0 over seeds; saved ones over 0.3."""
+    assert abs(grid_score(add_noise(astronaut, spec, seed=5))) < SAVED_SCORE
+
+
+def test_noise_added_after_a_save_is_not_taken_for_saved(astronaut):
+    """A photo that was a JPEG once, with impulses added after (never saved): what blind-unet is for."""
+    once_saved = reencode(astronaut, "jpeg", 90)
+    assert saved_as_jpeg(once_saved)
+    for kind in ("random-valued", "impulse-range"):
+        assert not saved_as_jpeg(add_noise(once_saved, NoiseSpec(kind, 0.05), seed=5))
+
+
+def test_no_verdict_without_enough_blocks_free_of_clipped_values(astronaut, camera):
+    assert grid_score(reencode(astronaut[:32, :40], "jpeg", 75)) == 0.0  # 20 blocks, under MIN_BLOCKS
+    assert 4 * 5 < MIN_BLOCKS
+    assert grid_score(reencode(np.where(astronaut > 128, 255, 0).astype(np.uint8), "jpeg", 75)) == 0.0  # all clipped
+    assert grid_score(camera.astype(np.uint16) * 257) == 0.0  # 16-bit: never a JPEG's
+    assert saved_as_jpeg(reencode(camera, "jpeg", 75))  # grey: the values are the luma
