@@ -58,8 +58,9 @@ REAL_WORLD_MODEL = "blind-unet"
 # blind-unet is the better one (32.99 / 29.75 / 26.43 against 28.35 / 26.30 / 23.44), so a grey JPEG gets
 # blind-unet (docs/eval, docs/model-design.md stop 31). Camera JPEGs with a preview picture decode as "MPO".
 # Pixels saved as JPEG reach us in other files too (the demo page's /corrupt returns a PNG): `app.jpeg_grid`
-# sees the save's quantisation, and `python scripts/left_alone_checks.py` then names jpeg-unet for 4 of the 9
-# PNG crops with salt-and-pepper saved as JPEG (density 0.1; at 0.3-0.5 clipping hides it: blind-unet).
+# sees the save's quantisation, and `python scripts/left_alone_checks.py` then names jpeg-unet for 5 of the 12
+# PNG crops with salt-and-pepper saved as JPEG (where clipping hides the save: blind-unet, as before), and for
+# none with unsaved noise.
 SAVED_MODEL = "jpeg-unet"
 SAVED_FORMATS = ("JPEG", "MPO")
 LEFT_ALONE_MIN_IMPULSES = 0.05  # the clean crops' estimate: 0.002-0.040, saved as JPEG 90 or not
