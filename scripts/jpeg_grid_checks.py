@@ -4,6 +4,7 @@ never saved, with each kind of noise unsaved, and with noise then a JPEG save at
 
   python scripts/jpeg_grid_checks.py                                            # scikit-image's photos, seconds
   python scripts/jpeg_grid_checks.py --data ../shared/data/CBSD68 --limit 8     # test photos (not trained on)
+  python scripts/jpeg_grid_checks.py --time                                     # and its time on 24 MP
 
 Prints, per case, the score's min / median / max over the photos and how many pass `SAVED_SCORE`. The
 photos are used as they are: a photo that was itself a JPEG once, unresized, scores as saved when clean.
@@ -12,6 +13,7 @@ photos are used as they are: a photo that was itself a JPEG once, unresized, sco
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +62,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a folder of colour photos (default: scikit-image's)")
     parser.add_argument("--limit", type=int, default=8)
+    parser.add_argument("--time", action="store_true", help="also time grid_score on a 6000x4000 photo (24 MP)")
     args = parser.parse_args()
     images = photos(args.data, args.limit)
+    if args.time:
+        big = np.tile(images[0][1], (40, 40, 1))[:4000, :6000]
+        seconds = []
+        for _ in range(5):
+            start = time.perf_counter()
+            grid_score(big)
+            seconds.append(time.perf_counter() - start)
+        print(f"grid_score on 6000x4000: {min(seconds):.3f} s (best of 5)\n")
     print(f"{len(images)} photos from {args.data or 'scikit-image'}; saved when the score is at least {SAVED_SCORE}\n")
     print("| case (noise per channel, seeded) | min | median | max | taken for saved |")
     print("|---|---:|---:|---:|---:|")
