@@ -10,6 +10,7 @@ def test_models_lists_every_shipped_model_with_its_card(client):
     names = {m["name"] for m in body["models"]}
     assert names == {p.stem for p in MODELS.glob("*.onnx")}
     assert body["default"] in names
+    assert body["auto"]["then"] == ["jpeg-unet", "blind-unet"]  # what model=auto may run after the default
     # provider "auto": CUDA where onnxruntime-gpu offers it (scripts/check_cuda.py's machine), else the CPU
     expected = "CUDAExecutionProvider" if "CUDAExecutionProvider" in ort.get_available_providers() else "CPUExecutionProvider"
     for model in body["models"]:
