@@ -19,6 +19,7 @@ import onnxruntime as ort
 
 from app.cpus import available_cpus
 from app.imaging import DecodedImage
+from app.jpeg_grid import grid_phase
 from app.memory import BIG_REQUEST_PIXELS
 
 # cuDNN's default, EXHAUSTIVE, benchmarks every algorithm again whenever a convolution's input shape
@@ -93,6 +94,9 @@ class Denoiser:
         self.output_name = self.session.get_outputs()[0].name
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.pad_multiple = int(metadata.get("pad_multiple", 1))
+        # A model trained on JPEG saves whose 8x8 grid starts at its input's corner (jpeg-unet): each
+        # upload is padded so that its own grid does, whatever it was cropped or turned by (`_grid_padding`).
+        self.jpeg_grid = int(metadata.get("jpeg_grid", 0))
         self.provider = self.session.get_providers()[0]
         if not tile_size and cpu_tile_size and self.provider == "CPUExecutionProvider":
             tile_size = cpu_tile_size
@@ -166,8 +170,12 @@ class Denoiser:
         and output arrays is one tile's worth (a 6000x4000 photo stays far below a full float copy).
         `check()` runs before each tile and raises to stop the work (deadline, drain, client gone).
         """
-        top = np.float32(image.max_value)
+        (above, below), (before, after) = self._grid_padding(image.pixels, ensemble)
         pixels = image.pixels
+        if above or below or before or after:
+            widths = ((above, below), (before, after)) + ((0, 0),) * (pixels.ndim - 2)
+            pixels = np.pad(pixels, widths, mode="reflect" if min(pixels.shape[:2]) > self.jpeg_grid else "symmetric")
+        top = np.float32(image.max_value)
         out = np.empty_like(pixels)
         seconds = 0.0
         tiles = list(self._tiles(*pixels.shape[:2]))
@@ -189,4 +197,21 @@ class Denoiser:
             if image.is_grey:
                 restored = restored.mean(axis=2)
             out[target] = np.clip(np.rint(restored * top), 0, top).astype(pixels.dtype)
+        if above or below or before or after:
+            out = np.ascontiguousarray(out[above : out.shape[0] - below, before : out.shape[1] - after])
         return DenoiseResult(DecodedImage(out, image.alpha, image.source_format, image.icc_profile), seconds)
+
+    def _grid_padding(self, pixels: np.ndarray, ensemble: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((rows above, below), (columns before, after)) to pad so that the upload's JPEG grid starts at the
+        corner, as in the model's training; with an ensemble, also sides that are multiples of the grid, so
+        that every turned copy keeps it there. Nothing for a model without `jpeg_grid`; a grid not seen
+        (`grid_phase` None: never saved, or clipping hides it) is taken to start at the corner, as a JPEG
+        file's does."""
+        if not self.jpeg_grid:
+            return (0, 0), (0, 0)
+        row, column = grid_phase(pixels) or (0, 0)
+        above, before = -row % self.jpeg_grid, -column % self.jpeg_grid
+        if ensemble == 1:
+            return (above, 0), (before, 0)
+        return ((above, -(pixels.shape[0] + above) % self.jpeg_grid),
+                (before, -(pixels.shape[1] + before) % self.jpeg_grid))

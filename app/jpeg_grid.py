@@ -33,7 +33,7 @@ FREQUENCIES = ((0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (1, 2), (2, 1), (2, 2))
 STEPS = np.arange(2, 41)  # candidate quantisation steps: quality ~95 (2) to ~25 (40) for these frequencies
 OFF_GRID = ((4, 4), (2, 5))  # reference grids: no JPEG save lines up with them
 MAX_BLOCKS = 4096  # evenly spread over the image: the score of a 24 MP photo costs what a 2 MP one does
-CANDIDATES = 4 * MAX_BLOCKS  # blocks looked at for clipped values (a 24 MP photo has 375,000)
+CANDIDATES = 4 * MAX_BLOCKS  # blocks looked at for clipped values (a 24 MP photo has 375,000), for MAX_BLOCKS
 MIN_BLOCKS = 24  # fewer blocks free of clipped values: no verdict (score 0)
 MIN_COEFFICIENTS = 30  # per frequency and step, coefficients at least one step from zero
 SAVED_SCORE = 0.15  # over the largest unsaved score of the checks (0.06), under all but one saved one (0.14)
@@ -50,21 +50,21 @@ def _dct_matrix() -> np.ndarray:
 DCT = _dct_matrix()
 
 
-def _blocks(pixels: np.ndarray, top: int, left: int) -> np.ndarray:
-    """The luma DCT coefficients (N, 8, 8) of up to MAX_BLOCKS blocks of the grid starting at (top, left)
-    that hold no value at 0 or the maximum, looked for among at most about CANDIDATES blocks spread evenly.
+def _blocks(pixels: np.ndarray, top: int, left: int, max_blocks: int = MAX_BLOCKS) -> np.ndarray:
+    """The luma DCT coefficients (N, 8, 8) of up to `max_blocks` blocks of the grid starting at (top, left)
+    that hold no value at 0 or the maximum, looked for among about 4 x `max_blocks` blocks spread evenly.
     Only the chosen blocks are converted to floats."""
     colour = pixels[..., None] if pixels.ndim == 2 else pixels[..., :3]
     rows, cols = (colour.shape[0] - top) // BLOCK, (colour.shape[1] - left) // BLOCK
     if rows < 1 or cols < 1:
         return np.zeros((0, BLOCK, BLOCK), np.float32)
     view = colour[top : top + rows * BLOCK, left : left + cols * BLOCK].reshape(rows, BLOCK, cols, BLOCK, -1)
-    step = max(1, int(np.sqrt(rows * cols / CANDIDATES)))  # every step-th block row and column
+    step = max(1, int(np.sqrt(rows * cols / (CANDIDATES * max_blocks // MAX_BLOCKS))))  # every step-th row, column
     view = view[::step, :, ::step]
     clipped = (view.min(axis=(1, 3, 4)) == 0) | (view.max(axis=(1, 3, 4)) == 255)
     chosen = np.flatnonzero(~clipped)
-    if len(chosen) > MAX_BLOCKS:
-        chosen = chosen[np.linspace(0, len(chosen) - 1, MAX_BLOCKS).astype(int)]
+    if len(chosen) > max_blocks:
+        chosen = chosen[np.linspace(0, len(chosen) - 1, max_blocks).astype(int)]
     r, c = np.divmod(chosen, view.shape[2])
     blocks = view[r, :, c].astype(np.float32)  # (N, 8, 8, channels)
     # JPEG's Y (ITU-R BT.601, as Pillow's encoder computes it), level-shifted as JPEG does
@@ -74,32 +74,54 @@ def _blocks(pixels: np.ndarray, top: int, left: int) -> np.ndarray:
 
 def _lattice_strength(coefficients: np.ndarray) -> float:
     """Mean over FREQUENCIES of the strongest clustering on a step's multiples: |mean exp(2 pi i c / q)|
-    over the coefficients at least q from zero (1: all on the lattice, about 0: spread evenly)."""
-    strengths = []
-    for u, v in FREQUENCIES:
-        c = coefficients[:, u, v]
-        best = 0.0
-        for q in STEPS:
-            far = c[np.abs(c) >= q]
-            if far.size >= MIN_COEFFICIENTS:
-                best = max(best, float(np.abs(np.exp(2j * np.pi * far / q).mean())))
-        strengths.append(best)
-    return float(np.mean(strengths))
+    over the coefficients at least q from zero (1: all on the lattice, about 0: spread evenly); every step
+    and frequency at once."""
+    rows, cols = zip(*FREQUENCIES, strict=True)
+    c = coefficients[:, rows, cols].astype(np.float32)  # (N, frequencies)
+    steps = STEPS[:, None, None].astype(np.float32)
+    far = (np.abs(c)[None] >= steps).astype(np.float32)  # (steps, N, frequencies)
+    angle = np.float32(2 * np.pi) * (c[None] / steps)
+    count = far.sum(axis=1)
+    size = np.hypot((np.cos(angle) * far).sum(axis=1), (np.sin(angle) * far).sum(axis=1)) / np.maximum(count, 1)
+    return float(np.where(count >= MIN_COEFFICIENTS, size, 0.0).max(axis=0).mean())
+
+
+def _score_at(pixels: np.ndarray, top: int, left: int) -> float:
+    """The lattice on the grid whose blocks start at (top, left), less the same on two grids off it."""
+    on = _blocks(pixels, top, left)
+    off = [_blocks(pixels, (top + dy) % BLOCK, (left + dx) % BLOCK) for dy, dx in OFF_GRID]
+    if min(len(on), *(len(b) for b in off)) < MIN_BLOCKS:
+        return 0.0
+    return _lattice_strength(on) - max(_lattice_strength(b) for b in off)
 
 
 def grid_score(pixels: np.ndarray) -> float:
     """How much more the coefficients sit on a quantisation lattice on JPEG's grid than off it: about 0
     for pixels never saved as JPEG, 0.2-0.9 for saved ones (module docstring). 0 for 16-bit images (JPEG
     is 8-bit) and where too few blocks are free of clipped values to tell."""
-    if pixels.dtype != np.uint8:
-        return 0.0
-    on = _blocks(pixels, 0, 0)
-    off = [_blocks(pixels, top, left) for top, left in OFF_GRID]
-    if min(len(on), *(len(b) for b in off)) < MIN_BLOCKS:
-        return 0.0
-    return _lattice_strength(on) - max(_lattice_strength(b) for b in off)
+    return _score_at(pixels, 0, 0) if pixels.dtype == np.uint8 else 0.0
 
 
 def saved_as_jpeg(pixels: np.ndarray) -> bool:
     """The pixels carry a JPEG save's lattice (`grid_score` at least SAVED_SCORE)."""
     return grid_score(pixels) >= SAVED_SCORE
+
+
+# Where the grid is when it is not at (0, 0): a JPEG cropped by other than multiples of 8, or turned upright
+# by its EXIF orientation with sides that are not. Each of the 64 placements is tried on PHASE_BLOCKS
+# blocks, and the strongest is confirmed as `grid_score` confirms (0, 0).
+PHASE_BLOCKS = 512
+
+
+def grid_phase(pixels: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) in 0..7 where the JPEG save's blocks start, or None where no save is seen (pixels never
+    saved, 16-bit, or too few blocks free of clipped values)."""
+    if pixels.dtype != np.uint8:
+        return None
+    strengths = {}
+    for top in range(BLOCK):
+        for left in range(BLOCK):
+            blocks = _blocks(pixels, top, left, PHASE_BLOCKS)
+            strengths[top, left] = _lattice_strength(blocks) if len(blocks) >= MIN_BLOCKS else 0.0
+    top, left = max(strengths, key=strengths.get)
+    return (top, left) if _score_at(pixels, top, left) >= SAVED_SCORE else None

@@ -5,6 +5,8 @@ never saved, with each kind of noise unsaved, and with noise then a JPEG save at
   python scripts/jpeg_grid_checks.py                                            # scikit-image's photos, seconds
   python scripts/jpeg_grid_checks.py --data ../shared/data/CBSD68 --limit 8     # test photos (not trained on)
   python scripts/jpeg_grid_checks.py --time                                     # and its time on 24 MP
+  python scripts/jpeg_grid_checks.py --data ../shared/data/CBSD68 --limit 10 --phase-model models/jpeg-unet.onnx
+                                         # the model on saves cut off their grid, lined up or not
 
 Prints, per case, the score's min / median / max over the photos and how many pass `SAVED_SCORE`. The
 photos are used as they are: a photo that was itself a JPEG once, unresized, scores as saved when clean.
@@ -58,13 +60,49 @@ def photos(folder: Path | None, limit: int) -> list[tuple[str, np.ndarray]]:
     return [(p.name, np.asarray(Image.open(p).convert("RGB"))) for p in files[:limit]]
 
 
+SHIFTS = ((0, 0), (3, 5), (4, 4), (1, 7))  # rows and columns cut off the top and left after the save
+
+
+def phase_table(model: Path, images: list[tuple[str, np.ndarray]], ensemble: int) -> None:
+    """Mean PSNR of `model` on salt-and-pepper 0.1 saved as JPEG 90, cut by each of SHIFTS (the grid then
+    starts at (-dy % 8, -dx % 8)), with the grid lined up as the service does (`Denoiser.jpeg_grid` 8) and
+    as it comes (0), and how often `grid_phase` finds where the grid starts."""
+    from app.imaging import DecodedImage
+    from app.inference import Denoiser
+    from app.jpeg_grid import grid_phase
+    from app.quality import psnr
+
+    denoiser = Denoiser(model, ["CPUExecutionProvider"])
+    print(f"{model}, {len(images)} photos, salt-and-pepper 0.1 then JPEG 90, ensemble {ensemble}\n")
+    print("| cut (rows, columns) | grid found at | lined up (dB) | as it comes (dB) |")
+    print("|---|---|---:|---:|")
+    for dy, dx in SHIFTS:
+        scores: dict[int, list[float]] = {8: [], 0: []}
+        found = 0
+        for i, (_, pixels) in enumerate(images):
+            saved = add_noise(pixels, NoiseSpec(density=0.1, jpeg_quality=90), seed=i)
+            noisy, clean = np.ascontiguousarray(saved[dy:, dx:]), pixels[dy:, dx:]
+            found += grid_phase(noisy) == (-dy % 8, -dx % 8)
+            for grid in scores:
+                denoiser.jpeg_grid = grid
+                scores[grid].append(psnr(clean, denoiser.denoise(DecodedImage(noisy), ensemble).image.pixels))
+        print(f"| ({dy}, {dx}) | {found} of {len(images)} right | {np.mean(scores[8]):.2f} | {np.mean(scores[0]):.2f} |",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a folder of colour photos (default: scikit-image's)")
     parser.add_argument("--limit", type=int, default=8)
     parser.add_argument("--time", action="store_true", help="also time grid_score on a 6000x4000 photo (24 MP)")
+    parser.add_argument("--phase-model", type=Path, help="also score this model (jpeg-unet) on JPEG saves cropped "
+                        "off their grid, with the service's grid alignment and without")
+    parser.add_argument("--ensemble", type=int, default=1, help="with --phase-model: 1 or 8")
     args = parser.parse_args()
     images = photos(args.data, args.limit)
+    if args.phase_model:
+        phase_table(args.phase_model, images, args.ensemble)
+        return
     if args.time:
         big = np.tile(images[0][1], (40, 40, 1))[:4000, :6000]
         seconds = []

@@ -177,3 +177,40 @@ def test_the_service_runs_blind_unet_in_its_cards_cpu_tiles(client):
     blind, default = registry.models["blind-unet"].denoiser, registry.models["prefill-unet"].denoiser
     if blind.provider == "CPUExecutionProvider":
         assert blind.tile_size == card["cpu_tile_size"] == 768 and default.tile_size == AUTO_TILE[default.provider]
+
+
+def test_a_model_trained_on_jpeg_grids_at_its_corner_gets_uploads_lined_up(astronaut):
+    """jpeg-unet (`jpeg_grid` 8) on a JPEG save cut off its grid by 3 rows and 5 columns: the Denoiser pads
+    the grid back to the corner and crops, so the cut costs (almost) nothing; as it comes, it costs about
+    1 dB (0.98 on 10 CBSD68 photos: scripts/jpeg_grid_checks.py --phase-model). On the grid, nothing moves."""
+    from app.noise import NoiseSpec, add_noise
+
+    denoiser = Denoiser(MODELS / "jpeg-unet.onnx", threads=2)
+    denoiser.jpeg_grid = 8  # the shipped file predates the metadata: what a re-export writes
+    saved = add_noise(astronaut, NoiseSpec(density=0.1, jpeg_quality=90), seed=5)
+    outputs = {}
+    for grid in (8, 0):
+        denoiser.jpeg_grid = grid
+        on_grid = denoiser.denoise(DecodedImage(saved)).image.pixels
+        cut = denoiser.denoise(DecodedImage(np.ascontiguousarray(saved[3:, 5:]))).image.pixels
+        assert cut.shape == (astronaut.shape[0] - 3, astronaut.shape[1] - 5, 3)
+        outputs[grid] = on_grid, psnr(astronaut[3:, 5:], cut)
+    assert np.array_equal(outputs[8][0], outputs[0][0])
+    assert outputs[8][1] > outputs[0][1] + 0.5, outputs
+
+
+def test_the_ensemble_keeps_the_jpeg_grid_on_sides_that_are_not_multiples_of_8(astronaut):
+    """A 157x189 JPEG save, grid at the corner: turned as it comes, 7 of the 8 copies put the grid elsewhere,
+    and the ensemble lost to one pass (28.91 against 29.04 dB here); padded to 160x192 first, every copy
+    keeps it and the ensemble gains (29.24)."""
+    from app.noise import NoiseSpec, add_noise
+
+    denoiser = Denoiser(MODELS / "jpeg-unet.onnx", threads=2)
+    saved = np.ascontiguousarray(add_noise(astronaut, NoiseSpec(density=0.1, jpeg_quality=90), seed=5)[:157, :189])
+    clean = astronaut[:157, :189]
+    denoiser.jpeg_grid = 8
+    once = psnr(clean, denoiser.denoise(DecodedImage(saved)).image.pixels)
+    lined_up = psnr(clean, denoiser.denoise(DecodedImage(saved), 8).image.pixels)
+    denoiser.jpeg_grid = 0
+    as_it_comes = psnr(clean, denoiser.denoise(DecodedImage(saved), 8).image.pixels)
+    assert lined_up > once + 0.1 and lined_up > as_it_comes + 0.2, (once, lined_up, as_it_comes)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.jpeg_grid import MIN_BLOCKS, SAVED_SCORE, grid_score, saved_as_jpeg
+from app.jpeg_grid import MIN_BLOCKS, SAVED_SCORE, grid_phase, grid_score, saved_as_jpeg
 from app.noise import NoiseSpec, add_noise, reencode
 
 
@@ -48,3 +48,16 @@ def test_no_verdict_without_enough_blocks_free_of_clipped_values(astronaut, came
     assert grid_score(reencode(np.where(astronaut > 128, 255, 0).astype(np.uint8), "jpeg", 75)) == 0.0  # all clipped
     assert grid_score(camera.astype(np.uint16) * 257) == 0.0  # 16-bit: never a JPEG's
     assert saved_as_jpeg(reencode(camera, "jpeg", 75))  # grey: the values are the luma
+
+
+@pytest.mark.parametrize(("rows", "columns"), [(0, 0), (3, 5), (4, 4), (1, 7)])
+def test_grid_phase_finds_where_a_cut_save_s_blocks_start(astronaut, rows, columns):
+    """Cut `rows` and `columns` off a JPEG save: its blocks then start at (-rows % 8, -columns % 8)."""
+    saved = add_noise(astronaut, NoiseSpec(density=0.1, jpeg_quality=90), seed=5)
+    assert grid_phase(np.ascontiguousarray(saved[rows:, columns:])) == (-rows % 8, -columns % 8)
+
+
+def test_grid_phase_sees_no_grid_in_pixels_never_saved(astronaut, camera):
+    assert grid_phase(add_noise(astronaut, NoiseSpec("random-valued", 0.2), seed=5)) is None
+    assert grid_phase(astronaut[3:, 5:]) is None
+    assert grid_phase(reencode(camera, "jpeg", 75).astype(np.uint16) * 257) is None

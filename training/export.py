@@ -107,7 +107,9 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{name}.onnx"
     onnx_model = to_onnx(model, opset)
-    for key, value in {"pad_multiple": str(module.RECIPE.pad_multiple), "architecture": config["arch"], "name": name}.items():
+    metadata = {"pad_multiple": str(module.RECIPE.pad_multiple), "architecture": config["arch"], "name": name,
+                **({"jpeg_grid": str(module.JPEG_GRID)} if hasattr(module, "JPEG_GRID") else {})}
+    for key, value in metadata.items():
         prop = onnx_model.metadata_props.add()
         prop.key, prop.value = key, value
     onnx_model.doc_string = description or module.__doc__.strip().splitlines()[0]
@@ -137,6 +139,8 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
         "pad_multiple": module.RECIPE.pad_multiple,
         # the service's CPU tile for this model when its settings leave the size open (app.inference.Denoiser)
         **({"cpu_tile_size": module.CPU_TILE_SIZE} if hasattr(module, "CPU_TILE_SIZE") else {}),
+        # the JPEG grid the model was trained on (app.inference.Denoiser lines an upload's up with it)
+        **({"jpeg_grid": module.JPEG_GRID} if hasattr(module, "JPEG_GRID") else {}),
         "opset": opset,
         "onnx_parity_max_abs_error": error,
         "sha256": file_sha256(onnx_path),
