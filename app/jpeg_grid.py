@@ -108,8 +108,9 @@ def saved_as_jpeg(pixels: np.ndarray) -> bool:
 
 
 # Where the grid is when it is not at (0, 0): a JPEG cropped by other than multiples of 8, or turned upright
-# by its EXIF orientation with sides that are not. Each of the 64 placements is tried on PHASE_BLOCKS
-# blocks, and the strongest is confirmed as `grid_score` confirms (0, 0).
+# by its EXIF orientation with sides that are not. (0, 0) is tried first, as `grid_score` does; failing
+# that, each of the 64 placements is tried on PHASE_BLOCKS blocks, and the strongest confirmed the same way
+# (`python scripts/jpeg_grid_checks.py --time`: its cost).
 PHASE_BLOCKS = 512
 
 
@@ -118,6 +119,10 @@ def grid_phase(pixels: np.ndarray) -> tuple[int, int] | None:
     saved, 16-bit, or too few blocks free of clipped values)."""
     if pixels.dtype != np.uint8:
         return None
+    if len(_blocks(pixels, 0, 0, PHASE_BLOCKS)) < MIN_BLOCKS:  # clipped nearly everywhere: no verdict anywhere
+        return None
+    if _score_at(pixels, 0, 0) >= SAVED_SCORE:  # where a JPEG file's grid is: no search
+        return 0, 0
     strengths = {}
     for top in range(BLOCK):
         for left in range(BLOCK):
