@@ -54,9 +54,9 @@ class DenoiseOptions:
 REAL_WORLD_MODEL = "blind-unet"
 # An upload that is a JPEG file was saved lossily after any noise it holds: for a colour one the dense model
 # trained on such photos (`jpeg-unet`) is suggested first. On CBSD68, salt-and-pepper 0.1 / 0.3 / 0.5 then
-# JPEG 90, it scores 27.44 / 24.27 / 21.61 dB against blind-unet's 22.85 / 19.56 / 16.27; on grey BSD68
-# blind-unet is the better one (32.99 / 29.75 / 26.43 against 28.35 / 26.30 / 23.44), so a grey JPEG gets
-# blind-unet (docs/eval, docs/model-design.md stop 31). Camera JPEGs with a preview picture decode as "MPO".
+# JPEG 90, it scores 27.77 / 24.55 / 21.92 dB against blind-unet's 22.85 / 19.56 / 16.27; on grey BSD68
+# blind-unet is the better one (32.99 / 29.75 / 26.43 against 28.63 / 26.56 / 23.98), so a grey JPEG gets
+# blind-unet (docs/eval, docs/model-design.md stops 31 and 32). Camera JPEGs with a preview picture decode as "MPO".
 # Pixels saved as JPEG reach us in other files too (the demo page's /corrupt returns a PNG): `app.jpeg_grid`
 # sees the save's quantisation, and `python scripts/left_alone_checks.py` then names jpeg-unet for 5 of the 12
 # PNG crops with salt-and-pepper saved as JPEG (where clipping hides the save: blind-unet, as before), and for
@@ -177,7 +177,7 @@ def denoise_image(image: DecodedImage, denoiser: Denoiser, options: DenoiseOptio
 # alone, the model `model_to_try` names, on the same decoded pixels; one request instead of a read-the-hint-
 # and-upload-again round trip. Not a model of its own: each result is one model's output, as scored in
 # docs/eval. The cost is the second run, only for uploads the default could not clean (blind-unet takes
-# 2.1x the default's time, jpeg-unet about 1x: docs/benchmarks.md). The name is `app.registry.AUTO`: no
+# 1.8-2.1x the default's time, jpeg-unet about 1x: README, models). The name is `app.registry.AUTO`: no
 # model file may take it.
 
 

@@ -186,7 +186,7 @@ def test_a_model_trained_on_jpeg_grids_at_its_corner_gets_uploads_lined_up(astro
     from app.noise import NoiseSpec, add_noise
 
     denoiser = Denoiser(MODELS / "jpeg-unet.onnx", threads=2)
-    denoiser.jpeg_grid = 8  # the shipped file predates the metadata: what a re-export writes
+    assert denoiser.jpeg_grid == 8  # the shipped file says so (ONNX metadata, from the architecture's JPEG_GRID)
     saved = add_noise(astronaut, NoiseSpec(density=0.1, jpeg_quality=90), seed=5)
     outputs = {}
     for grid in (8, 0):
