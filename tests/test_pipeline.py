@@ -7,7 +7,7 @@ from app import pipeline
 from app.cli import main
 from app.errors import ImageTooLarge, InvalidParameter
 from app.imaging import DecodedImage
-from app.noise import NoiseSpec, impulse_fraction, salt_and_pepper
+from app.noise import NoiseSpec, add_noise, impulse_fraction, salt_and_pepper
 from tests.conftest import png_bytes
 
 
@@ -137,3 +137,18 @@ def test_a_jpeg_upload_is_pointed_to_the_model_for_saved_photos(source_format, u
     result = pipeline.Denoised(image=image, seconds=0.0, impulse_fraction=0.2, changed_fraction=0.01,
                                jpeg_pixels="jpeg-pixels" in source_format)
     assert pipeline.model_to_try(result, used, served) == expected
+
+
+def test_auto_checks_sends_what_a_user_would(astronaut):
+    """scripts/auto_checks.py: a JPEG file whose pixels are the noise module's own save (add_noise with
+    jpeg_quality), or a PNG of those pixels; never-saved noise as a PNG."""
+    from tests.conftest import load_script
+
+    checks = load_script("auto_checks")
+    saved = add_noise(astronaut, NoiseSpec(density=0.1, jpeg_quality=90), seed=3)
+    data, sent = checks.upload(astronaut, NoiseSpec(density=0.1), 90, "jpeg", seed=3)
+    assert data[:3] == b"\xff\xd8\xff" and np.array_equal(sent, saved)
+    data, sent = checks.upload(astronaut, NoiseSpec(density=0.1), 90, "png", seed=3)
+    assert data[:4] == b"\x89PNG" and np.array_equal(sent, saved)
+    data, sent = checks.upload(astronaut, NoiseSpec("random-valued", 0.2), None, "png", seed=3)
+    assert np.array_equal(sent, add_noise(astronaut, NoiseSpec("random-valued", 0.2), seed=3))

@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""What `model=auto` returns, upload by upload, against the default and each model by name: mean PSNR and
+which models ran, on photos uploaded as a user would send them (a JPEG file where the noise was saved as
+JPEG, a PNG otherwise, or a PNG of the saved pixels as the demo page's /corrupt returns them).
+
+  python scripts/auto_checks.py --data ../shared/data/CBSD68 --limit 10   # test photos (never trained on)
+  python scripts/auto_checks.py                                             # scikit-image's photos
+
+Each upload goes through `app.pipeline.denoise_auto` and `app.pipeline.denoise`, the service's own paths,
+with the shipped models (float, as the service runs them on a GPU; `--int8` for the CPU's twins).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app import pipeline
+from app.imaging import DecodedImage, decode, encode
+from app.noise import NoiseSpec, add_noise
+from app.quality import psnr
+from app.registry import ModelRegistry
+from app.settings import MAX_PIXELS, REPO_MODELS, Settings
+
+# (label, noise before any save, JPEG quality of the save or None, the upload's format)
+CASES = (
+    ("salt-and-pepper 0.3, PNG", NoiseSpec(density=0.3), None, "png"),
+    ("salt-and-pepper 0.1 then JPEG 90, a JPEG file", NoiseSpec(density=0.1), 90, "jpeg"),
+    ("salt-and-pepper 0.3 then JPEG 75, a JPEG file", NoiseSpec(density=0.3), 75, "jpeg"),
+    ("salt-and-pepper 0.1 then JPEG 90, a PNG of it", NoiseSpec(density=0.1), 90, "png"),
+    ("random-valued 0.2, PNG", NoiseSpec("random-valued", 0.2), None, "png"),
+    ("near-extreme 0.3, PNG", NoiseSpec("impulse-range", 0.3), None, "png"),
+    ("clean, PNG", NoiseSpec(density=0.0), None, "png"),
+    ("clean JPEG 90, a JPEG file (against itself)", NoiseSpec(density=0.0), 90, "jpeg"),
+)
+NAMED = ("prefill-unet", "blind-unet", "jpeg-unet")
+
+
+def upload(pixels: np.ndarray, spec: NoiseSpec, quality: int | None, fmt: str, seed: int) -> tuple[bytes, np.ndarray]:
+    """The bytes a user would send and the pixels they decode to."""
+    noisy = add_noise(pixels, spec, seed=seed)
+    if quality is not None:  # the JPEG file itself; its decoded pixels are what add_noise's re-encode returns
+        data, _ = encode(DecodedImage(noisy), "jpeg", quality)
+        noisy = decode(data, MAX_PIXELS).pixels
+        if fmt == "jpeg":
+            return data, noisy
+    data, _ = encode(DecodedImage(noisy), "png", 95)
+    return data, noisy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="a folder of colour photos (default: scikit-image's)")
+    parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--int8", action="store_true", help="let the int8 twins answer, as on the CPU")
+    args = parser.parse_args()
+    if args.data is None:
+        from skimage import data
+
+        photos = [getattr(data, n)()[..., :3] for n in ("astronaut", "coffee", "chelsea", "rocket")][: args.limit]
+    else:
+        files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))[: args.limit]
+        photos = [np.asarray(Image.open(p).convert("RGB")) for p in files]
+    registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=args.int8))
+    registry.load()
+    registry.warm_up()
+    print(f"{len(photos)} photos from {args.data or 'scikit-image'}; mean PSNR (dB) against the clean photo "
+          "(the clean JPEG: against the upload)\n")
+    print(f"| upload | auto | models auto ran | {' | '.join(NAMED)} |")
+    print(f"|---|---:|---|{'---:|' * len(NAMED)}")
+    for label, spec, quality, fmt in CASES:
+        scores: dict[str, list[float]] = {name: [] for name in ("auto", *NAMED)}
+        ran: Counter[str] = Counter()
+        for i, pixels in enumerate(photos):
+            data, sent = upload(pixels, spec, quality, fmt, seed=i)
+            reference = sent if spec.density == 0 and quality else pixels
+            chosen = pipeline.denoise_auto(data, registry, MAX_PIXELS)
+            ran[" then ".join(name for name, _ in chosen.runs)] += 1
+            scores["auto"].append(psnr(reference, chosen.result.image.pixels))
+            for name in NAMED:
+                result = pipeline.denoise(data, registry.get(name).denoiser, MAX_PIXELS)
+                scores[name].append(psnr(reference, result.image.pixels))
+        means = " | ".join(f"{np.mean(scores[name]):.2f}" for name in NAMED)
+        runs = ", ".join(f"{what} ({count})" for what, count in ran.most_common())
+        print(f"| {label} | **{np.mean(scores['auto']):.2f}** | {runs} | {means} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
