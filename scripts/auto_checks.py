@@ -70,23 +70,28 @@ def main() -> None:
     registry.warm_up()
     print(f"{len(photos)} photos from {args.data or 'scikit-image'}; mean PSNR (dB) against the clean photo "
           "(the clean JPEG: against the upload)\n")
-    print(f"| upload | auto | models auto ran | {' | '.join(NAMED)} |")
-    print(f"|---|---:|---|{'---:|' * len(NAMED)}")
+    print(f"| upload | auto | models auto ran (uploads) | second model against the upload (dB) | {' | '.join(NAMED)} |")
+    print(f"|---|---:|---|---|{'---:|' * len(NAMED)}")
     for label, spec, quality, fmt in CASES:
         scores: dict[str, list[float]] = {name: [] for name in ("auto", *NAMED)}
         ran: Counter[str] = Counter()
+        moved: list[float] = []  # PSNR of the second model's output against the upload (KEEP_FIRST_DB)
         for i, pixels in enumerate(photos):
             data, sent = upload(pixels, spec, quality, fmt, seed=i)
             reference = sent if spec.density == 0 and quality else pixels
             chosen = pipeline.denoise_auto(data, registry, MAX_PIXELS)
-            ran[" then ".join(name for name, _ in chosen.runs)] += 1
+            kept_first = len(chosen.runs) > 1 and chosen.model == chosen.runs[0][0]  # KEEP_FIRST_DB
+            ran[" then ".join(name for name, _ in chosen.runs) + (", the first's output" if kept_first else "")] += 1
             scores["auto"].append(psnr(reference, chosen.result.image.pixels))
             for name in NAMED:
                 result = pipeline.denoise(data, registry.get(name).denoiser, MAX_PIXELS)
                 scores[name].append(psnr(reference, result.image.pixels))
+                if len(chosen.runs) > 1 and registry.get(name).name == chosen.runs[1][0]:
+                    moved.append(psnr(sent, result.image.pixels))
         means = " | ".join(f"{np.mean(scores[name]):.2f}" for name in NAMED)
         runs = ", ".join(f"{what} ({count})" for what, count in ran.most_common())
-        print(f"| {label} | **{np.mean(scores['auto']):.2f}** | {runs} | {means} |", flush=True)
+        span = f"{min(moved):.1f}-{max(moved):.1f}" if moved else ""
+        print(f"| {label} | **{np.mean(scores['auto']):.2f}** | {runs} | {span} | {means} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -305,13 +305,16 @@ MUTANTS: list[Mutant] = [
       "tests/test_architectures.py"),
     # model=auto (stop 32).
     m("auto: never runs the suggested model", "app/pipeline.py",
-      "    if suggestion is None:\n        return Chosen(result, first.name, runs)",
-      "    if suggestion is None or True:\n        return Chosen(result, first.name, runs)",
+      "    if suggestion is None:\n        return Chosen(kept, first.name, runs)",
+      "    if suggestion is None or True:\n        return Chosen(kept, first.name, runs)",
       "tests/routes/test_denoise.py", "tests/test_cli.py"),
     m("auto: only the last run timed", "app/routes/denoise.py",
       "    for name, seconds in chosen.runs:  # model=auto may run two models: each is timed and counted",
       "    for name, seconds in chosen.runs[-1:]:  # model=auto may run two models: each is timed and counted",
       "tests/routes/test_denoise.py"),
+    m("auto: the second model's output kept however little it changed", "app/pipeline.py",
+      "    if psnr(image.pixels, result.image.pixels, image.max_value) >= KEEP_FIRST_DB:",
+      "    if psnr(image.pixels, result.image.pixels, image.max_value) >= 1e9:", "tests/routes/test_denoise.py"),
     m("auto: a model file may be called auto", "app/registry.py",
       "            if path.stem == AUTO:", "            if path.stem == AUTO + '!':", "tests/routes/test_denoise.py"),
     # JPEG pixels in another file (stop 32).
