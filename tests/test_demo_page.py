@@ -180,3 +180,17 @@ def test_noise_kind_and_jpeg_save_reach_the_api(server, page, tmp_path, astronau
     page.select_option("#model", "prefill-unet")
     page.click("#denoise")
     expect(page.locator("#status")).to_contain_text("choose jpeg-unet", timeout=60_000)
+
+
+def test_auto_says_when_it_kept_the_default_s_output(server, page, tmp_path):
+    """A clean photo the hint's rule fires on (the whole astronaut, as a JPEG file): auto runs jpeg-unet too,
+    keeps the default's output (app.pipeline.KEEP_FIRST_DB), and the page says whose output it shows."""
+    from skimage import data
+
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=90)
+    page.goto(server.base + "/")
+    page.set_input_files("#file", str(photo))
+    page.select_option("#model", "auto")
+    page.click("#denoise")
+    expect(page.locator("#timing")).to_contain_text("then jpeg-unet, output of prefill-unet", timeout=60_000)

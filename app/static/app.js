@@ -131,7 +131,8 @@ async function denoise() {
     const ensemble = response.headers.get("X-Ensemble") === "1" ? "" : ` x${response.headers.get("X-Ensemble")}`;
     const changed = 100 * Number(response.headers.get("X-Changed-Fraction"));
     const ran = response.headers.get("X-Models-Run");  // model=auto: every model it ran, in order
-    const model = ran ? `auto: ${ran.split(", ").join(" then ")}` : response.headers.get("X-Model");
+    const used = response.headers.get("X-Model");  // with auto, the default's output is kept where the second barely changed it
+    const model = ran ? `auto: ${ran.split(", ").join(" then ")}${ran.endsWith(used) ? "" : `, output of ${used}`}` : used;
     $("timing").textContent = `${model}${ensemble}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}, changed ${changed.toFixed(1)}% of the values`;
     $("clean-score").textContent = state.noisy ? await scores(state.original, state.clean) : "";
     status(leftAloneHint(response) || "Done.");
