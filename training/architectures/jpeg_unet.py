@@ -34,7 +34,7 @@ from training.recipe import Recipe
 PAD_MULTIPLE = 32  # the U-Net's stride (8) times the context's coarsest pooling (4)
 CONTEXT_LEVELS = (2, 4)  # the half-resolution context's scales: means over 12 and 48 pixels
 # Trained on patches saved as JPEG from their own corner, so on 8x8 grids that start at the input's corner:
-# off it (a JPEG cropped by 3 rows and 5 columns) it lost 0.95 dB (`python scripts/jpeg_grid_checks.py --data
+# off it (a JPEG cropped by 3 rows and 5 columns) it lost 0.96 dB, stop 31's weights (`python scripts/jpeg_grid_checks.py --data
 # ../shared/data/CBSD68 --limit 10 --phase-model models/jpeg-unet.onnx`). Export writes it into the ONNX
 # metadata (`jpeg_grid`), and the service pads an upload so that its grid starts at the corner
 # (app.inference.Denoiser, app.jpeg_grid.grid_phase).
