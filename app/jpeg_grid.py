@@ -14,13 +14,13 @@ exact salt-and-pepper is such values.
 
 Measured (`python scripts/jpeg_grid_checks.py --data ../shared/data/CBSD68 --limit 8`, and without `--data` on
 8 of scikit-image's photos): never saved, clean or with impulses of any kind, or impulses added after a
-save: -0.06 to 0.06, never taken for saved. Noise then a JPEG save at quality 60-90: up to 0.90, and taken
+save: -0.06 to 0.06, never taken for saved. Noise then a JPEG save at quality 60-90: up to 0.88, and taken
 for saved on CBSD68 in all 8 photos at salt-and-pepper 0.1 (quality 60, 75, 90), random-valued 0.2 or
 near-extreme 0.3 (quality 90), and clean; in 7 and 5 of 8 at salt-and-pepper 0.3 then quality 90 and 75 (the
-others: no block free of clipped values, or 0.14 on one). Where blocks remain, saved photos score 0.14-0.90
-on CBSD68 and 0.21-0.90 on scikit-image's. It misses what clipping hides: at salt-and-pepper 0.5 then JPEG
-90 no block is left (score 0: no verdict), and quality 95 moves these coefficients by steps of 1-2, which the
-rounding of the decoded values blurs (0.02-0.06).
+others: no block free of clipped values, or 0.14 on one). Where blocks remain, saved photos score 0.14-0.88
+on CBSD68 and 0.21-0.90 on scikit-image's (the script's "lowest not 0" and "max"). It misses what clipping
+hides: at salt-and-pepper 0.5 then JPEG 90 no block is left (score 0: no verdict), and quality 95 moves these
+coefficients by steps of 1-2, which the rounding of the decoded values blurs (0.02-0.06 on CBSD68).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ FREQUENCIES = ((0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (1, 2), (2, 1), (2, 2))
 STEPS = np.arange(2, 41)  # candidate quantisation steps: quality ~95 (2) to ~25 (40) for these frequencies
 OFF_GRID = ((4, 4), (2, 5))  # reference grids: no JPEG save lines up with them
 MAX_BLOCKS = 4096  # evenly spread over the image: the score of a 24 MP photo costs what a 2 MP one does
-CANDIDATES = 4 * MAX_BLOCKS  # blocks looked at for clipped values (a 24 MP photo has 375,000), for MAX_BLOCKS
+CANDIDATES_PER_BLOCK = 4  # blocks looked at for clipped values per block kept (a 24 MP photo has 375,000)
 MIN_BLOCKS = 24  # fewer blocks free of clipped values: no verdict (score 0)
 MIN_COEFFICIENTS = 30  # per frequency and step, coefficients at least one step from zero
 SAVED_SCORE = 0.15  # over the largest unsaved score of the checks (0.06), under all but one saved one (0.14)
@@ -52,14 +52,15 @@ DCT = _dct_matrix()
 
 def _blocks(pixels: np.ndarray, top: int, left: int, max_blocks: int = MAX_BLOCKS) -> np.ndarray:
     """The luma DCT coefficients (N, 8, 8) of up to `max_blocks` blocks of the grid starting at (top, left)
-    that hold no value at 0 or the maximum, looked for among about 4 x `max_blocks` blocks spread evenly.
+    that hold no value at 0 or the maximum, looked for among about CANDIDATES_PER_BLOCK x `max_blocks` blocks
+    spread evenly.
     Only the chosen blocks are converted to floats."""
     colour = pixels[..., None] if pixels.ndim == 2 else pixels[..., :3]
     rows, cols = (colour.shape[0] - top) // BLOCK, (colour.shape[1] - left) // BLOCK
     if rows < 1 or cols < 1:
         return np.zeros((0, BLOCK, BLOCK), np.float32)
     view = colour[top : top + rows * BLOCK, left : left + cols * BLOCK].reshape(rows, BLOCK, cols, BLOCK, -1)
-    step = max(1, int(np.sqrt(rows * cols / (CANDIDATES * max_blocks // MAX_BLOCKS))))  # every step-th row, column
+    step = max(1, int(np.sqrt(rows * cols / (CANDIDATES_PER_BLOCK * max_blocks))))  # every step-th row, column
     view = view[::step, :, ::step]
     clipped = (view.min(axis=(1, 3, 4)) == 0) | (view.max(axis=(1, 3, 4)) == 255)
     chosen = np.flatnonzero(~clipped)

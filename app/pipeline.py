@@ -64,6 +64,7 @@ REAL_WORLD_MODEL = "blind-unet"
 # none with unsaved noise.
 SAVED_MODEL = "jpeg-unet"
 SAVED_FORMATS = ("JPEG", "MPO")
+SUGGESTED = (SAVED_MODEL, REAL_WORLD_MODEL)  # what the hint (and so model=auto) may name, first choice first
 LEFT_ALONE_MIN_IMPULSES = 0.05  # the clean crops' estimate: 0.002-0.040, saved as JPEG 90 or not
 LEFT_ALONE_SHARE = 0.5
 
@@ -98,7 +99,7 @@ def model_to_try(result: Denoised, used: str, available: Collection[str]) -> str
     if not result.left_impulses_alone:
         return None
     saved = (result.image.source_format in SAVED_FORMATS or result.jpeg_pixels) and not result.image.is_grey
-    for name in (SAVED_MODEL, REAL_WORLD_MODEL) if saved else (REAL_WORLD_MODEL,):
+    for name in SUGGESTED if saved else (REAL_WORLD_MODEL,):
         if name != used and name in available:
             return name
     return None

@@ -17,7 +17,7 @@ router = APIRouter(tags=["models"])
 async def list_models(services: ServicesDep) -> dict:
     registry = services.registry
     registry.get(None)  # 503 until loaded
-    then = [name for name in (pipeline.SAVED_MODEL, pipeline.REAL_WORLD_MODEL) if name in registry.models]
+    then = [name for name in pipeline.SUGGESTED if name in registry.models]
     return {"default": registry.default_name, "models": registry.describe(),
             AUTO: {"then": then, "description": f"model={AUTO}: the default, then, where it left most of the "
                    f"upload's impulses alone, the model X-Try-Model would name ({pipeline.SAVED_MODEL} for colour "
