@@ -101,7 +101,7 @@ MUTANTS: list[Mutant] = [
     # One per route.
     m("/denoise: a second file field accepted", "app/routes/watch.py", "if len((await request.form()).getlist(field)) > 1:",
       "if False:", "tests/routes/test_hostile.py"),
-    m("/denoise: the model field ignored", "app/routes/denoise.py", "loaded = services.registry.get(model)",
+    m("/denoise: the model field ignored", "app/routes/denoise.py", "loaded = services.registry.get(None if auto else model)",
       "loaded = services.registry.get(None)", "tests/routes/test_denoise.py"),
     m("/denoise: ensemble not passed on", "app/routes/denoise.py", "options = pipeline.DenoiseOptions(ensemble=ensemble,",
       "options = pipeline.DenoiseOptions(ensemble=ensemble if ensemble == 1 else 1,",
@@ -203,7 +203,7 @@ MUTANTS: list[Mutant] = [
       "crop = jnp.where(per_sample(uniform() < 0.5), jnp.swapaxes(crop, 1, 2), crop)", "crop = crop",
       "tests/test_device_sampler.py"),
     m("blind: the dead zone ignored", "training/architectures/blind_unet.py",
-      "learned = ops.clip((probability - low) / (high - low), 0.0, 1.0)", "learned = probability",
+      "decision = ops.clip((probability - low) / (high - low), 0.0, 1.0)", "decision = probability",
       "tests/test_blind_unet.py"),
     m("blind loss: clean photo as the target everywhere", "training/fit.py",
       "target = corrupted * clean + (1.0 - corrupted) * noisy", "target = clean", "tests/test_blind_unet.py"),
@@ -344,9 +344,9 @@ MUTANTS: list[Mutant] = [
     m("blind targets: the pair's saved tables scored by the other model", "scripts/blind_targets.py",
       "saved if is_saved_colour(table) else name)", "name)", "tests/test_blind_targets.py"),
     m("X-Try-Model: a grey JPEG pointed to the model for colour ones", "app/pipeline.py",
-      "SAVED_FORMATS and not result.image.is_grey", "SAVED_FORMATS", "tests/test_pipeline.py"),
+      "result.jpeg_pixels) and not result.image.is_grey", "result.jpeg_pixels)", "tests/test_pipeline.py"),
     m("X-Try-Model: the blind model suggested first for a JPEG file", "app/pipeline.py",
-      "(SAVED_MODEL, REAL_WORLD_MODEL) if saved", "(REAL_WORLD_MODEL, SAVED_MODEL) if saved", "tests/test_pipeline.py"),
+      "SUGGESTED = (SAVED_MODEL, REAL_WORLD_MODEL)", "SUGGESTED = (REAL_WORLD_MODEL, SAVED_MODEL)", "tests/test_pipeline.py"),
 ]
 
 

@@ -26,8 +26,11 @@ def load_script(name: str):
     """scripts/<name>.py as a module (the scripts folder is not a package)."""
     import importlib.util
 
+    import sys
+
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
