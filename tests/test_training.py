@@ -2,6 +2,7 @@
 
 import json
 import shlex
+import shutil
 
 import numpy as np
 import pytest
@@ -160,6 +161,41 @@ def test_init_refuses_an_onnx_model_of_another_architecture(tmp_path):
         load_initial_weights(prefill_unet.build(), MODELS / "seed-autoencoder.onnx")
     with pytest.raises(ValueError, match="run folder"):
         load_initial_weights(prefill_unet.build(), tmp_path / "weights.bin")
+
+
+def test_init_takes_the_cards_weights_where_this_machines_outputs_differ(tmp_path, monkeypatch):
+    """On a GPU, JAX's float32 convolutions may run in TF32, and the first GPU trip's `fit --init` refused
+    both shipped models it started from (outputs 2.0e-3 and 0.54 from onnxruntime's). Weights bit for bit
+    the card's fingerprint are still accepted; other weights with such outputs are not."""
+    import training.export
+    from tests.conftest import MODELS
+    from training.architectures import prefill_unet
+    from training.init_weights import load_initial_weights
+
+    monkeypatch.setattr(training.export, "parity", lambda *args, **kwargs: 0.5)
+    model = prefill_unet.build()
+    load_initial_weights(model, MODELS / "prefill-unet.onnx")
+    card = json.loads((MODELS / "prefill-unet.json").read_text())
+    assert training.export.weights_sha256(model) == card["weights_sha256"]
+
+    shutil.copy(MODELS / "prefill-unet.onnx", tmp_path / "other.onnx")
+    (tmp_path / "other.json").write_text(json.dumps({**card, "weights_sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="do not reproduce it"):
+        load_initial_weights(prefill_unet.build(), tmp_path / "other.onnx")
+    (tmp_path / "other.json").unlink()  # no card: nothing to vouch for the weights
+    with pytest.raises(ValueError, match="do not reproduce it"):
+        load_initial_weights(prefill_unet.build(), tmp_path / "other.onnx")
+
+
+def test_a_gpu_stages_command_keeps_its_backend_and_sampler():
+    """A card's `reproduce` must run a GPU stage as it ran: JAX, batches drawn in the jitted step."""
+    from training.export import _fit_command
+
+    config = {"arch": "jpeg-unet", "data": ["../shared/data/CBSD432"], "out": "runs/x", "epochs": 6,
+              "steps": 3000, "patch": 128, "batch": 64, "lr": 2e-4, "seed": 0, "val_fraction": 0.2}
+    assert "--sampler" not in _fit_command(config) and "--backend" not in _fit_command(config)
+    command = _fit_command({**config, "backend": "jax", "sampler": "device"})
+    assert command.endswith("--backend jax --sampler device")
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.1])
