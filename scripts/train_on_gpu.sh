@@ -3,20 +3,27 @@
 # noise drawn inside the jitted step (fit --sampler device), checkpoints every epoch, resumable.
 #
 # The trip, within one session's 15 minutes of device time (machine start included):
-#   here:   bash scripts/train_on_gpu.sh prepare           # wheels + photos (+ the last checkpoint) into .gpu/
+#   here:   RUN=NAME [settings] bash scripts/train_on_gpu.sh prepare   # once per run: wheels, photos, the
+#           run's settings (and its last checkpoint, to resume) into .gpu/
 #   there:  the device tool's run, command "bash scripts/train_on_gpu.sh remote", carry [".gpu"],
-#           timeout_s 600 (the fit stops itself FIT_SECONDS after its start; what it checkpointed comes back)
-#   here:   bash scripts/train_on_gpu.sh collect FILES_AT  # the files back into runs/gpu
-#           .venv/bin/python -m training export --run runs/gpu --name NAME
-# A second call of "remote" (after collect and prepare) resumes from the last finished epoch.
+#           timeout_s 600: every prepared run at once, on one GPU (each fit stops itself FIT_SECONDS after
+#           its start; what it checkpointed comes back)
+#   here:   bash scripts/train_on_gpu.sh collect FILES_AT  # each run's files back into runs/NAME
+#           .venv/bin/python -m training export --run runs/NAME --name MODEL
+# A second call of "remote" (after collect and prepare) resumes each run from its last finished epoch.
+# `reset` forgets the prepared runs (not the photos or wheels), so the next trip runs only what is prepared
+# after it.
 #
-# Settings (environment, the same for every call of one run, or the run refuses to resume):
-#   ARCH (prefill-unet) EPOCHS (20) STEPS (2000) BATCH (64) PATCH (128) SEED (0) FIT_SECONDS (420: the
-#   fit's time limit there) SETS ("CBSD432 Train400": folders of ../shared/data to carry and train on)
-#   FIT_ARGS (more `python -m training fit` arguments, e.g. "--init models/prefill-unet.onnx --recipe jpeg_share=0")
+# Settings (environment at `prepare`, kept in .gpu/runs/NAME.env; the same for every call of one run, or
+# the run refuses to resume):
+#   RUN (gpu: the run's name, runs/NAME here) ARCH (prefill-unet) EPOCHS (20) STEPS (2000) BATCH (64)
+#   PATCH (128) SEED (0) FIT_SECONDS (420: the fit's time limit there) SETS ("CBSD432 Train400": folders of
+#   ../shared/data to carry and train on) FIT_ARGS (more `python -m training fit` arguments, e.g.
+#   "--init models/prefill-unet.onnx --recipe jpeg_share=0")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+RUN=${RUN:-gpu}
 ARCH=${ARCH:-prefill-unet}
 EPOCHS=${EPOCHS:-20}
 STEPS=${STEPS:-2000}
@@ -29,18 +36,22 @@ FIT_ARGS=${FIT_ARGS:-}
 DATA=${DATA:-../shared/data}
 KERAS_VERSION=3.15.1  # pyproject's pin; the machine has JAX, numpy, Pillow, h5py, tqdm, scipy, opencv
 LIMIT_MIB=64  # what one call may carry: the working tree plus .gpu
+# What a run needs to resume and to be exported; the best optimizer state is not needed for either.
+RUN_FILES="state.json train.log last.weights.h5 last.optimizer.npz best.weights.h5"
 
-fit_command() {
+fit_command() {  # the settings in the environment -> the fit's command line
     local data=()
     for set in $SETS; do data+=("../shared/data/$set"); done
     # shellcheck disable=SC2086  # FIT_ARGS is a list of words
-    echo "${PYTHON:-python3}" -m training fit --arch "$ARCH" --data "${data[@]}" --out .gpu/remote-run --epochs "$EPOCHS" \
-        --steps "$STEPS" --batch "$BATCH" --patch "$PATCH" --seed "$SEED" --backend jax --sampler device $FIT_ARGS
+    echo "${PYTHON:-python3}" -m training fit --arch "$ARCH" --data "${data[@]}" --out "runs/$RUN" \
+        --epochs "$EPOCHS" --steps "$STEPS" --batch "$BATCH" --patch "$PATCH" --seed "$SEED" --backend jax \
+        --sampler device $FIT_ARGS
 }
 
 prepare() {
     grep -qx '.gpu/' .gitignore || { echo ".gpu/ must be in .gitignore" >&2; exit 1; }
-    mkdir -p .gpu/wheels .gpu/data
+    [[ "$RUN" =~ ^[A-Za-z0-9_-]+$ ]] || { echo "RUN is a name of letters, digits, _ and -" >&2; exit 1; }
+    mkdir -p .gpu/wheels .gpu/data .gpu/runs
     local py=${PY:-.venv/bin/python}
     [ -n "$(ls .gpu/wheels/keras-*.whl 2>/dev/null)" ] || $py -m pip download -q --no-deps --only-binary=:all: \
         --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
@@ -49,12 +60,16 @@ prepare() {
     for set in $SETS; do
         [ -d ".gpu/data/$set" ] || cp -r "$DATA/$set" ".gpu/data/$set"  # the photos do not travel by themselves
     done
+    rm -rf .gpu/remote .gpu/remote-run  # a dry run's (docs/gpu.md): it would travel
+    # The settings travel with the run, so `remote` runs every prepared run with its own.
+    local var
+    for var in ARCH EPOCHS STEPS BATCH PATCH SEED FIT_SECONDS SETS FIT_ARGS; do
+        printf '%s=%q\n' "$var" "${!var}"
+    done >".gpu/runs/$RUN.env"
     # Resume: only what `fit` needs to continue (the best weights stay here; collect keeps the better).
-    rm -rf .gpu/remote-run  # a dry run's (docs/gpu.md): it would travel
-    mkdir -p .gpu/resume
-    rm -f .gpu/resume/*
+    rm -rf ".gpu/resume/$RUN" && mkdir -p ".gpu/resume/$RUN"
     for f in state.json last.weights.h5 last.optimizer.npz; do
-        if [ -f "runs/gpu/$f" ]; then cp "runs/gpu/$f" .gpu/resume/; fi
+        if [ -f "runs/$RUN/$f" ]; then cp "runs/$RUN/$f" ".gpu/resume/$RUN/"; fi
     done
     local tree
     tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -1 | cut -f1)
@@ -63,7 +78,38 @@ prepare() {
     local total=$(( (tree + carried) / 1048576 ))
     echo "to carry: working tree $((tree / 1048576)) MiB + .gpu $((carried / 1048576)) MiB = $total MiB (limit $LIMIT_MIB)"
     [ "$total" -lt "$LIMIT_MIB" ] || { echo "too much to carry: fewer SETS" >&2; exit 1; }
-    echo "run there: bash scripts/train_on_gpu.sh remote   (carry .gpu; same settings: $(fit_command))"
+    echo "prepared runs: $(cd .gpu/runs && ls -- *.env | sed 's/\.env$//' | tr '\n' ' ')"
+    echo "run there: bash scripts/train_on_gpu.sh remote   (carry .gpu; $RUN: $(fit_command))"
+}
+
+remote_one() {  # one prepared run, its settings sourced into this subshell; its log to $OUT/NAME-fit.log
+    local log="$OUT/$RUN-fit.log"
+    # The fit writes to runs/NAME, the folder `collect` fills here, so its state (which names its folder)
+    # resumes on either machine and `export` records the commands as they would run here. There it is a
+    # link into .gpu/remote; a real folder of that name is a run of this machine's (a dry run): refused.
+    if [ -e "runs/$RUN" ] && [ ! -L "runs/$RUN" ]; then
+        echo "runs/$RUN is a run of this machine: prepare the trip under another RUN" | tee "$log" >&2
+        return 1
+    fi
+    rm -rf ".gpu/remote/$RUN" && mkdir -p ".gpu/remote/$RUN" runs && ln -sfn "../.gpu/remote/$RUN" "runs/$RUN"
+    cp ".gpu/resume/$RUN/"* ".gpu/remote/$RUN/" 2>/dev/null || true
+    echo "$RUN: $(fit_command)" >"$log"
+    set +e
+    # shellcheck disable=SC2046
+    timeout --signal=INT "$FIT_SECONDS" $(fit_command) 2>&1 | grep --line-buffered -v "it/s\]" >>"$log"
+    set -e
+    # Back as one file (split at 15 MiB): the tool returns at most 8 files of 16 MiB, and runs share them.
+    local files=()
+    for f in $RUN_FILES; do [ -f ".gpu/remote/$RUN/$f" ] && files+=("$f"); done
+    if [ "${#files[@]}" -gt 0 ]; then
+        tar -C ".gpu/remote/$RUN" -cf ".gpu/remote/$RUN.tar" "${files[@]}"
+        if [ "$(stat -c %s ".gpu/remote/$RUN.tar")" -gt 16000000 ]; then
+            split -b 15m -d ".gpu/remote/$RUN.tar" "$OUT/$RUN.tar.part-"
+        else
+            cp ".gpu/remote/$RUN.tar" "$OUT/"
+        fi
+    fi
+    tail -3 "$log"
 }
 
 remote() {
@@ -73,42 +119,57 @@ remote() {
         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
             .gpu/wheels/*.whl
     fi
-    export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 KERAS_BACKEND=jax
+    export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 KERAS_BACKEND=jax
     # The run records ../shared/data/SET, the paths here, so export and reproduce work here unchanged.
     [ -e ../shared/data ] || { mkdir -p ../shared && ln -s "$PWD/.gpu/data" ../shared/data; }
-    rm -rf .gpu/remote-run && mkdir -p .gpu/remote-run
-    cp .gpu/resume/* .gpu/remote-run/ 2>/dev/null || true
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/fit.log" || true
-    echo "setup $((EPOCHSECONDS - started)) s" | tee -a "$OUT/fit.log"
-    set +e
-    # shellcheck disable=SC2046
-    timeout --signal=INT "$FIT_SECONDS" $(fit_command) 2>&1 | grep --line-buffered -v "it/s\]" | tee -a "$OUT/fit.log"
-    set -e
-    # Back: at most 8 files of 16 MiB; the best optimizer state is not needed to resume.
-    for f in state.json train.log last.weights.h5 last.optimizer.npz best.weights.h5; do
-        [ -f ".gpu/remote-run/$f" ] || continue
-        if [ "$(stat -c %s ".gpu/remote-run/$f")" -gt 16000000 ]; then
-            split -b 15m -d ".gpu/remote-run/$f" "$OUT/$f.part-"
-        else
-            cp ".gpu/remote-run/$f" "$OUT/"
-        fi
+    local envs=(.gpu/runs/*.env)
+    [ -e "${envs[0]}" ] || { echo "no prepared run: RUN=NAME bash scripts/train_on_gpu.sh prepare" >&2; exit 1; }
+    # Runs share the GPU: JAX would take 75% of its memory for each, so each gets its part.
+    XLA_PYTHON_CLIENT_MEM_FRACTION=$(python3 -c "print(round(0.9 / ${#envs[@]}, 3))")
+    export XLA_PYTHON_CLIENT_MEM_FRACTION
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/trip.log" || true
+    echo "setup $((EPOCHSECONDS - started)) s; ${#envs[@]} run(s), memory fraction $XLA_PYTHON_CLIENT_MEM_FRACTION each" \
+        | tee -a "$OUT/trip.log"
+    # How busy the runs keep the GPU, once they are past compilation (for docs/gpu.md).
+    # (Its output is not the script's: a sleeping child holding the script's stdout would keep the caller
+    # waiting after the runs end.)
+    (sleep 150; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader \
+        | sed 's/^/after 150 s: /' >>"$OUT/trip.log") >/dev/null 2>&1 &
+    local monitor=$! runs=() env
+    for env in "${envs[@]}"; do
+        (
+            RUN=$(basename "$env" .env)
+            # shellcheck disable=SC1090
+            source "$env"
+            remote_one
+        ) &
+        runs+=($!)
     done
-    echo "remote done in $((EPOCHSECONDS - started)) s" | tee -a "$OUT/fit.log"
+    wait "${runs[@]}" || true  # a failed run still leaves its log and what it checkpointed
+    pkill -P "$monitor" 2>/dev/null || true
+    kill "$monitor" 2>/dev/null || true
+    echo "remote done in $((EPOCHSECONDS - started)) s" | tee -a "$OUT/trip.log"
 }
 
 collect() {
     local back=${1:?collect FILES_AT: the folder the device tool put the files in}
-    mkdir -p runs/gpu
-    for f in state.json train.log last.weights.h5 last.optimizer.npz best.weights.h5; do
-        if ls "$back/$f.part-"* >/dev/null 2>&1; then
-            cat "$back/$f.part-"* >"runs/gpu/$f"
-        elif [ -f "$back/$f" ]; then
-            cp "$back/$f" "runs/gpu/$f"
+    local name
+    for log in "$back"/*-fit.log; do
+        [ -f "$log" ] || continue
+        name=$(basename "$log" -fit.log)
+        if [ -L "runs/$name" ]; then rm "runs/$name"; fi  # a dry run's link into .gpu/remote (remote_one)
+        mkdir -p "runs/$name"
+        if ls "$back/$name.tar.part-"* >/dev/null 2>&1; then
+            cat "$back/$name.tar.part-"* | tar -C "runs/$name" -xf -
+        elif [ -f "$back/$name.tar" ]; then
+            tar -C "runs/$name" -xf "$back/$name.tar"
         fi
+        cp "$log" "runs/$name/fit-$(date +%Y%m%d-%H%M%S).log"
+        echo "== runs/$name"
+        tail -5 "runs/$name/train.log" 2>/dev/null || tail -5 "$log"
     done
-    cp "$back/fit.log" "runs/gpu/fit-$(date +%Y%m%d-%H%M%S).log" 2>/dev/null || true
-    cat runs/gpu/train.log 2>/dev/null | tail -5
-    echo "next: bash scripts/train_on_gpu.sh prepare (to resume), or python -m training export --run runs/gpu --name NAME"
+    cat "$back/trip.log" 2>/dev/null || true
+    echo "next: RUN=NAME bash scripts/train_on_gpu.sh prepare (to resume), or python -m training export --run runs/NAME --name MODEL"
 }
 
 case "${1:-}" in
@@ -116,5 +177,6 @@ case "${1:-}" in
     remote) remote ;;
     collect) collect "${2:-}" ;;
     command) fit_command ;;
-    *) echo "usage: $0 prepare | remote | collect FILES_AT | command" >&2; exit 2 ;;
+    reset) rm -rf .gpu/runs .gpu/resume .gpu/remote ;;
+    *) echo "usage: $0 prepare | remote | collect FILES_AT | command | reset" >&2; exit 2 ;;
 esac
