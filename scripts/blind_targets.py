@@ -119,7 +119,9 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="the candidate .onnx, its card beside it")
     parser.add_argument("--sets", nargs="+", default=["CBSD68"], choices=sorted(MARGIN))
     parser.add_argument("--data", default="../shared/data", help="where the test sets are")
-    parser.add_argument("--work", default="/tmp/blind-targets", help="copies of the tables, with the candidate's rows")
+    parser.add_argument("--work", help="copies of the tables, with the candidate's rows (default /tmp/blind-targets); "
+                        "with --report: read --model's rows there, a candidate's scored earlier, --saved-model's from "
+                        "the committed tables")
     parser.add_argument("--in-place", action="store_true", help="merge into docs/eval's tables, not copies")
     parser.add_argument("--card-from-tables", action="store_true",
                         help="run nothing: write the model's rows already in the committed tables into its card "
@@ -138,14 +140,16 @@ def main() -> None:
     if args.report:
         name = Path(args.model).stem
         saved = Path(args.saved_model).stem if args.saved_model else name
+        ours = Path(args.work) if args.work else EVAL
         rows = [row for table, kind in tables(args.sets, args.saved_only)
-                for row in checks(json.loads((EVAL / table / "summary.json").read_text())["summary"], kind, table,
+                for row in checks(json.loads(((EVAL if saved != name and is_saved_colour(table) else ours)
+                                              / table / "summary.json").read_text())["summary"], kind, table,
                                   saved if is_saved_colour(table) else name)]
-        report(rows, name if saved == name else f"{name}, {saved} on the colour {' / '.join(SAVED)}", EVAL)
+        report(rows, name if saved == name else f"{name}, {saved} on the colour {' / '.join(SAVED)}", ours)
         return
 
     model = Path(args.model).resolve()
-    work = EVAL if args.in_place else Path(args.work)
+    work = EVAL if args.in_place else Path(args.work or "/tmp/blind-targets")
     if args.in_place:  # the recorded command names the model as the repo has it, not this machine's path
         model = model.relative_to(ROOT)
     rows = []

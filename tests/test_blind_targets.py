@@ -122,3 +122,31 @@ def test_saved_tables_alone_and_the_pair_report(capsys, monkeypatch):
     assert grey_lines["BSD68-sp-jpeg90 per-pixel 0.1"] == f"{grey['blind-unet']['0.1']['psnr']:.2f}"
     assert len(lines) == len([1 for table, _ in bt.tables(["CBSD68"]) for noise in json.loads(
         (bt.EVAL / table / "summary.json").read_text())["summary"].values() for _ in noise["blind-unet"]])
+
+
+def test_the_pair_report_of_a_candidate_scored_earlier(capsys, monkeypatch, tmp_path):
+    """`--report --work DIR`: a candidate's rows from the copies it was scored into (not the committed
+    tables, which hold the shipped model's), the saved model's from the committed tables."""
+    import json
+    import sys
+
+    bt = _script()
+    for table, _ in bt.tables(["CBSD68", "BSD68"]):
+        summary = json.loads((bt.EVAL / table / "summary.json").read_text())
+        for noise in summary["summary"].values():
+            if "blind-unet" in noise:
+                noise["candidate"] = {d: {**cell, "psnr": cell["psnr"] + 0.5} for d, cell in noise["blind-unet"].items()}
+        (tmp_path / table).mkdir()
+        (tmp_path / table / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.setattr(sys, "argv", ["blind_targets.py", "--model", str(tmp_path / "candidate.onnx"), "--saved-model",
+                                      "models/jpeg-unet.onnx", "--sets", "CBSD68", "BSD68", "--report", "--work",
+                                      str(tmp_path)])
+    bt.main()
+    out = capsys.readouterr().out
+    cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in out.splitlines()
+             if line.startswith("| ") and "BSD68" in line}
+    committed = lambda table, model, noise: json.loads((bt.EVAL / table / "summary.json").read_text())[
+        "summary"][noise][model]["0.1"]["psnr"]
+    assert cells["CBSD68-random-valued per-channel 0.1"] == f"{committed('CBSD68-random-valued', 'blind-unet', 'per-channel') + 0.5:.2f}"
+    assert cells["CBSD68-sp-jpeg90 per-channel 0.1"] == f"{committed('CBSD68-sp-jpeg90', 'jpeg-unet', 'per-channel'):.2f}"
+    assert f"tables with the model's rows in {tmp_path}" in out
