@@ -12,7 +12,7 @@ from app.cards import file_sha256
 from app.imaging import DecodedImage
 from app.inference import Denoiser
 from training.export import export
-from training.fit import FitConfig, fit
+from training.fit import FitConfig, Run, fit
 from training.reproduce import reproduce
 
 
@@ -108,6 +108,30 @@ def test_fit_resumes_where_it_stopped(photo_folder, tmp_path):
     lines: list[str] = []
     state = fit(config, log=lines.append)  # same command again: nothing left to do
     assert state.epochs_done == 1 and not any("epoch 1:" in line for line in lines)
+
+
+def test_a_run_stopped_part_of_the_way_keeps_its_schedule_and_resumes_to_its_end(photo_folder, tmp_path):
+    """`--stop-after`: what a card records for a run a GPU trip's time limit cut off. Its rates are those of
+    the whole schedule, its command says where it stopped, and the same run later finishes the schedule."""
+    from training.export import _fit_command
+
+    config = FitConfig(arch="prefill-unet", data=[str(photo_folder)], out=str(tmp_path), epochs=3, steps=2, patch=64,
+                       batch=2, seed=1, threads=2, stop_after=1)
+    lines: list[str] = []
+    state = fit(config, log=lines.append)
+    assert state.epochs_done == 1 and any("stopped after epoch 1 of 3" in line for line in lines)
+    assert state.config["stop_after"] == 1 and "--epochs 3" in _fit_command(state.config)
+    assert _fit_command(state.config).endswith("--stop-after 1")
+    def lr(cfg: FitConfig) -> float:  # step 5's rate: the whole schedule's, not a 1-epoch one's
+        fresh = FitConfig(**{**cfg.__dict__, "out": str(tmp_path / f"lr-{cfg.epochs}-{cfg.stop_after}")})
+        return Run(fresh.resolved(), log=lambda *_: None).learning_rate(5)
+
+    assert lr(config) == lr(FitConfig(**{**config.__dict__, "stop_after": 0})) != lr(
+        FitConfig(**{**config.__dict__, "epochs": 1, "stop_after": 0}))
+    with pytest.raises(ValueError, match="other settings"):
+        fit(FitConfig(**{**config.__dict__, "epochs": 4, "stop_after": 0}), log=lambda *_: None)
+    state = fit(FitConfig(**{**config.__dict__, "stop_after": 0}), log=lambda *_: None)
+    assert state.epochs_done == 3 and state.config["stop_after"] == 0
 
 
 def test_fine_tune_from_an_exported_model_records_the_chain(photo_folder, tmp_path):

@@ -20,7 +20,7 @@ def _fit(args: argparse.Namespace) -> None:
                   patch=args.patch, batch=args.batch, lr=args.lr, seed=args.seed,
                   val_fraction=args.val_fraction, threads=args.threads, max_images=args.max_images,
                   loss=args.loss, init=args.init, recipe=dict(_key_value(kv) for kv in args.recipe),
-                  backend=args.backend, sampler=args.sampler))
+                  backend=args.backend, sampler=args.sampler, stop_after=args.stop_after))
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -216,8 +216,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax", "torch"],
                    help="the Keras backend that trains (export always runs on TensorFlow; the weights file is the same)")
     p.add_argument("--sampler", default="host", choices=["host", "device"],
-                   help="host: numpy batches on a CPU thread; device: crops and noise drawn inside the jitted "
-                        "step (JAX backend, no JPEG saves; for a GPU, training/device_steps.py)")
+                   help="host: numpy batches on a CPU thread; device: crops, noise and JPEG saves drawn inside the "
+                        "jitted step (JAX backend; for a GPU, training/device_steps.py)")
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="stop after this many epochs of the --epochs schedule (0: all): how a card records a run a "
+                        "time limit cut off; the same run resumes with another value")
     p.set_defaults(func=_fit)
 
     p = sub.add_parser("export", help="convert a run's best weights to ONNX + model card (parity-checked)")

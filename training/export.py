@@ -224,4 +224,6 @@ def _fit_command(config: dict) -> str:
         parts += ["--backend", config["backend"]]
     if config.get("sampler", "host") != "host":  # a GPU stage draws its batches in the jitted step
         parts += ["--sampler", config["sampler"]]
+    if config.get("stop_after"):  # a run cut off part of the way through its schedule
+        parts += ["--stop-after", str(config["stop_after"])]
     return shlex.join(parts)

@@ -58,6 +58,10 @@ class FitConfig:
     recipe: dict[str, str] = field(default_factory=dict)  # recipe fields to override, as text
     backend: str = "tensorflow"  # the Keras backend that trains (set before Keras is imported: __main__)
     sampler: str = "host"  # "host": numpy batches (training/data.py); "device": drawn in the jitted step (JAX)
+    # 0: every epoch of the schedule. N: stop after epoch N of it, the learning rate where the schedule has it
+    # then. For a run a time limit cut off (a GPU trip), so that `reproduce` stops where it stopped; not part
+    # of what the run is, so the same run resumes with another value (on the next trip, to finish it).
+    stop_after: int = 0
 
     def effective_recipe(self) -> Recipe:
         return architectures.get(self.arch).RECIPE.with_overrides(self.recipe)
@@ -361,8 +365,10 @@ class Run:
         saved = RunState(**json.loads(self.state_path.read_text()))
         saved.config.setdefault("backend", "tensorflow")  # runs from before --backend existed
         saved.config.setdefault("sampler", "host")  # ... and before --sampler
-        if saved.config != asdict(self.cfg):
+        ours = asdict(self.cfg)
+        if {**saved.config, "stop_after": 0} != {**ours, "stop_after": 0}:
             raise ValueError(f"{self.out} holds a run with other settings; use another --out or the same arguments")
+        saved.config["stop_after"] = ours["stop_after"]  # where this call stops is this call's
         return saved
 
     def load_photos(self, threads: int) -> list[np.ndarray]:
@@ -558,7 +564,7 @@ def fit(config: FitConfig, log=print) -> RunState:
         def train_epoch(epoch: int) -> tuple[list[float], bool]:
             return run.train_epoch(epoch, batches, step)
 
-    for epoch in range(run.state.epochs_done, cfg.epochs):
+    for epoch in range(run.state.epochs_done, min(cfg.epochs, cfg.stop_after or cfg.epochs)):
         started = time.time()
         losses, collapsed = train_epoch(epoch)
         val = None if collapsed else run.validate()
@@ -566,4 +572,7 @@ def fit(config: FitConfig, log=print) -> RunState:
             continue
         assert val is not None  # the guard rolls back every collapsed epoch
         run.finish_epoch(epoch, losses, val, time.time() - started)
+    if run.state.epochs_done < cfg.epochs:
+        log(f"stopped after epoch {run.state.epochs_done} of {cfg.epochs} (--stop-after {cfg.stop_after}); the same "
+            "command without it resumes the schedule")
     return run.state
