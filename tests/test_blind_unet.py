@@ -454,9 +454,10 @@ def test_blind_unet_chroma_grows_from_a_deep_run_and_starts_as_its_model(trained
 
 
 def test_a_fresh_clone_starts_the_next_stage_from_the_shipped_blind_model(astronaut):
-    """No run folder is shipped, only models/blind-unet.onnx (a blind-unet-deep export): `fit --init` of
-    that file must give blind-unet-deep every weight (detector too) and grow blind-unet-chroma from it,
-    both computing what the ONNX model computes; from prefill-unet's ONNX, a blind model takes the U-Net."""
+    """No run folder is shipped, only models/blind-unet.onnx (since stop 33 a blind-unet-chroma export; a
+    blind-unet-deep one before): `fit --init` of that file must give blind-unet-chroma every weight (the
+    chroma conv and the detector too), computing what the ONNX model computes; the architectures it does not
+    hold refuse it; from prefill-unet's ONNX, a blind model takes the U-Net."""
     import json
 
     import onnxruntime as ort
@@ -465,19 +466,19 @@ def test_a_fresh_clone_starts_the_next_stage_from_the_shipped_blind_model(astron
     from training.init_weights import run_architecture, start_weights
 
     shipped = MODELS / "blind-unet.onnx"
-    assert run_architecture(shipped) == "blind-unet-deep" == blind_unet_chroma.GROWS_FROM
+    assert run_architecture(shipped) == "blind-unet-chroma"
     card = json.loads((MODELS / "blind-unet.json").read_text())
     x = astronaut[:64, :64].astype(np.float32)[None] / 255.0
     x[0, ::7, ::5, 1] = 0.9
     x[0, 3::9, ::4, 0] = 0.05
     session = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
     expected = session.run(None, {session.get_inputs()[0].name: x})[0]
-    for name, module in (("blind-unet-deep", blind_unet_deep), ("blind-unet-chroma", blind_unet_chroma),
-                         ("blind-unet-deeper", blind_unet_deeper)):
-        model = module.build()
-        fingerprint = start_weights(model, name, shipped)
-        assert fingerprint == card["weights_sha256"]
-        np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-4)
+    model = blind_unet_chroma.build()
+    assert start_weights(model, "blind-unet-chroma", shipped) == card["weights_sha256"]
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-4)
+    for name, module in (("blind-unet-deep", blind_unet_deep), ("blind-unet-deeper", blind_unet_deeper)):
+        with pytest.raises(ValueError, match="another architecture"):
+            start_weights(module.build(), name, shipped)
     blind = blind_unet.build()
     start_weights(blind, "blind-unet", MODELS / "prefill-unet.onnx")  # the U-Net; the detector as built
     assert np.abs(np.asarray(blind(x)) - expected).max() > 0.05

@@ -8,7 +8,9 @@ U-Net would reach 25.85 on held-out colour photos (`python scripts/blind_oracle.
 runs/blind-unet-deep-stage1 --colour`). JPEG's 4:2:0 smears each impulse's chroma over a patch wider
 than the 13x13 pixels the deep detector sees, and a median on Y with a wider one on Cb/Cr beats the RGB
 medians there by 1.2-2.0 dB (`python scripts/chroma_median_probe.py`; docs/model-design.md).
-Not shipped: its first epoch gained nothing yet (docs/model-design.md, "Luma and chroma apart").
+Its first CPU epoch gained nothing (docs/model-design.md, "Luma and chroma apart"); shipped as `blind-unet` since
+stop 33, after 3,000 steps of the whole model on a lent H200 (docs/model-design.md, "Two models trained
+on a lent H200").
 
 `fit --arch blind-unet-chroma --init <a blind-unet-deep run folder>` grows a `blind-unet-deep` run: every
 layer but the chroma conv (`GROWN_LAYERS`) takes that run's weights, the chroma conv starts at zero, so
