@@ -50,14 +50,14 @@ class DenoiseOptions:
 # prefill-unet, the rule holds on all 21 crops with noise saved as JPEG, near-extreme or random-valued (changed
 # 0.1-8% of the values against an estimate of 8-57%), on none of the 3 with exact salt-and-pepper or the 6 clean
 # ones, and on 4 of scikit-image's 15 whole clean photos (text, grass, clipped highlights: there blind-unet
-# changes exactly what prefill-unet changes, so the suggestion costs time, not quality); with blind-unet, on
+# changes no more than prefill-unet changes, so the suggestion costs time, not quality); with blind-unet, on
 # none of the 21 noisy crops.
 REAL_WORLD_MODEL = "blind-unet"
 # An upload that is a JPEG file was saved lossily after any noise it holds: for a colour one the dense model
 # trained on such photos (`jpeg-unet`) is suggested first. On CBSD68, salt-and-pepper 0.1 / 0.3 / 0.5 then
-# JPEG 90, it scores 27.77 / 24.55 / 21.92 dB against blind-unet's 22.85 / 19.56 / 16.27; on grey BSD68
-# blind-unet is the better one (32.99 / 29.75 / 26.43 against 28.63 / 26.56 / 23.98), so a grey JPEG gets
-# blind-unet (docs/eval, docs/model-design.md stops 31 and 32). Camera JPEGs with a preview picture decode as "MPO".
+# JPEG 90, it scores 28.14 / 24.81 / 22.29 dB against blind-unet's 24.04 / 21.25 / 18.46; on grey BSD68
+# blind-unet is the better one (33.05 / 30.15 / 27.58 against 29.44 / 26.84 / 24.42), so a grey JPEG gets
+# blind-unet (docs/eval, stop 33's models; docs/model-design.md stops 31-33). Camera JPEGs with a preview picture decode as "MPO".
 # Pixels saved as JPEG reach us in other files too (the demo page's /corrupt returns a PNG): `app.jpeg_grid`
 # sees the save's quantisation, and `python scripts/left_alone_checks.py` then names jpeg-unet for 5 of the 12
 # PNG crops with salt-and-pepper saved as JPEG (where clipping hides the save: blind-unet, as before), and for
