@@ -76,9 +76,10 @@ def to_onnx(model, opset: int = 17):
 
 def _full_precision():
     """float32 as written, for a check against onnxruntime. On an NVIDIA GPU, JAX's default lets XLA run
-    float32 convolutions in TF32 (10 mantissa bits): the first GPU trip (stop 33) found the shipped
-    models 2.0e-3 (jpeg-unet) and 0.54 (blind-unet, whose switching flips on a borderline value) from
-    their ONNX files, and `fit --init` refused them. Training keeps the default: it is the fast path."""
+    float32 convolutions in TF32 (10 mantissa bits): the first GPU trip (stop 33) found the shipped models
+    2.0e-3 (jpeg-unet) and 0.54 (blind-unet, whose switching output can move a whole value on a small
+    difference) from their ONNX files, and `fit --init` refused them. Training keeps the default: it is the
+    fast path."""
     import keras
 
     if keras.backend.backend() != "jax":

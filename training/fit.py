@@ -572,7 +572,7 @@ def fit(config: FitConfig, log=print) -> RunState:
             continue
         assert val is not None  # the guard rolls back every collapsed epoch
         run.finish_epoch(epoch, losses, val, time.time() - started)
-    if run.state.epochs_done < cfg.epochs:
+    if cfg.stop_after and run.state.epochs_done < cfg.epochs:
         log(f"stopped after epoch {run.state.epochs_done} of {cfg.epochs} (--stop-after {cfg.stop_after}); the same "
             "command without it resumes the schedule")
     return run.state
