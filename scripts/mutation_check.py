@@ -369,6 +369,9 @@ MUTANTS: list[Mutant] = [
     m("gpu trip: the fit writes where collect does not look", "scripts/train_on_gpu.sh",
       '--data "${data[@]}" --out "runs/$RUN"', '--data "${data[@]}" --out ".gpu/remote/$RUN"',
       "tests/test_train_on_gpu.py"),
+    m("gpu: the dilated detector conv left dilated under JAX", "training/architectures/ops.py",
+      "or h % n or w % n):", "or True):",
+      "tests/test_backends.py::test_the_dilated_detector_conv_runs_as_plain_convolutions_under_jax"),
     m("blind targets: --report ignores --work", "scripts/blind_targets.py",
       "ours = Path(args.work) if args.work else EVAL", "ours = EVAL", "tests/test_blind_targets.py"),
 ]

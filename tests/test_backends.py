@@ -107,3 +107,54 @@ def test_a_gpu_trip_starts_from_the_shipped_blind_model_under_jax(tmp_path):
     session = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
     expected = session.run(None, {session.get_inputs()[0].name: x})[0]
     assert np.abs(np.load(tmp_path / "out.npy") - expected).max() <= 1e-4
+
+
+PHASE_PROBE = """
+import json, numpy as np, jax, keras
+from training.architectures.ops import PhaseDilatedConv2D
+rng = np.random.default_rng(0)
+out = []
+for n, shape in ((2, (2, 32, 48, 5)), (4, (1, 64, 32, 3)), (2, (1, 33, 32, 3))):
+    x = jax.numpy.asarray(rng.random(shape, dtype=np.float32))
+    ours = PhaseDilatedConv2D(7, 3, padding="same", dilation_rate=n)
+    plain = keras.layers.Conv2D(7, 3, padding="same", dilation_rate=n)
+    ours.build(shape), plain.build(shape)
+    plain.set_weights([rng.normal(0, 0.3, (3, 3, shape[-1], 7)).astype(np.float32), rng.normal(0, 0.1, 7).astype(np.float32)])
+    ours.set_weights(plain.get_weights())
+    kernel = jax.numpy.asarray(plain.get_weights()[0])
+    grad = lambda layer: jax.grad(lambda k: jax.numpy.abs(layer.convolution_op(x, k)).sum())
+    g_ours, g_plain = np.asarray(grad(ours)(kernel)), np.asarray(grad(plain)(kernel))
+    out.append({"forward": float(np.abs(np.asarray(ours(x)) - np.asarray(plain(x))).max()),
+                "gradient": float(np.abs(g_ours - g_plain).max() / np.abs(g_plain).max()),
+                "dilated_in_gradient": "rhs_dilation=(1, 1)" not in str(jax.make_jaxpr(grad(ours))(kernel))
+                                       or f"rhs_dilation=({n}, {n})" in str(jax.make_jaxpr(grad(ours))(kernel))})
+print(json.dumps(out))
+"""
+
+
+def test_the_dilated_detector_conv_runs_as_plain_convolutions_under_jax():
+    """`PhaseDilatedConv2D` (the blind model's dilated block): under JAX the same outputs and filter gradient
+    as the dilated Conv2D, from convolutions with no dilation (XLA pads dilated ones out on the GPU; the
+    first GPU trip's blind step was 23 times slower per pixel than jpeg-unet's: docs/gpu.md); a side that is
+    not a multiple of the dilation keeps the dilated conv."""
+    done = subprocess.run([sys.executable, "-c", PHASE_PROBE], capture_output=True, text=True,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.splitlines()[-1])
+    assert all(r["forward"] <= 1e-6 and r["gradient"] <= 1e-5 for r in results), results
+    assert [r["dilated_in_gradient"] for r in results] == [False, False, True]
+
+
+def test_the_dilated_detector_conv_is_a_plain_dilated_conv_for_export():
+    """Under TensorFlow (export, CPU training) the layer is the dilated Conv2D itself: the ONNX graph, and
+    the folding of its space-to-batch chain, stay as they were."""
+    import keras
+
+    from training.architectures.ops import PhaseDilatedConv2D
+
+    x = np.random.default_rng(1).random((1, 32, 32, 4), dtype=np.float32)
+    ours, plain = PhaseDilatedConv2D(6, 3, padding="same", dilation_rate=2), keras.layers.Conv2D(6, 3, padding="same", dilation_rate=2)
+    ours.build(x.shape), plain.build(x.shape)
+    ours.set_weights(plain.get_weights())
+    assert keras.backend.backend() == "tensorflow" and isinstance(ours, keras.layers.Conv2D)
+    np.testing.assert_array_equal(np.asarray(ours(x)), np.asarray(plain(x)))

@@ -43,15 +43,17 @@ def _layer_key(scope: str) -> str:
 def _convs(model, fresh: str | None) -> list[tuple[str, object]]:
     """(path, layer) of every Conv2D that holds `model`'s weights, a layer's own convs (NoiseContext's
     `mix`) as "outer/inner", leaving out the layers named `fresh`..."""
+    import keras
+
     found = []
     for layer in model.layers:
         if not layer.weights or (fresh and layer.name.startswith(fresh)):
             continue
-        if layer.__class__.__name__ == "Conv2D":
+        if isinstance(layer, keras.layers.Conv2D):  # PhaseDilatedConv2D too: a Conv2D computed otherwise
             found.append((layer.name, layer))
             continue
         # Keras 3 has no public walk of a layer's own layers; `_flatten_layers` is what `Layer.layers` uses.
-        inner = [sub for sub in layer._flatten_layers(include_self=False) if sub.__class__.__name__ == "Conv2D"]
+        inner = [sub for sub in layer._flatten_layers(include_self=False) if isinstance(sub, keras.layers.Conv2D)]
         if not inner or sum(len(sub.weights) for sub in inner) != len(layer.weights):
             raise ValueError(f"cannot load layer {layer.name} from ONNX: only Conv2D weights are mapped")
         found += [(f"{layer.name}/{sub.name}", sub) for sub in inner]

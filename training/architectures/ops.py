@@ -1,5 +1,6 @@
 """Backend-neutral building blocks for the architectures' weight-free layers (keras.ops only), so the same
-model trains under TensorFlow, JAX or PyTorch.
+model trains under TensorFlow, JAX or PyTorch; and `PhaseDilatedConv2D`, a dilated Conv2D that JAX runs
+without dilation (for the GPU).
 
 One exception, for the exported graph: under TensorFlow (the backend `export` always runs on, since
 tf2onnx converts TensorFlow graphs) space-to-depth and depth-to-space stay TensorFlow's own ops, which
@@ -46,3 +47,33 @@ def depth_to_space(x, block: int):
 def upsample(x, factor: int):
     """Nearest-neighbour upsampling by repetition along height and width."""
     return ops.repeat(ops.repeat(x, factor, axis=1), factor, axis=2)
+
+
+class PhaseDilatedConv2D(keras.layers.Conv2D):
+    """A "same" Conv2D dilated by n that runs under JAX as one plain convolution of the n x n phases of
+    its input (the rows and columns i = n p + r, stacked in the batch), interleaved back: the same sums,
+    with no dilation left for XLA to handle.
+
+    Why: on the first GPU trip (stop 33, an H200) the blind model's forward and backward took 85.8 ms
+    against 4.1 for jpeg-unet, its forward 4.1 against 1.3 (`scripts/device_step_profile.py`; docs/gpu.md),
+    and its detector's block dilated by 2 is the one kind of convolution jpeg-unet does not have. XLA on
+    the GPU pads dilated convolutions out instead of calling cuDNN's dilated kernels (openxla/xla#32231
+    measured 15-23 times slower at dilation 2), and the filter's gradient of a dilated convolution is
+    itself one. Not yet timed on a GPU: `device_step_profile.py --convs` times the two kinds apart.
+
+    Under TensorFlow (export, CPU training) it is Conv2D as it was, so tf2onnx writes the same graph
+    and `onnx_passes.fold_dilated_convs` folds it as before; a side not a multiple of n falls back too."""
+
+    def convolution_op(self, inputs, kernel):
+        n = self.dilation_rate[0]
+        _, h, w, _ = inputs.shape
+        if (keras.backend.backend() != "jax" or n == 1 or self.dilation_rate[1] != n or tuple(self.strides) != (1, 1)
+                or self.padding != "same" or self.data_format != "channels_last" or h is None or w is None
+                or h % n or w % n):
+            return super().convolution_op(inputs, kernel)
+        channels = inputs.shape[-1]
+        x = ops.reshape(inputs, (-1, h // n, n, w // n, n, channels))
+        x = ops.reshape(ops.transpose(x, (0, 2, 4, 1, 3, 5)), (-1, h // n, w // n, channels))
+        y = ops.conv(x, kernel, strides=1, padding="same", dilation_rate=1, data_format="channels_last")
+        y = ops.reshape(y, (-1, n, n, h // n, w // n, self.filters))
+        return ops.reshape(ops.transpose(y, (0, 3, 1, 4, 2, 5)), (-1, h, w, self.filters))
