@@ -110,6 +110,14 @@ def test_fit_resumes_where_it_stopped(photo_folder, tmp_path):
     assert state.epochs_done == 1 and not any("epoch 1:" in line for line in lines)
 
 
+def test_a_learning_rate_of_zero_is_kept():
+    """`--lr 0` once fell back to the recipe's rate (0 is falsy), so a probe meant to leave the weights as
+    they were trained them instead (stop 33's dry run)."""
+    recipe_rate = FitConfig(arch="jpeg-unet", data=[], out="x").resolved().lr
+    assert recipe_rate > 0 and FitConfig(arch="jpeg-unet", data=[], out="x", lr=0.0).resolved().lr == 0.0
+    assert FitConfig(arch="jpeg-unet", data=[], out="x", lr=1e-4).resolved().lr == 1e-4
+
+
 def test_a_run_stopped_part_of_the_way_keeps_its_schedule_and_resumes_to_its_end(photo_folder, tmp_path):
     """`--stop-after`: what a card records for a run a GPU trip's time limit cut off. Its rates are those of
     the whole schedule, its command says where it stopped, and the same run later finishes the schedule."""

@@ -69,7 +69,9 @@ class FitConfig:
     def resolved(self) -> "FitConfig":
         recipe = self.effective_recipe()
         return FitConfig(**{**asdict(self), "patch": self.patch or recipe.patch, "loss": self.loss or recipe.loss,
-                            "batch": self.batch or recipe.batch, "lr": self.lr or recipe.learning_rate})
+                            "batch": self.batch or recipe.batch,
+                            # `--lr 0` is a rate (weights that do not move: a probe), not "the recipe's"
+                            "lr": recipe.learning_rate if self.lr is None else self.lr})
 
 
 @dataclass
