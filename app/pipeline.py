@@ -57,7 +57,8 @@ REAL_WORLD_MODEL = "blind-unet"
 # trained on such photos (`jpeg-unet`) is suggested first. On CBSD68, salt-and-pepper 0.1 / 0.3 / 0.5 then
 # JPEG 90, it scores 28.14 / 24.81 / 22.29 dB against blind-unet's 24.04 / 21.25 / 18.46; on grey BSD68
 # blind-unet is the better one (33.05 / 30.15 / 27.58 against 29.44 / 26.84 / 24.42), so a grey JPEG gets
-# blind-unet (docs/eval, stop 33's models; docs/model-design.md stops 31-33). Camera JPEGs with a preview picture decode as "MPO".
+# blind-unet (docs/eval, stop 33's models; docs/model-design.md stops 31-33). Camera JPEGs with a preview
+# picture decode as "MPO".
 # Pixels saved as JPEG reach us in other files too (the demo page's /corrupt returns a PNG): `app.jpeg_grid`
 # sees the save's quantisation, and `python scripts/left_alone_checks.py` then names jpeg-unet for 5 of the 12
 # PNG crops with salt-and-pepper saved as JPEG (where clipping hides the save: blind-unet, as before), and for

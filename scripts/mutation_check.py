@@ -349,7 +349,7 @@ MUTANTS: list[Mutant] = [
       "SUGGESTED = (SAVED_MODEL, REAL_WORLD_MODEL)", "SUGGESTED = (REAL_WORLD_MODEL, SAVED_MODEL)", "tests/test_pipeline.py"),
     # Stop 33: the first GPU trip.
     m("gpu: --init takes any weights whose outputs differ", "training/init_weights.py",
-      "if _card_fingerprint(path) == weights_sha256(model, fresh):", "if True:",
+      'if read_card(path, missing_ok=True).get("weights_sha256") == weights_sha256(model, fresh):', "if True:",
       "tests/test_training.py::test_init_takes_the_cards_weights_where_this_machines_outputs_differ"),
     m("gpu: --stop-after ignored", "training/fit.py",
       "range(run.state.epochs_done, min(cfg.epochs, cfg.stop_after or cfg.epochs))",

@@ -130,12 +130,7 @@ remote() {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/trip.log" || true
     echo "setup $((EPOCHSECONDS - started)) s; ${#envs[@]} run(s), memory fraction $XLA_PYTHON_CLIENT_MEM_FRACTION each" \
         | tee -a "$OUT/trip.log"
-    # How busy the runs keep the GPU, once they are past compilation (for docs/gpu.md).
-    # (Its output is not the script's: a sleeping child holding the script's stdout would keep the caller
-    # waiting after the runs end.)
-    (sleep 150; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader \
-        | sed 's/^/after 150 s: /' >>"$OUT/trip.log") >/dev/null 2>&1 &
-    local monitor=$! runs=() env
+    local runs=() env
     for env in "${envs[@]}"; do
         (
             RUN=$(basename "$env" .env)
@@ -146,8 +141,6 @@ remote() {
         runs+=($!)
     done
     wait "${runs[@]}" || true  # a failed run still leaves its log and what it checkpointed
-    pkill -P "$monitor" 2>/dev/null || true
-    kill "$monitor" 2>/dev/null || true
     echo "remote done in $((EPOCHSECONDS - started)) s" | tee -a "$OUT/trip.log"
 }
 

@@ -139,6 +139,7 @@ def _load_from_onnx(model, path: Path, fresh: str | None = None) -> None:
     import onnx
     from onnx import numpy_helper
 
+    from app.cards import read_card
     from training.export import PARITY_TOLERANCE, parity, weights_sha256
 
     onnx_model = onnx.load(str(path))
@@ -175,19 +176,13 @@ def _load_from_onnx(model, path: Path, fresh: str | None = None) -> None:
     pad_multiple = int({p.key: p.value for p in onnx_model.metadata_props}.get("pad_multiple", 1))
     error = parity(model, path, pad_multiple)  # export's own Keras-vs-onnxruntime check
     if not error <= PARITY_TOLERANCE:
-        if _card_fingerprint(path) == weights_sha256(model, fresh):
+        if read_card(path, missing_ok=True).get("weights_sha256") == weights_sha256(model, fresh):
             # Bit for bit the weights the export fingerprinted, in their order: the mapping is right, and
             # the difference is this machine's arithmetic (a GPU's convolution algorithms; export.parity).
             print(f"{path}: the weights are the card's (fingerprint), though the outputs differ by "
                   f"{error:.1e} from onnxruntime's on this machine")
             return
         raise ValueError(f"weights loaded from {path} do not reproduce it (max difference {error:.1e})")
-
-
-def _card_fingerprint(path: Path) -> str | None:
-    """The weights fingerprint the ONNX model's card records, if it has a card."""
-    card = path.with_suffix(".json")
-    return json.loads(card.read_text()).get("weights_sha256") if card.exists() else None
 
 
 def _rank(name: str) -> tuple[str, int]:

@@ -15,11 +15,12 @@ two coarse scales (how noisy the neighbourhood is, and its colour where chroma w
 The U-Net is `prefill-unet`'s (`unet_residual`), over these 12 channels instead of its pre-fill.
 Input: (B, H, W, 3) floats in [0, 1], H and W multiples of `PAD_MULTIPLE` (the caller pads).
 
-Shipped opt-in in stop 31 after 28 epochs of 1,000 steps on CBSD432, and trained 24 more in stop 32 (`fit
---init` from the shipped file, peak rate 2e-4). On CBSD68, salt-and-pepper 0.1 / 0.3 / 0.5 then JPEG 90:
-27.77 / 24.55 / 21.92 dB (stop 31: 27.44 / 24.27 / 21.61), against the best classical filter's 26.32 / 22.20 /
-17.98 and blind-unet's 22.85 / 19.56 / 16.27. A clean JPEG 90 kept at 48.2 dB. On grey photos blind-unet
-stays better (docs/model-design.md, stops 31 and 32).
+Shipped opt-in in stop 31 after 28 epochs of 1,000 steps on CBSD432, trained 24 more in stop 32 (`fit
+--init` from the shipped file, peak rate 2e-4) and 18,000 steps of 64 patches on a lent GPU in stop 33. On
+CBSD68, salt-and-pepper 0.1 / 0.3 / 0.5 then JPEG 90: 28.14 / 24.81 / 22.29 dB (stop 31: 27.44 / 24.27 /
+21.61), against the best classical filter's 26.32 / 22.20 / 17.98 and blind-unet's 24.04 / 21.25 / 18.46. A
+clean JPEG 90 kept at 48.6 dB. On grey photos blind-unet stays better at JPEG 90 (docs/model-design.md, stops
+31-33).
 """
 
 from __future__ import annotations
