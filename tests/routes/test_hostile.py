@@ -141,8 +141,21 @@ def test_a_full_service_refuses_before_reading_the_body(astronaut):
         assert waited >= 0.3  # answered after the delay: a client that retries at once draws few refusals
 
 
-def test_work_past_its_deadline_stops_at_the_next_tile(astronaut):
-    with _app(request_timeout_s=0.3, tile_size=64, tile_margin=0) as c:
+def test_work_past_its_deadline_stops_at_the_next_tile(astronaut, monkeypatch):
+    # The request's clock is a stand-in that each tile moves on by 10 s, so the count does not depend on how
+    # busy the machine is: with a 0.3 s limit and real 0.1 s tiles, one CI run spent the whole limit before
+    # its first tile (stop 33's CI: "0 of 30 tiles ran").
+    from app import lifecycle
+
+    offset = [0.0]
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return time.monotonic() + offset[0]
+
+    monkeypatch.setattr(lifecycle, "time", Clock)
+    with _app(request_timeout_s=25, tile_size=64, tile_margin=0) as c:
         from tests.conftest import wait_ready
 
         wait_ready(c)
@@ -152,16 +165,14 @@ def test_work_past_its_deadline_stops_at_the_next_tile(astronaut):
 
         def slow_run(*args, **kwargs):
             calls.append(1)
-            import time
-
-            time.sleep(0.1)
+            offset[0] += 10.0
             return run(*args, **kwargs)
 
         denoiser._run = slow_run
         big = png_bytes(np.tile(astronaut, (2, 2, 1)))  # 320x384: 30 tiles of 64
         r = c.post("/denoise", files={"file": ("a.png", big)})
         assert r.status_code == 503 and r.json()["error"] == "deadline_exceeded"
-        assert 2 <= len(calls) <= 6, f"{len(calls)} of 30 tiles ran"  # 0.3 s at 0.1 s a tile, then it stopped
+        assert len(calls) == 3, f"{len(calls)} of 30 tiles ran"  # 25 s at 10 s a tile: the check before the 4th stops
         assert 'denoise_rejections_total{code="deadline_exceeded"} 1.0' in c.get("/metrics").text
 
 
