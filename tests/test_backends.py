@@ -111,12 +111,12 @@ def test_a_gpu_trip_starts_from_the_shipped_blind_model_under_jax(tmp_path):
 
 PHASE_PROBE = """
 import json, numpy as np, jax, keras
-from training.architectures.ops import PhaseDilatedConv2D
+from training.architectures.ops import phase_dilated_conv2d
 rng = np.random.default_rng(0)
 out = []
 for n, shape in ((2, (2, 32, 48, 5)), (4, (1, 64, 32, 3)), (2, (1, 33, 32, 3))):
     x = jax.numpy.asarray(rng.random(shape, dtype=np.float32))
-    ours = PhaseDilatedConv2D(7, 3, padding="same", dilation_rate=n)
+    ours = phase_dilated_conv2d(7, 3, padding="same", dilation_rate=n)
     plain = keras.layers.Conv2D(7, 3, padding="same", dilation_rate=n)
     ours.build(shape), plain.build(shape)
     plain.set_weights([rng.normal(0, 0.3, (3, 3, shape[-1], 7)).astype(np.float32), rng.normal(0, 0.1, 7).astype(np.float32)])
@@ -133,7 +133,7 @@ print(json.dumps(out))
 
 
 def test_the_dilated_detector_conv_runs_as_plain_convolutions_under_jax():
-    """`PhaseDilatedConv2D` (the blind model's dilated block): under JAX the same outputs and filter gradient
+    """`phase_dilated_conv2d` (the blind model's dilated block): under JAX the same outputs and filter gradient
     as the dilated Conv2D, from convolutions with no dilation (XLA pads dilated ones out on the GPU; the
     first GPU trip's blind step was 23 times slower per pixel than jpeg-unet's: docs/gpu.md); a side that is
     not a multiple of the dilation keeps the dilated conv."""
@@ -150,11 +150,43 @@ def test_the_dilated_detector_conv_is_a_plain_dilated_conv_for_export():
     the folding of its space-to-batch chain, stay as they were."""
     import keras
 
-    from training.architectures.ops import PhaseDilatedConv2D
+    from training.architectures.ops import phase_dilated_conv2d
 
     x = np.random.default_rng(1).random((1, 32, 32, 4), dtype=np.float32)
-    ours, plain = PhaseDilatedConv2D(6, 3, padding="same", dilation_rate=2), keras.layers.Conv2D(6, 3, padding="same", dilation_rate=2)
+    ours, plain = phase_dilated_conv2d(6, 3, padding="same", dilation_rate=2), keras.layers.Conv2D(6, 3, padding="same", dilation_rate=2)
     ours.build(x.shape), plain.build(x.shape)
     ours.set_weights(plain.get_weights())
     assert keras.backend.backend() == "tensorflow" and isinstance(ours, keras.layers.Conv2D)
     np.testing.assert_array_equal(np.asarray(ours(x)), np.asarray(plain(x)))
+
+
+def test_weights_saved_before_the_phase_conv_still_load(tmp_path, monkeypatch):
+    """Keras files each layer's weights under its class name, numbered in order ("conv2d_7"): the phase conv
+    must stay a Conv2D, or every Conv2D after it moves and a run saved with the dilated Conv2D (stop 33's
+    runs/s33-gpu-blind: the shipped blind-unet, and where the next GPU trip resumes) no longer loads."""
+    import h5py
+    import keras
+
+    from training import architectures
+    from training.architectures import blind_unet
+
+    module = architectures.get("blind-unet-chroma")
+    monkeypatch.setattr(blind_unet, "phase_dilated_conv2d", keras.layers.Conv2D)
+    before = module.build()
+    rng = np.random.default_rng(2)
+    before.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32) for w in before.get_weights()])
+    before.save_weights(tmp_path / "before.weights.h5")
+    monkeypatch.undo()
+    now = module.build()
+    now.save_weights(tmp_path / "now.weights.h5")
+
+    def paths(file: Path) -> set[str]:
+        found: set[str] = set()
+        with h5py.File(file) as h5:
+            h5.visit(found.add)
+        return found
+
+    assert paths(tmp_path / "now.weights.h5") == paths(tmp_path / "before.weights.h5")
+    now.load_weights(tmp_path / "before.weights.h5")
+    for a, b in zip(now.get_weights(), before.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

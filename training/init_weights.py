@@ -49,7 +49,7 @@ def _convs(model, fresh: str | None) -> list[tuple[str, object]]:
     for layer in model.layers:
         if not layer.weights or (fresh and layer.name.startswith(fresh)):
             continue
-        if isinstance(layer, keras.layers.Conv2D):  # PhaseDilatedConv2D too: a Conv2D computed otherwise
+        if isinstance(layer, keras.layers.Conv2D):  # phase_dilated_conv2d's too
             found.append((layer.name, layer))
             continue
         # Keras 3 has no public walk of a layer's own layers; `_flatten_layers` is what `Layer.layers` uses.

@@ -37,7 +37,7 @@ from keras import layers, ops
 
 from app.noise import SORT8
 from training.architectures import prefill_unet
-from training.architectures.ops import PhaseDilatedConv2D
+from training.architectures.ops import phase_dilated_conv2d
 from training.architectures.prefill_unet import PYRAMID_LEVELS, SwitchingOutput, _isolated, fill_features, unet_residual
 from training.baselines import JFIF_YCBCR
 
@@ -319,7 +319,7 @@ def _detector(image, median, features: int = 16, both_polarities: bool = True, p
     chroma_conv = (layers.Conv2D(features, 3, padding="same", kernel_initializer="zeros", name=f"{CHROMA_LAYERS}_conv")
                    if chroma else None)
     # block i dilated by 2^(i+1): each block widens what a decision sees by twice the one before
-    deep = [(PhaseDilatedConv2D(features, 3, padding="same", dilation_rate=2 ** (i + 1), name=f"{GROWN_LAYERS}{i}a"),
+    deep = [(phase_dilated_conv2d(features, 3, padding="same", dilation_rate=2 ** (i + 1), name=f"{GROWN_LAYERS}{i}a"),
              layers.Conv2D(features, 3, padding="same", kernel_initializer="zeros", name=f"{GROWN_LAYERS}{i}b"))
             for i in range(blocks)]
     negative = layers.Rescaling(-1.0, 1.0, name="negative")  # 1 - v
