@@ -183,6 +183,17 @@ def test_fine_tune_from_an_exported_model_records_the_chain(photo_folder, tmp_pa
     assert remade["weights_sha256"] == card["weights_sha256"]
     assert remade["training"]["reproduce"][1].count(str(again / "first")) == 1
 
+    # Shipped as models ship: exported over the very file it started from (--init models/X.onnx). Exported
+    # again from the same run (a graph change, stop 34), the stage before is the replaced card's own.
+    import shutil
+
+    for suffix in (".onnx", ".json"):
+        shutil.copy(tmp_path / "models" / f"tuned{suffix}", tmp_path / "stage1" / f"base{suffix}")
+    shutil.copy(tmp_path / "models" / "tuned.json", tmp_path / "stage1" / "tuned.json")
+    again_card = export(second, "tuned", tmp_path / "stage1", command=export_command)
+    assert again_card["training"]["starts_from"] == training["starts_from"]
+    assert again_card["scores"] == card["scores"] and again_card["weights_sha256"] == card["weights_sha256"]
+
 
 def test_init_refuses_an_onnx_model_of_another_architecture(tmp_path):
     from tests.conftest import MODELS

@@ -193,12 +193,14 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
 
 def _stage_before(config: dict, state: dict, previous_card: dict) -> dict | None:
     """The card of the weights a fine-tune started from: beside its --init ONNX file, or the card this
-    export replaces, whichever has the same weights fingerprint. None for a run trained from scratch."""
+    export replaces, whichever has the same weights fingerprint; or the stage the replaced card itself
+    started from (the same run exported again, after its --init file was overwritten by its first export).
+    None for a run trained from scratch."""
     if not config.get("init"):
         return None
     fingerprint = state.get("init_weights_sha256", "")
     init = Path(config["init"])
-    candidates = [previous_card]
+    candidates = [previous_card, previous_card.get("training", {}).get("starts_from", {})]
     if init.suffix == ".onnx" and init.with_suffix(".json").exists():
         candidates.insert(0, read_card(init))
     for card in candidates:
