@@ -1,6 +1,6 @@
 """The benchmark prints figures (it is not a timed test): check that it measures what it says it does."""
 
-
+from pathlib import Path
 
 from tests.conftest import MODELS
 from training.bench import bench, cpu_description
@@ -31,3 +31,33 @@ def test_an_int8_twin_is_timed_against_its_float_model_in_turn(capsys):
     assert (pair["float"], pair["int8"], pair["size"], pair["pairs"]) == ("prefill-unet", "prefill-unet-int8", "64x64", 2)
     assert 0 < pair["speedup_min"] <= pair["speedup_median"] <= pair["speedup_max"]
     assert "prefill-unet-int8 vs float" in capsys.readouterr().out
+
+
+def test_a_pair_is_timed_in_turn_as_the_first_models_time_over_the_seconds(capsys, monkeypatch):
+    import training.bench as bench_module
+
+    now = [0.0]
+    costs = {"blind-unet": 3.0, "prefill-unet": 2.0}  # seconds each call of the stand-in models takes
+    calls: list[str] = []
+
+    def fake_run(path, image, threads):
+        def run():
+            calls.append(Path(path).stem)
+            now[0] += costs[Path(path).stem]
+        return run
+
+    monkeypatch.setattr(bench_module, "_model_run", fake_run)
+    monkeypatch.setattr(bench_module.time, "perf_counter", lambda: now[0])
+    pair = bench_module.measure_pair(str(MODELS / "blind-unet.onnx"), str(MODELS / "prefill-unet.onnx"), 64, 64,
+                                     repeats=3, threads=1, density=0.3)
+    assert calls == ["blind-unet", "prefill-unet"] * 4  # a warm-up each, then in turn
+    assert (pair["first"], pair["second"], pair["pairs"]) == ("blind-unet", "prefill-unet", 3)
+    assert pair["ratio_median"] == pair["ratio_min"] == pair["ratio_max"] == 1.5
+
+
+def test_bench_runs_the_pairs_it_is_given(capsys):
+    one = MODELS / "prefill-unet.onnx"
+    result = bench([], [(64, 64)], repeats=1, threads=1, classical=False, pairs=[(one, one)])
+    (pair,) = result["pairs"]
+    assert (pair["first"], pair["second"], pair["size"]) == ("prefill-unet", "prefill-unet", "64x64")
+    assert "prefill-unet / prefill-unet" in capsys.readouterr().out

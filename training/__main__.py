@@ -147,7 +147,8 @@ def _bench(args: argparse.Namespace) -> None:
     sizes = [tuple(int(v) for v in s.lower().split("x"))[::-1] for s in args.sizes]  # WxH -> (H, W)
     threads = args.threads or available_cpus()
     print(f"{'method':24s} {'size':>10s} {'median':>13s} {'throughput':>13s} {'memory':>14s}")
-    result = bench(models, sizes, args.repeats, threads, not args.no_classical)
+    pairs = [tuple(_model_paths(list(pair), args.models_dir)) for pair in args.pair or []]
+    result = bench(models, sizes, args.repeats, threads, not args.no_classical, pairs=pairs)
     print(f"sgemm (numpy float32 2048x2048): {result['sgemm_gflops']} GFLOP/s on {threads} threads; {result['cpu']}")
     result["command"] = command
     if args.out:
@@ -282,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="0: the CPUs this process may use")
     p.add_argument("--no-classical", action="store_true")
+    p.add_argument("--pair", nargs=2, action="append", metavar=("A", "B"),
+                   help="also time A and B in turn (names in --models-dir) and print A's time over B's, pair by "
+                   "pair; repeatable. For a speed target: --pair blind-unet prefill-unet")
     p.add_argument("--out", help="also write the figures as JSON here")
     p.add_argument("--card", action="store_true", help="write each model's figures into its card")
     p.set_defaults(func=_bench)

@@ -96,12 +96,13 @@ def measure_one(method: str, height: int, width: int, repeats: int, threads: int
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def measure_pair(float_model: str, twin: str, height: int, width: int, repeats: int, threads: int,
+def measure_pair(first: str, second: str, height: int, width: int, repeats: int, threads: int,
                  density: float) -> dict:
-    """Runs inside the subprocess: a float model and its int8 twin in turn, `repeats` pairs after one warm-up
-    each; the speed-up is float time / int8 time of each pair (median, min, max)."""
+    """Runs inside the subprocess: two models in turn, `repeats` pairs after one warm-up each; the ratio is
+    the first's time / the second's in each pair (median, min, max). In turn, so a drift in the machine's
+    speed (these hosts are shared) moves both sides of a ratio alike."""
     image = _photo(height, width, density)
-    runs = [_model_run(float_model, image, threads), _model_run(twin, image, threads)]
+    runs = [_model_run(first, image, threads), _model_run(second, image, threads)]
     for run in runs:
         run()
     ratios = []
@@ -112,9 +113,15 @@ def measure_pair(float_model: str, twin: str, height: int, width: int, repeats: 
             run()
             seconds.append(time.perf_counter() - started)
         ratios.append(seconds[0] / seconds[1])
-    return {"float": Path(float_model).stem, "int8": Path(twin).stem, "size": f"{width}x{height}", "pairs": repeats,
-            "speedup_median": round(float(np.median(ratios)), 3), "speedup_min": round(min(ratios), 3),
-            "speedup_max": round(max(ratios), 3)}
+    return {"first": Path(first).stem, "second": Path(second).stem, "size": f"{width}x{height}", "pairs": repeats,
+            "ratio_median": round(float(np.median(ratios)), 3), "ratio_min": round(min(ratios), 3),
+            "ratio_max": round(max(ratios), 3)}
+
+
+def _as_twin_pair(pair: dict) -> dict:
+    """A (float model, int8 twin) pair as the cards record it: the twin's speed-up over its float model."""
+    return {"float": pair["first"], "int8": pair["second"], "size": pair["size"], "pairs": pair["pairs"],
+            "speedup_median": pair["ratio_median"], "speedup_min": pair["ratio_min"], "speedup_max": pair["ratio_max"]}
 
 
 def twin_pairs(models: list[Path]) -> list[tuple[Path, Path]]:
@@ -137,23 +144,33 @@ def _subprocess(*args: object) -> dict:
 
 
 def bench(models: list[Path], sizes: list[tuple[int, int]], repeats: int, threads: int, classical: bool,
-          density: float = 0.3) -> dict:
+          density: float = 0.3, pairs: list[tuple[Path, Path]] = ()) -> dict:
+    """Each method alone (`rows`), each int8 twin in turn with its float model (`int8_pairs`), and each of
+    `pairs` in turn (`pairs`: the first's time over the second's, the figure a speed target compares)."""
     methods = [str(p) for p in models] + (list(CLASSICAL) if classical else [])
-    rows, pairs = [], []
+    rows, twins, timed_pairs = [], [], []
     for height, width in sizes:
         for method in methods:
             rows.append(_subprocess(method, height, width, repeats, threads, density))
             print(_row_text(rows[-1]), flush=True)
         for float_model, twin in twin_pairs(models):
-            pairs.append(_subprocess("--pair", float_model, twin, height, width, repeats, threads, density))
-            print(_pair_text(pairs[-1]), flush=True)
+            twins.append(_as_twin_pair(_subprocess("--pair", float_model, twin, height, width, repeats, threads, density)))
+            print(_twin_text(twins[-1]), flush=True)
+        for first, second in pairs:
+            timed_pairs.append(_subprocess("--pair", first, second, height, width, repeats, threads, density))
+            print(_pair_text(timed_pairs[-1]), flush=True)
     return {"cpu": cpu_description(), "sgemm_gflops": round(sgemm_gflops(), 1), "threads": threads, "density": density,
-            "repeats": repeats, "rows": rows, "int8_pairs": pairs}
+            "repeats": repeats, "rows": rows, "int8_pairs": twins, "pairs": timed_pairs}
+
+
+def _twin_text(pair: dict) -> str:
+    return (f"{pair['int8'] + ' vs float':24s} {pair['size']:>10s} {pair['speedup_median']:9.2f}x faster "
+            f"(median of {pair['pairs']} pairs in turn; {pair['speedup_min']:.2f}-{pair['speedup_max']:.2f})")
 
 
 def _pair_text(pair: dict) -> str:
-    return (f"{pair['int8'] + ' vs float':24s} {pair['size']:>10s} {pair['speedup_median']:9.2f}x faster "
-            f"(median of {pair['pairs']} pairs in turn; {pair['speedup_min']:.2f}-{pair['speedup_max']:.2f})")
+    return (f"{pair['first'] + ' / ' + pair['second']:24s} {pair['size']:>10s} {pair['ratio_median']:9.2f}x the time "
+            f"(median of {pair['pairs']} pairs in turn; {pair['ratio_min']:.2f}-{pair['ratio_max']:.2f})")
 
 
 def _row_text(row: dict) -> str:
