@@ -45,7 +45,8 @@ def test_below_the_dead_zone_only_exact_impulses_change(from_default, astronaut)
     rng = np.random.default_rng(1)
     noisy[rng.random(x.shape) < 0.1] = 0.0
     noisy[rng.random(x.shape) < 0.05] = 0.6  # a non-extreme impulse: unseen below the dead zone
-    _set_logit(from_default, np.log(0.2 / 0.8))  # p = 0.2 < 0.25 everywhere
+    below = blind_unet.DEAD_ZONE[0] - 0.02
+    _set_logit(from_default, np.log(below / (1 - below)))  # p below the dead zone everywhere
     out = np.asarray(from_default(noisy[None]))[0]
     keep = (noisy > 0.0) & (noisy < 1.0)
     np.testing.assert_array_equal(out[keep], noisy[keep])
@@ -531,7 +532,8 @@ def test_restoration_to_detector_false_stops_the_gradient_at_the_decision(reache
     """`--recipe restoration_to_detector=false`: the pre-fill's output is the same bit for bit, but nothing
     of the restoration error flows back into the detector's probabilities (a value inside the dead zone,
     where the gradient is otherwise largest); fit sets it on the model's pre-fill."""
-    as_before, out, reached, _ = _prefill_training_pass(astronaut, 0.3, restoration_to_detector=reaches)  # in the zone
+    middle = sum(blind_unet.DEAD_ZONE) / 2  # in the zone
+    as_before, out, reached, _ = _prefill_training_pass(astronaut, middle, restoration_to_detector=reaches)
     np.testing.assert_array_equal(out, as_before)
     assert (reached > 0) == reaches
     assert _fit_prefill(tmp_path, "restoration_to_detector", reaches).restoration_to_detector is reaches
