@@ -198,7 +198,8 @@ class Chosen:
 # itself, where the default returns it at 64.4). So auto keeps the default's output when the second model
 # barely changed the upload: a model that restored impulses changes it far more. `python scripts/auto_checks.py
 # --data ../shared/data/CBSD68 --limit 10`: the second model's output against the upload, 10.5-18.7 dB on the
-# noisy uploads, 44.7-58.9 on the clean ones (stop 33's models; stop 32's: 10.5-18.8 and 44.4-59.2).
+# noisy uploads, 44.7-58.9 on the clean ones (stop 33's models, and stop 34's blind-unet; stop 32's: 10.5-18.8
+# and 44.4-59.2).
 KEEP_FIRST_DB = 40.0
 
 
