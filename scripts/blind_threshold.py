@@ -12,11 +12,13 @@ probability there (of `--weights`, as the settings are).
   python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.35,0.45 0.45,0.55
   python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.45,0.55 --prior 0
   python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --measure-prior
+  python scripts/blind_threshold.py --run runs/s33-gpu-blind --zones 0.22,0.3 --ceiling 0.22 0.3 --cases dense
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from functools import partial
 from pathlib import Path
@@ -58,6 +60,10 @@ def main() -> None:
     parser.add_argument("--prior", type=float, nargs="+", default=None,
                         help="PriorShift's training share(s) to try; 0: no shift (default: the architecture's)")
     parser.add_argument("--prior-steps", type=int, nargs="+", default=None, help="its EM rounds (default: the architecture's)")
+    parser.add_argument("--ceiling", type=float, nargs="+", default=None,
+                        help="the highest share the prior shift's estimate may reach (default: the prior: only downward)")
+    parser.add_argument("--cases", default=None, help="other validation cases (training.data.VALIDATION_CASES), "
+                        "e.g. dense; default: the run's")
     parser.add_argument("--weights", default="best.weights.h5")
     parser.add_argument("--measure-prior", action="store_true", help="print the training share and stop")
     args = parser.parse_args()
@@ -73,7 +79,7 @@ def main() -> None:
         train_files, _ = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
         measure_prior(run, config, train_files, args.weights)
         return
-    images, noisy, clean, labels, groups = run_real_world_validation(config)
+    images, noisy, clean, labels, groups = run_real_world_validation(config, args.cases)
     cases = list(dict.fromkeys(labels))
     photos = clean[:: len(cases)]  # each photo's crop, as it came
     noisy = np.concatenate([noisy, photos.astype(np.float32) / 255.0])
@@ -85,12 +91,12 @@ def main() -> None:
     for zone in args.zones:
         low, high = (float(v) for v in zone.split(","))
         for prior in args.prior or [blind_unet.PRIOR]:
-            for steps in args.prior_steps or [blind_unet.PRIOR_STEPS]:
+            for steps, ceiling in itertools.product(args.prior_steps or [blind_unet.PRIOR_STEPS], args.ceiling or [None]):
                 model = architectures.get(config.arch).build(dead_zone=(low, high), prior=prior or None,
-                                                             prior_steps=steps)
+                                                             prior_steps=steps, prior_ceiling=ceiling)
                 model.load_weights(run / args.weights)
                 val = score_validation(partial(model, training=False), noisy, clean, labels, groups, 60.0)
-                shift = f"{prior:.2f} {steps}" if prior else "none"
+                shift = (f"{prior:.2f} {steps}" + (f" up to {ceiling:.2f}" if ceiling else "")) if prior else "none"
                 print(f"{low:.2f}-{high:.2f} {shift}: " + " / ".join(f"{m:.2f}" for m in val.by_case.values())
                       + f" / {val.mean:.2f}; " + ", ".join(f"{g} {v:.2f}" for g, v in val.by_group.items()), flush=True)
 

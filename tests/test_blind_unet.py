@@ -288,6 +288,11 @@ def test_the_prior_shift_never_raises_a_decision():
     # away on dense noise saved as JPEG)
     logits = np.random.default_rng(1).normal(0.0, 3.0, (1, 16, 16, 3)).astype(np.float32)  # mean p ~ 0.5
     np.testing.assert_allclose(_shifted(logits), logits, atol=1e-6)
+    # unless told it may (`ceiling`, for scripts/blind_threshold.py --ceiling): then up to the ceiling's logit
+    evidence = np.zeros((1, 16, 16, 6), np.float32)
+    raised = np.asarray(blind_unet.PriorShift(0.22, 10, ceiling=0.3)(logits, evidence))
+    lift = np.log(0.3 / 0.7) - np.log(0.22 / 0.78)
+    np.testing.assert_allclose(raised - logits, lift, atol=1e-5)
 
 
 def test_the_prior_shift_leaves_the_exact_impulses_out_of_the_window_share():

@@ -104,6 +104,9 @@ def test_saved_validation_cases_are_all_saved_as_jpeg_and_named_by_the_recipe(as
 
     assert validation_cases(jpeg_unet.RECIPE.validation_cases) is SAVED_VALIDATION
     assert validation_cases("") is REAL_WORLD_VALIDATION
+    from training.data import DENSE_VALIDATION  # the study set of scripts/blind_threshold.py --cases dense
+
+    assert validation_cases("dense") is DENSE_VALIDATION and min(case[2] for case in DENSE_VALIDATION[:-1]) >= 0.3
     with pytest.raises(ValueError, match="'saved'"):
         validation_cases("nope")
     photo = np.clip(astronaut, 40, 215)  # far from the extremes: a saved impulse leaves none there

@@ -230,7 +230,15 @@ SAVED_VALIDATION = (
     ("sp0.3-jpeg75", "salt-pepper", 0.3, 0.0, 75), ("range30-0.3-jpeg90", "impulse-range", 0.3, 30.0, 90),
     ("random0.2-jpeg90", "random-valued", 0.2, 0.0, 90), ("clean-jpeg90", "salt-pepper", 0.0, 0.0, 90),
 )
-VALIDATION_CASES = {"": REAL_WORLD_VALIDATION, "saved": SAVED_VALIDATION}  # by `Recipe.validation_cases`
+# Dense cases, for studying a blind model's decision settings (scripts/blind_threshold.py --cases dense), not
+# for training runs: the test tables' densest real-world cells, which the validation above does not hold.
+DENSE_VALIDATION = (
+    ("sp0.3", "salt-pepper", 0.3, 0.0, None), ("sp0.5-jpeg90", "salt-pepper", 0.5, 0.0, 90),
+    ("range30-0.5", "impulse-range", 0.5, 30.0, None), ("random0.3", "random-valued", 0.3, 0.0, None),
+    ("random0.4", "random-valued", 0.4, 0.0, None), ("clean-jpeg90", "salt-pepper", 0.0, 0.0, 90),
+)
+VALIDATION_CASES = {"": REAL_WORLD_VALIDATION, "saved": SAVED_VALIDATION,  # by `Recipe.validation_cases`
+                    "dense": DENSE_VALIDATION}
 
 
 def validation_cases(name: str) -> tuple[tuple, ...]:

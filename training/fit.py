@@ -109,15 +109,16 @@ def score_validation(predict, noisy: np.ndarray, clean: np.ndarray, cases: list[
     return Validation({c: float(np.mean(v)) for c, v in by_case.items()}, {g: float(np.mean(v)) for g, v in by_group.items()})
 
 
-def run_real_world_validation(config: FitConfig):
+def run_real_world_validation(config: FitConfig, cases: str | None = None):
     """A real-world run's held-out photos and its validation patches as `fit` built them (same split, seed
     and layouts), with each patch's case and group: (images, noisy, clean, cases, groups). For the scripts
-    that study a run's weights (scripts/blind_threshold.py, scripts/validation_cells.py)."""
+    that study a run's weights (scripts/blind_threshold.py, scripts/validation_cells.py); `cases` names
+    other cases of `training.data.VALIDATION_CASES` on the same photos."""
     recipe = config.effective_recipe()
     _, val_files = split_folders(config.data, config.val_fraction, config.seed, config.max_images)
     images = [load_rgb(p) for p in val_files]
     noisy, clean, names = real_world_validation_set(images, config.patch, config.seed + 1, recipe.grey_photos_per_pixel,
-                                                    cases=validation_cases(recipe.validation_cases))
+                                                    cases=validation_cases(recipe.validation_cases if cases is None else cases))
     cases = [names[k % len(names)] for k in range(len(noisy))]
     return images, noisy, clean, cases, validation_groups(images, recipe.grey_photos_per_pixel, len(names))
 

@@ -286,12 +286,17 @@ class PriorShift(layers.Layer):
     scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.45,0.55 --prior 0 0.22`).
     Only downward (rho at most `prior`): in a development probe, letting it rise too ran away on dense
     noise saved as JPEG, where the JPEG-damaged neighbours of impulses pushed rho up and more of them
-    were filled (sp 0.3 + JPEG 90 lost several dB). The exact impulses are left out of rho: `prefill-unet`'s
+    were filled (sp 0.3 + JPEG 90 lost several dB). Again with the shipped weights (stop 34, dense held-out
+    patches: `python scripts/blind_threshold.py --run runs/s33-gpu-blind --zones 0.22,0.3 --ceiling 0.22
+    0.26 0.3 0.35 --cases dense`): a ceiling of 0.26 gained random-valued 0.3 / 0.4 0.14 / 0.17 dB and cost
+    sp 0.5 + JPEG 90 0.30, 0.35 cost it 1.71; so `ceiling` stays at the prior. The exact impulses are left out of rho: `prefill-unet`'s
     path restores them, and beside them the other values are clean."""
 
-    def __init__(self, prior: float, steps: int, **kwargs):
+    def __init__(self, prior: float, steps: int, ceiling: float | None = None, **kwargs):
         super().__init__(**kwargs)
         self.prior, self.steps = float(prior), int(steps)
+        # The highest share the window's estimate may reach: `prior` (only downward) unless set higher.
+        self.ceiling = self.prior if ceiling is None else float(ceiling)
 
     def call(self, logits, evidence):
         free = 1.0 - evidence[..., :3]  # evidence: [exact impulses, ROAD] (`ImpulseEvidence`)
@@ -300,7 +305,7 @@ class PriorShift(layers.Layer):
         shifted = logits
         for _ in range(self.steps):
             rho = ops.clip(ops.sum(ops.sigmoid(shifted) * free, axis=(1, 2, 3), keepdims=True) / count,
-                           1e-4, self.prior)
+                           1e-4, self.ceiling)
             shifted = logits + ops.log(rho / (1.0 - rho)) - base
         return shifted
 
@@ -308,11 +313,11 @@ class PriorShift(layers.Layer):
         return logits_shape
 
     def get_config(self):
-        return {**super().get_config(), "prior": self.prior, "steps": self.steps}
+        return {**super().get_config(), "prior": self.prior, "steps": self.steps, "ceiling": self.ceiling}
 
 
 def _detector(image, median, features: int = 16, both_polarities: bool = True, prior: float | None = PRIOR,
-              prior_steps: int = PRIOR_STEPS, blocks: int = 0, chroma: bool = False):
+              prior_steps: int = PRIOR_STEPS, blocks: int = 0, chroma: bool = False, prior_ceiling: float | None = None):
     """Per-value probability of corruption (B, H, W, 3), from [x, median, x - median, exact impulses, ROAD],
     as decided: shifted to the window's share of corrupted values (`PriorShift`, unless `prior` is None).
     The probability as trained, which the cross-entropy sees, is `detector_probability`.
@@ -364,7 +369,7 @@ def _detector(image, median, features: int = 16, both_polarities: bool = True, p
         looks.append(to_logits(h))
     logits = layers.Rescaling(LOGIT_GAIN, name=f"{FRESH_LAYERS}_gain")(layers.Maximum()(looks) if len(looks) > 1 else looks[0])
     if prior is not None:  # None: the decision before stop 22 (for comparisons: scripts/blind_threshold.py --prior 0)
-        logits = PriorShift(prior, prior_steps, name="prior_shift")(logits, evidence)
+        logits = PriorShift(prior, prior_steps, prior_ceiling, name="prior_shift")(logits, evidence)
     return layers.Activation("sigmoid", name="decision")(logits)
 
 
@@ -376,7 +381,8 @@ def detector_probability(model: keras.Model):
 
 def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8,
           dead_zone: tuple[float, float] = DEAD_ZONE, both_polarities: bool = True, prior: float | None = PRIOR,
-          prior_steps: int = PRIOR_STEPS, detector_blocks: int = 0, chroma: bool = False) -> keras.Model:
+          prior_steps: int = PRIOR_STEPS, detector_blocks: int = 0, chroma: bool = False,
+          prior_ceiling: float | None = None) -> keras.Model:
     """Median and detector, the blind pre-fill, `prefill-unet`'s U-Net, the soft switching output.
 
     The U-Net's convs are built after the detector's but numbered as `prefill-unet`'s (the detector's
@@ -384,6 +390,7 @@ def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8,
     image = keras.Input(shape=(None, None, 3), name="image")
     median = Median3(name="median")(image)
     decision = _detector(image, median, both_polarities=both_polarities, prior=prior, prior_steps=prior_steps,
+                         prior_ceiling=prior_ceiling,
                          blocks=detector_blocks, chroma=chroma)
     prefilled, context = BlindPrefill(dead_zone=dead_zone, name="prefill")([image, median, decision])
     residual = unet_residual(prefilled, context, widths, head)
