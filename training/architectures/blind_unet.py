@@ -16,7 +16,7 @@ This model keeps everything `prefill-unet` does and adds one thing in front of i
 - The probability is shifted from the share of corrupted values the detector was trained on to the
   window's own when that is lower (`PriorShift`): the edges and texture of a clean photo that the
   detector calls corrupted fall back below the dead zone.
-- Then a dead zone (`DEAD_ZONE`, 0 below 0.25, 1 above 0.35): below it a value is untouched bit for bit,
+- Then a dead zone (`DEAD_ZONE`, 0 below 0.22, 1 above 0.30): below it a value is untouched bit for bit,
   so a clean photo is returned as it came, the promise `prefill-unet`'s switching output keeps.
 - Exact 0/255 values are found as `prefill-unet` finds them; the learned weights only add impulses
   where there were none. A soft impulse is salt when the value is above its median, pepper below,
