@@ -289,8 +289,8 @@ class PriorShift(layers.Layer):
     were filled (sp 0.3 + JPEG 90 lost several dB). Again with the shipped weights (stop 34, dense held-out
     patches: `python scripts/blind_threshold.py --run runs/s33-gpu-blind --zones 0.22,0.3 --ceiling 0.22
     0.26 0.3 0.35 --cases dense`): a ceiling of 0.26 gained random-valued 0.3 / 0.4 0.14 / 0.17 dB and cost
-    sp 0.5 + JPEG 90 0.30, 0.35 cost it 1.71; so `ceiling` stays at the prior. The exact impulses are left out of rho: `prefill-unet`'s
-    path restores them, and beside them the other values are clean."""
+    sp 0.5 + JPEG 90 0.30, 0.35 cost it 1.71; so `ceiling` stays at the prior. The exact impulses are left
+    out of rho: `prefill-unet`'s path restores them, and beside them the other values are clean."""
 
     def __init__(self, prior: float, steps: int, ceiling: float | None = None, **kwargs):
         super().__init__(**kwargs)
