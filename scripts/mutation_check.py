@@ -219,7 +219,7 @@ MUTANTS: list[Mutant] = [
       'restored = model.input if loss == "blind-detect" else model.output', "restored = model.output",
       "tests/test_blind_unet.py"),
     m("blind: the prior shift raises decisions too", "training/architectures/blind_unet.py",
-      "1e-4, self.prior)", "1e-4, 1.0 - 1e-4)", "tests/test_blind_unet.py"),
+      "1e-4, self.ceiling)", "1e-4, 1.0 - 1e-4)", "tests/test_blind_unet.py"),
     m("blind: exact impulses counted in the window's share", "training/architectures/blind_unet.py",
       "free = 1.0 - evidence[..., :3]", "free = 1.0 + 0.0 * evidence[..., :3]", "tests/test_blind_unet.py"),
     m("blind: the model decides without the prior shift", "training/architectures/blind_unet.py",
