@@ -110,15 +110,20 @@ def _onnx_outputs(onnx_model: bytes | str, probes: list[np.ndarray]) -> list[np.
     return [session.run(["restored"], {"image": x})[0] for x in probes]
 
 
-def parity(model, onnx_path: Path, pad_multiple: int, seed: int = 0) -> float:
-    """Max |Keras - onnxruntime| on `_probes`."""
+def _keras_gap(model, probes: list[np.ndarray], outputs: list[np.ndarray]) -> float:
+    """Max |Keras - `outputs`| (onnxruntime's on the same probes)."""
     worst = 0.0
-    probes = _probes(pad_multiple, seed)
-    for x, got in zip(probes, _onnx_outputs(str(onnx_path), probes)):
+    for x, got in zip(probes, outputs):
         with _full_precision():
             expected = np.asarray(model(x, training=False))  # a tf.Tensor or a jax.Array
         worst = max(worst, float(np.abs(expected - got).max()))
     return worst
+
+
+def parity(model, onnx_path: Path, pad_multiple: int, seed: int = 0) -> float:
+    """Max |Keras - onnxruntime| on `_probes`."""
+    probes = _probes(pad_multiple, seed)
+    return _keras_gap(model, probes, _onnx_outputs(str(onnx_path), probes))
 
 
 # An export that replaces a file whose outputs stay within this keeps the card's scores and speed (they
@@ -148,7 +153,9 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     onnx_model.doc_string = description or module.__doc__.strip().splitlines()[0]
     replaced = onnx_path.read_bytes() if onnx_path.exists() else None
     onnx.save(onnx_model, str(onnx_path))
-    error = parity(model, onnx_path, module.RECIPE.pad_multiple)
+    probes = _probes(module.RECIPE.pad_multiple)
+    outputs = _onnx_outputs(str(onnx_path), probes)
+    error = _keras_gap(model, probes, outputs)
     if not error <= PARITY_TOLERANCE:
         onnx_path.unlink()
         raise RuntimeError(f"onnxruntime differs from Keras by {error:.2e} (> {PARITY_TOLERANCE})")
@@ -161,10 +168,8 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     # The scores describe the file: the same weights built otherwise (another dead zone, say) score otherwise.
     same_model = previous.get("weights_sha256") == fingerprint and replaced is not None
     if same_model:
-        probes = _probes(module.RECIPE.pad_multiple)
         try:
-            moved = max(float(np.abs(a - b).max()) for a, b in
-                        zip(_onnx_outputs(replaced, probes), _onnx_outputs(str(onnx_path), probes)))
+            moved = max(float(np.abs(a - b).max()) for a, b in zip(_onnx_outputs(replaced, probes), outputs))
         except Exception:  # noqa: BLE001 - the replaced file cannot take these sizes: another model
             moved = float("inf")
         same_model = moved <= SAME_OUTPUTS
