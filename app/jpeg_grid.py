@@ -3,7 +3,7 @@
 Why: the hint (`app.pipeline.model_to_try`) sends noise that was saved as JPEG after it struck to the model
 trained on it (`jpeg-unet`), and the file format says so only for a JPEG file. The same pixels in a PNG (the
 demo page's own `/corrupt` with a JPEG quality, or a JPEG converted by another tool) would go to
-`blind-unet`, 3.5-4.1 dB worse on colour CBSD68 (stop 33's models; README, "Real-world impulse noise").
+`blind-unet`, 3.6-4.5 dB worse on colour CBSD68 (stop 34's models; README, "Real-world impulse noise").
 
 How: JPEG rounds each 8x8 block's DCT coefficients to multiples of a step (2-3 for the lowest frequencies
 at quality 90, 5-8 at 75), and the decoded pixels keep that lattice, on JPEG's own grid only. So the score is

@@ -55,9 +55,9 @@ class DenoiseOptions:
 REAL_WORLD_MODEL = "blind-unet"
 # An upload that is a JPEG file was saved lossily after any noise it holds: for a colour one the dense model
 # trained on such photos (`jpeg-unet`) is suggested first. On CBSD68, salt-and-pepper 0.1 / 0.3 / 0.5 then
-# JPEG 90, it scores 28.14 / 24.81 / 22.29 dB against blind-unet's 24.04 / 21.25 / 18.46; on grey BSD68
-# blind-unet is the better one (33.05 / 30.15 / 27.58 against 29.44 / 26.84 / 24.42), so a grey JPEG gets
-# blind-unet (docs/eval, stop 33's models; docs/model-design.md stops 31-33). Camera JPEGs with a preview
+# JPEG 90, it scores 28.14 / 24.81 / 22.29 dB against blind-unet's 24.31 / 21.22 / 17.83; on grey BSD68
+# blind-unet is the better one (33.14 / 30.20 / 27.52 against 29.44 / 26.84 / 24.42), so a grey JPEG gets
+# blind-unet (docs/eval, stop 34's models; docs/model-design.md stops 31-34). Camera JPEGs with a preview
 # picture decode as "MPO".
 # Pixels saved as JPEG reach us in other files too (the demo page's /corrupt returns a PNG): `app.jpeg_grid`
 # sees the save's quantisation, and `python scripts/left_alone_checks.py` then names jpeg-unet for 5 of the 12
