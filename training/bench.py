@@ -143,6 +143,12 @@ def _subprocess(*args: object) -> dict:
     return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
 
 
+def pair_in_subprocess(first: Path | str, second: Path | str, height: int, width: int, repeats: int, threads: int,
+                       density: float) -> dict:
+    """`measure_pair` in a fresh process (no other library's threads or arena beside onnxruntime's)."""
+    return _subprocess("--pair", first, second, height, width, repeats, threads, density)
+
+
 def bench(models: list[Path], sizes: list[tuple[int, int]], repeats: int, threads: int, classical: bool,
           density: float = 0.3, pairs: list[tuple[Path, Path]] = ()) -> dict:
     """Each method alone (`rows`), each int8 twin in turn with its float model (`int8_pairs`), and each of
@@ -154,11 +160,11 @@ def bench(models: list[Path], sizes: list[tuple[int, int]], repeats: int, thread
             rows.append(_subprocess(method, height, width, repeats, threads, density))
             print(_row_text(rows[-1]), flush=True)
         for float_model, twin in twin_pairs(models):
-            twins.append(_as_twin_pair(_subprocess("--pair", float_model, twin, height, width, repeats, threads, density)))
+            twins.append(_as_twin_pair(pair_in_subprocess(float_model, twin, height, width, repeats, threads, density)))
             print(_twin_text(twins[-1]), flush=True)
         for first, second in pairs:
-            timed_pairs.append(_subprocess("--pair", first, second, height, width, repeats, threads, density))
-            print(_pair_text(timed_pairs[-1]), flush=True)
+            timed_pairs.append(pair_in_subprocess(first, second, height, width, repeats, threads, density))
+            print(pair_text(timed_pairs[-1]), flush=True)
     return {"cpu": cpu_description(), "sgemm_gflops": round(sgemm_gflops(), 1), "threads": threads, "density": density,
             "repeats": repeats, "rows": rows, "int8_pairs": twins, "pairs": timed_pairs}
 
@@ -168,7 +174,7 @@ def _twin_text(pair: dict) -> str:
             f"(median of {pair['pairs']} pairs in turn; {pair['speedup_min']:.2f}-{pair['speedup_max']:.2f})")
 
 
-def _pair_text(pair: dict) -> str:
+def pair_text(pair: dict) -> str:
     return (f"{pair['first'] + ' / ' + pair['second']:24s} {pair['size']:>10s} {pair['ratio_median']:9.2f}x the time "
             f"(median of {pair['pairs']} pairs in turn; {pair['ratio_min']:.2f}-{pair['ratio_max']:.2f})")
 

@@ -382,16 +382,17 @@ def detector_probability(model: keras.Model):
 def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8,
           dead_zone: tuple[float, float] = DEAD_ZONE, both_polarities: bool = True, prior: float | None = PRIOR,
           prior_steps: int = PRIOR_STEPS, detector_blocks: int = 0, chroma: bool = False,
-          prior_ceiling: float | None = None) -> keras.Model:
+          prior_ceiling: float | None = None, detector_features: int = 16) -> keras.Model:
     """Median and detector, the blind pre-fill, `prefill-unet`'s U-Net, the soft switching output.
+    (`widths` and `detector_features` other than the shipped ones: shapes timed before any training,
+    scripts/blind_shapes_speed.py.)
 
     The U-Net's convs are built after the detector's but numbered as `prefill-unet`'s (the detector's
     have their own names), so `fit --init models/prefill-unet.onnx` maps them one to one."""
     image = keras.Input(shape=(None, None, 3), name="image")
     median = Median3(name="median")(image)
-    decision = _detector(image, median, both_polarities=both_polarities, prior=prior, prior_steps=prior_steps,
-                         prior_ceiling=prior_ceiling,
-                         blocks=detector_blocks, chroma=chroma)
+    decision = _detector(image, median, features=detector_features, both_polarities=both_polarities, prior=prior,
+                         prior_steps=prior_steps, prior_ceiling=prior_ceiling, blocks=detector_blocks, chroma=chroma)
     prefilled, context = BlindPrefill(dead_zone=dead_zone, name="prefill")([image, median, decision])
     residual = unet_residual(prefilled, context, widths, head)
     restored = SwitchingOutput(name="restored")([image, prefilled, residual])
