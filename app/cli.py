@@ -81,7 +81,7 @@ def _denoise(args: argparse.Namespace) -> int:
         print(f"error: {e.detail}", file=sys.stderr)
         return 2
     if not args.quiet:
-        print(f"model: {f'{AUTO}, starting with ' if auto else ''}{model.name} ({model.precision}, "
+        print(f"model: {f'{AUTO}, the default ' if auto else ''}{model.name} ({model.precision}, "
               f"{model.denoiser.provider})", file=sys.stderr)
     options = pipeline.DenoiseOptions(ensemble=args.ensemble, noise_map=args.noise_map)
 
@@ -89,7 +89,7 @@ def _denoise(args: argparse.Namespace) -> int:
         if auto:  # what the service's model=auto does; each file says which model made it
             chosen = pipeline.denoise_auto(data, registry, settings.max_pixels, options)
             if not args.quiet:
-                tqdm.write(f"{file}: {' then '.join(name for name, _ in chosen.runs)}", file=sys.stderr)
+                tqdm.write(f"{file}: {pipeline.runs_text(chosen)}", file=sys.stderr)
             return chosen.result.noise_map if options.noise_map else chosen.result.image
         result = pipeline.denoise(data, model.denoiser, settings.max_pixels, options)
         if suggestion := pipeline.model_to_try(result, model.name, registry.models):  # X-Try-Model's rule

@@ -97,6 +97,7 @@ class Denoiser:
         # A model trained on JPEG saves whose 8x8 grid starts at its input's corner (jpeg-unet): each
         # upload is padded so that its own grid does, whatever it was cropped or turned by (`_grid_padding`).
         self.jpeg_grid = int(metadata.get("jpeg_grid", 0))
+        self.architecture = metadata.get("architecture", "")  # what `model=auto` may know of it before a run
         self.provider = self.session.get_providers()[0]
         if not tile_size and cpu_tile_size and self.provider == "CPUExecutionProvider":
             tile_size = cpu_tile_size

@@ -152,3 +152,106 @@ def test_auto_checks_sends_what_a_user_would(astronaut):
     assert data[:4] == b"\x89PNG" and np.array_equal(sent, saved)
     data, sent = checks.upload(astronaut, NoiseSpec("random-valued", 0.2), None, "png", seed=3)
     assert np.array_equal(sent, add_noise(astronaut, NoiseSpec("random-valued", 0.2), seed=3))
+
+
+def _every_kind_of_upload(photo: np.ndarray) -> dict[str, np.ndarray]:
+    """The photo clean and with each kind of noise, colour and grey, 8 and 16 bit."""
+    grey = photo.mean(axis=2).astype(np.uint8)
+    out = {}
+    for label, spec in (("clean", NoiseSpec(density=0.0)), ("salt-pepper", NoiseSpec(density=0.3)),
+                        ("near-extreme", NoiseSpec("impulse-range", 0.3)), ("random", NoiseSpec("random-valued", 0.3)),
+                        ("saved", NoiseSpec(density=0.2, jpeg_quality=75))):
+        out[label] = add_noise(photo, spec, seed=1)
+        out[label + " grey"] = add_noise(grey, spec, seed=2)
+        if spec.jpeg_quality is None:
+            out[label + " 16-bit"] = add_noise(photo.astype(np.uint16) * 257, spec, seed=3)
+    return out
+
+
+@pytest.mark.parametrize("name", ["prefill-unet", "prefill-unet-int8"])
+@pytest.mark.parametrize("ensemble", [1, 8])
+def test_the_extremes_only_models_change_nothing_but_exact_extremes(client, astronaut, name, ensemble):
+    """What lets model=auto skip the default's run (app.pipeline.EXTREMES_ONLY): every value the shipped
+    default or its int8 twin changes was exactly 0 or the maximum, on every kind of noise. And they do
+    change values: the check is not met by a model that returns everything unchanged."""
+    loaded = client.app.state.services.registry.models[name]
+    assert loaded.denoiser.architecture in pipeline.EXTREMES_ONLY
+    for label, pixels in _every_kind_of_upload(astronaut[:64, :96]).items():
+        out = pipeline.denoise_image(DecodedImage(pixels), loaded.denoiser, pipeline.DenoiseOptions(ensemble=ensemble))
+        changed = out.image.pixels != pixels
+        top = np.iinfo(pixels.dtype).max
+        assert np.all((pixels[changed] == 0) | (pixels[changed] == top)), label
+        if label.startswith("salt-pepper"):
+            assert changed.mean() > 0.2, label
+        assert out.changed_fraction <= pipeline.extremes_fraction(pixels), label
+
+
+def test_other_models_are_not_taken_for_extremes_only(client):
+    models = client.app.state.services.registry.models
+    assert {name for name, loaded in models.items() if loaded.denoiser.architecture in pipeline.EXTREMES_ONLY} == {
+        "prefill-unet", "prefill-unet-int8"}
+
+
+def test_auto_returns_what_the_default_first_order_returns(client, astronaut, monkeypatch):
+    """Skipping the default's run changes which models run, never the result: each upload gives the same
+    bytes and the same model with the skip as with the default always run first (EXTREMES_ONLY emptied),
+    and the default runs where (and only where) auto needs it."""
+    from skimage import data as skdata
+
+    from app.imaging import encode
+
+    registry = client.app.state.services.registry
+    default = registry.get(None).name
+    photo = astronaut[:96, :128]
+    uploads = {label: encode(DecodedImage(pixels), "png")[0] for label, pixels in _every_kind_of_upload(photo).items()}
+    uploads["saved, a JPEG file"] = encode(DecodedImage(add_noise(photo, NoiseSpec(density=0.1), seed=4)), "jpeg", 90)[0]
+    uploads["clean whole astronaut, a JPEG file"] = encode(DecodedImage(skdata.astronaut()[::2, ::2].copy()), "jpeg", 90)[0]
+    skipped = set()
+    for label, data in uploads.items():
+        fast = pipeline.denoise_auto(data, registry, 10**7)
+        with monkeypatch.context() as m:
+            m.setattr(pipeline, "EXTREMES_ONLY", frozenset())
+            slow = pipeline.denoise_auto(data, registry, 10**7)
+        assert fast.model == slow.model, label
+        assert np.array_equal(fast.result.image.pixels, slow.result.image.pixels), label
+        assert fast.result.impulse_fraction == slow.result.impulse_fraction, label
+        assert fast.result.seconds == sum(seconds for _, seconds in fast.runs)  # X-Inference-Ms: every run's time
+        ran, ran_before = [n for n, _ in fast.runs], [n for n, _ in slow.runs]
+        if default in ran:  # the same runs, perhaps in the other order
+            assert sorted(ran) == sorted(ran_before), label
+        else:  # skipped: the suggested model alone, and its output returned
+            assert ran == [fast.model] and ran_before == [default, fast.model], label
+            skipped.add(label)
+    # where the default would leave the impulses alone (too few exact extremes), it did not run; it ran first on
+    # exact salt-and-pepper and clean crops (nothing to suggest), and on the whole astronaut (its clipped
+    # highlights are extremes enough that the default's run decides)
+    assert {"near-extreme", "random 16-bit", "random grey", "saved, a JPEG file"} <= skipped
+    assert not skipped & {"salt-pepper", "clean", "clean whole astronaut, a JPEG file"}
+
+
+def test_auto_runs_a_default_that_is_not_extremes_only_first(tmp_path, astronaut):
+    """Only a default known to change nothing but exact extremes may be skipped: with `blind-unet` as the
+    default (DENOISE_DEFAULT_MODEL), a JPEG file of salt-and-pepper, with few values at 0 or 255, goes to
+    the default first, which takes its impulses, so auto returns its output and runs nothing else."""
+    import io
+    import shutil
+
+    from PIL import Image
+
+    from app.imaging import encode
+    from app.registry import ModelRegistry
+    from app.settings import Settings
+    from tests.conftest import MODELS
+
+    for name in ("blind-unet", "jpeg-unet"):
+        for suffix in (".onnx", ".json"):
+            shutil.copy(MODELS / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    registry = ModelRegistry(Settings(models_dir=tmp_path, default_model="blind-unet", threads=2))
+    registry.load()
+    registry.warm_up()
+    noisy = add_noise(astronaut[:96, :128], NoiseSpec(density=0.1), seed=4)
+    data = encode(DecodedImage(noisy), "jpeg", 90)[0]
+    pixels = np.asarray(Image.open(io.BytesIO(data)))
+    assert pipeline.extremes_fraction(pixels) < pipeline.LEFT_ALONE_SHARE * impulse_fraction(pixels)  # few extremes
+    chosen = pipeline.denoise_auto(data, registry, 10**7)
+    assert [name for name, _ in chosen.runs] == ["blind-unet"] and chosen.model == "blind-unet"

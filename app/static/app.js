@@ -131,8 +131,9 @@ async function denoise() {
     const ensemble = response.headers.get("X-Ensemble") === "1" ? "" : ` x${response.headers.get("X-Ensemble")}`;
     const changed = 100 * Number(response.headers.get("X-Changed-Fraction"));
     const ran = response.headers.get("X-Models-Run");  // model=auto: every model it ran, in order
-    const used = response.headers.get("X-Model");  // with auto, the default's output is kept where the second barely changed it
-    const model = ran ? `auto: ${ran.split(", ").join(" then ")}${ran.endsWith(used) ? "" : `, output of ${used}`}` : used;
+    const used = response.headers.get("X-Model");  // with two runs, whose output it is (app.pipeline.runs_text)
+    const runs = ran ? ran.split(", ") : [];
+    const model = ran ? `auto: ${runs.join(" then ")}${runs.length > 1 ? `, output of ${used}` : ""}` : used;
     $("timing").textContent = `${model}${ensemble}: ${ms.toFixed(0)} ms on ${response.headers.get("X-Provider").replace("ExecutionProvider", "")}, changed ${changed.toFixed(1)}% of the values`;
     $("clean-score").textContent = state.noisy ? await scores(state.original, state.clean) : "";
     status(leftAloneHint(response) || "Done.");
