@@ -7,13 +7,16 @@ JPEG, a PNG otherwise, or a PNG of the saved pixels as the demo page's /corrupt 
   python scripts/auto_checks.py                                             # scikit-image's photos
 
 Each upload goes through `app.pipeline.denoise_auto` and `app.pipeline.denoise`, the service's own paths,
-with the shipped models (float, as the service runs them on a GPU; `--int8` for the CPU's twins).
+with the shipped models (float, as the service runs them on a GPU; `--int8` for the CPU's twins). Each is
+also sent to auto as it was before stop 35, the default always first (`default_first`): the same pixels
+come back (checked), and the table gives auto's model time over that order's, the median of the uploads.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +55,17 @@ def upload(pixels: np.ndarray, spec: NoiseSpec, quality: int | None, fmt: str, s
     return data, noisy
 
 
+@contextmanager
+def default_first():
+    """model=auto as it was before stop 35: the default always run first (no default is EXTREMES_ONLY)."""
+    kept = pipeline.EXTREMES_ONLY
+    pipeline.EXTREMES_ONLY = frozenset()
+    try:
+        yield
+    finally:
+        pipeline.EXTREMES_ONLY = kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a folder of colour photos (default: scikit-image's)")
@@ -68,30 +82,39 @@ def main() -> None:
     registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=args.int8))
     registry.load()
     registry.warm_up()
+    default = registry.get(None).name
     print(f"{len(photos)} photos from {args.data or 'scikit-image'}; mean PSNR (dB) against the clean photo "
           "(the clean JPEG: against the upload)\n")
-    print(f"| upload | auto | models auto ran (uploads) | second model against the upload (dB) | {' | '.join(NAMED)} |")
-    print(f"|---|---:|---|---|{'---:|' * len(NAMED)}")
+    print(f"| upload | auto | models auto ran (uploads) | auto's model time / the default first's (median) "
+          f"| suggested model against the upload (dB) | {' | '.join(NAMED)} |")
+    print(f"|---|---:|---|---:|---|{'---:|' * len(NAMED)}")
     for label, spec, quality, fmt in CASES:
         scores: dict[str, list[float]] = {name: [] for name in ("auto", *NAMED)}
         ran: Counter[str] = Counter()
-        moved: list[float] = []  # PSNR of the second model's output against the upload (KEEP_FIRST_DB)
+        moved: list[float] = []  # PSNR of the suggested model's output against the upload (KEEP_FIRST_DB)
+        times: list[float] = []  # auto's model time over the default-first order's, upload by upload
         for i, pixels in enumerate(photos):
             data, sent = upload(pixels, spec, quality, fmt, seed=i)
             reference = sent if spec.density == 0 and quality else pixels
             chosen = pipeline.denoise_auto(data, registry, MAX_PIXELS)
-            kept_first = len(chosen.runs) > 1 and chosen.model == chosen.runs[0][0]  # KEEP_FIRST_DB
-            ran[" then ".join(name for name, _ in chosen.runs) + (", the first's output" if kept_first else "")] += 1
+            with default_first():
+                before = pipeline.denoise_auto(data, registry, MAX_PIXELS)
+            assert np.array_equal(before.result.image.pixels, chosen.result.image.pixels)  # the same answer
+            times.append(chosen.result.seconds / before.result.seconds)
+            ran[pipeline.runs_text(chosen)] += 1
+            # the model auto ran besides the default (before it, after it, or alone)
+            suggested = next((name for name, _ in chosen.runs if name != default), None)
             scores["auto"].append(psnr(reference, chosen.result.image.pixels))
             for name in NAMED:
                 result = pipeline.denoise(data, registry.get(name).denoiser, MAX_PIXELS)
                 scores[name].append(psnr(reference, result.image.pixels))
-                if len(chosen.runs) > 1 and registry.get(name).name == chosen.runs[1][0]:
+                if registry.get(name).name == suggested:
                     moved.append(psnr(sent, result.image.pixels))
         means = " | ".join(f"{np.mean(scores[name]):.2f}" for name in NAMED)
         runs = ", ".join(f"{what} ({count})" for what, count in ran.most_common())
         span = f"{min(moved):.1f}-{max(moved):.1f}" if moved else ""
-        print(f"| {label} | **{np.mean(scores['auto']):.2f}** | {runs} | {span} | {means} |", flush=True)
+        print(f"| {label} | **{np.mean(scores['auto']):.2f}** | {runs} | {np.median(times):.2f} | {span} | {means} |",
+              flush=True)
 
 
 if __name__ == "__main__":
