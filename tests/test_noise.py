@@ -83,6 +83,58 @@ def test_impulse_fraction_estimates_every_kind(astronaut, spec, low, high):
     assert low <= estimate <= high, estimate
 
 
+def _road_by_sorting(values: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """ROAD as its definition says: all 8 differences, sorted, the 4 smallest summed (int64)."""
+    space = ((1, 1), (1, 1)) + ((0, 0),) * (values.ndim - 2)
+    padded = np.pad(values.astype(np.int64), space, mode="reflect")
+    skip = None if known is None else np.pad(known, space, mode="reflect")
+    h, w = values.shape[:2]
+    d = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                v = np.abs(padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] - values)
+                d.append(v if skip is None else np.where(skip[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w], 0, v))
+    return np.sort(np.stack(d), axis=0)[:4].sum(axis=0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("shape", [(1, 9), (5, 7), (23, 17, 3), (2, 40, 1)])
+def test_road_is_the_sum_of_the_four_smallest_differences(dtype, shape):
+    """`road` (int16 for 8-bit values, the half-sort network, every channel at once) gives exactly what
+    sorting all eight differences gives, with and without known impulses, at the largest differences too."""
+    from app.noise import road
+
+    rng = np.random.default_rng(sum(shape))
+    top = np.iinfo(dtype).max
+    values = rng.choice(np.array([0, 1, top - 1, top], dtype), shape) if shape == (5, 7) else \
+        rng.integers(0, top + 1, shape).astype(dtype)
+    known = rng.random(shape) < 0.3
+    for k in (None, known):
+        ours = road(values, k)
+        assert ours.dtype == np.int32 and np.array_equal(ours, _road_by_sorting(values, k))
+    if values.ndim == 3:  # each channel as if alone
+        assert np.array_equal(road(values, known)[..., 0], road(values[..., 0], known[..., 0]))
+
+
+@pytest.mark.parametrize("shape", [(97, 61, 3), (64, 50), (1, 300, 3)])
+def test_impulse_fraction_in_row_chunks_is_the_whole_image_s(astronaut, monkeypatch, shape):
+    """A small image is estimated in row chunks (CHUNK_VALUES), each with a row of context: the same
+    figure as ROAD over the whole image at once, whatever the chunk's height."""
+    from app import noise
+    from app.noise import NoiseSpec, add_noise, road
+
+    photo = astronaut[: shape[0], : shape[1]]
+    image = add_noise(photo if len(shape) == 3 else np.ascontiguousarray(photo[..., 1]),
+                      NoiseSpec("impulse-range", 0.2), seed=4)
+    exact = (image == 0) | (image == 255)
+    whole = np.count_nonzero(exact | (road(image, exact) > noise.ROAD_THRESHOLD)) / image.size
+    channels = image.size // (shape[0] * shape[1])
+    for rows in (1, 2, 7, shape[0]):
+        monkeypatch.setattr(noise, "CHUNK_VALUES", rows * shape[1] * channels)
+        assert impulse_fraction(image) == whole, rows
+
+
 def test_impulse_fraction_of_a_big_image_is_bounded_and_close(astronaut, monkeypatch):
     """Bands of a 7 MP photo: close to the whole image's figure, in bounded memory."""
     import tracemalloc

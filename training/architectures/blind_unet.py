@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from app.noise import SORT8
+from app.noise import sum_of_four_smallest
 from training.architectures import prefill_unet
 from training.architectures.ops import phase_dilated_conv2d
 from training.architectures.prefill_unet import PYRAMID_LEVELS, SwitchingOutput, _isolated, fill_features, unet_residual
@@ -140,9 +140,7 @@ def road(x, known):
     the classical detector of random-valued impulses uses, which |x - median| alone gives badly at edges."""
     d = [ops.abs(value - x) * (1.0 - impulse)
          for k, (value, impulse) in enumerate(zip(_windows(x), _windows(known))) if k != 4]
-    for i, j in SORT8:
-        d[i], d[j] = ops.minimum(d[i], d[j]), ops.maximum(d[i], d[j])
-    return d[0] + d[1] + d[2] + d[3]
+    return sum_of_four_smallest(d, ops.minimum, ops.maximum)
 
 
 class Median3(layers.Layer):
