@@ -272,7 +272,7 @@ def denoise_auto(data: bytes, registry: ModelRegistry, max_pixels: int, options:
     first run's output."""
     default = registry.get(None)
     image = decode_within(data, max_pixels, options, default.denoiser.pad_multiple)
-    estimate = impulse_fraction(image.pixels)  # once: 30-50 ms on the CPU whatever the size (ESTIMATE_PIXELS)
+    estimate = impulse_fraction(image.pixels)  # once for both runs (about 10 ms: app.noise.CHUNK_VALUES)
     runs: list[tuple[str, float]] = []
 
     def run(loaded: LoadedModel) -> Denoised:
