@@ -45,8 +45,9 @@ async function loadModels() {
       option.selected = model.name === body.default;
       $("model").add(option);
     }
-    // Not a model: the service runs the default, then the model X-Try-Model would name (app.pipeline.denoise_auto).
-    $("model").add(new Option("auto: the default, then the model for what it left", "auto"));
+    // Not a model: the default's output, or that of the model X-Try-Model would name where the default leaves
+    // the impulses alone (app.pipeline.denoise_auto; the default is not run where it cannot take them).
+    $("model").add(new Option("auto: the default, or the model for what it would leave", "auto"));
   } catch (error) {
     showError(`Could not list the models: ${error.message}`);
   }
