@@ -93,9 +93,9 @@ def _denoise(args: argparse.Namespace) -> int:
             return chosen.result.noise_map if options.noise_map else chosen.result.image
         result = pipeline.denoise(data, model.denoiser, settings.max_pixels, options)
         if suggestion := pipeline.model_to_try(result, model.name, registry.models):  # X-Try-Model's rule
-            tqdm.write(f"note: {file}: {model.name} changed {result.changed_fraction:.1%} of the values, but about "
-                       f"{result.impulse_fraction:.0%} look like impulses: it left most of them alone. For noise saved "
-                       f"as JPEG or impulses that are not exactly 0/255, try --model {suggestion}", file=sys.stderr)
+            tqdm.write(f"note: {file}: {model.name} changed {result.changed_fraction:.1%} of the values, and about "
+                       f"{result.impulse_fraction:.0%} look like impulses. For noise saved as JPEG or impulses that "
+                       f"are not exactly 0/255, try --model {suggestion}", file=sys.stderr)
         return result.noise_map if options.noise_map else result.image
 
     return _process(args, work)

@@ -80,6 +80,9 @@ class Denoised:
     # The upload is not a JPEG file, but its pixels were saved as JPEG (`app.jpeg_grid`): looked at only for
     # a colour upload whose impulses the model left alone, where `model_to_try` reads it.
     jpeg_pixels: bool = False
+    # The model changes nothing but exact 0/max values (EXTREMES_ONLY): what it changed in a JPEG file says
+    # nothing of what it restored (`left_impulses_alone`).
+    extremes_only: bool = False
 
     @property
     def pixels(self) -> int:
@@ -88,9 +91,19 @@ class Denoised:
     @property
     def left_impulses_alone(self) -> bool:
         """The upload looks impulse-noisy, but the model changed under half of what the estimate calls
-        impulses: a hint (the estimate reads text, grass and clipped highlights as impulses), not a verdict."""
-        return (self.impulse_fraction >= LEFT_ALONE_MIN_IMPULSES
-                and self.changed_fraction < LEFT_ALONE_SHARE * self.impulse_fraction)
+        impulses: a hint (the estimate reads text, grass and clipped highlights as impulses), not a verdict.
+
+        Or it is a JPEG file and the model changes only exact 0/max values: the file was saved after its
+        noise, so each impulse's neighbours moved too, and the impulses that stayed exact are all such a
+        model restores. On grey photos many do stay exact: salt-and-pepper 0.3 saved as JPEG 90 or 75
+        had the default change 16-17% of the values against an estimate of 30-36%, just over half, so
+        the rule above stayed silent on 6 of 8 BSD68 photos, where `blind-unet` scores 30.20 dB to the
+        default's 13.72 (docs/eval/BSD68-sp-jpeg90; stop 35, docs/model-design.md)."""
+        if self.impulse_fraction < LEFT_ALONE_MIN_IMPULSES:
+            return False
+        if self.extremes_only and self.image.source_format in SAVED_FORMATS:
+            return True
+        return self.changed_fraction < LEFT_ALONE_SHARE * self.impulse_fraction
 
 
 def model_to_try(result: Denoised, used: str, available: Collection[str]) -> str | None:
@@ -184,7 +197,8 @@ def denoise_image(image: DecodedImage, denoiser: Denoiser, options: DenoiseOptio
     noise_map = None if found is None else DecodedImage(found, source_format=image.source_format)
     if estimate is None:
         estimate = impulse_fraction(image.pixels)
-    result = Denoised(restored.image, restored.seconds, estimate, count / max(image.pixels.size, 1), noise_map)
+    result = Denoised(restored.image, restored.seconds, estimate, count / max(image.pixels.size, 1), noise_map,
+                      extremes_only=denoiser.architecture in EXTREMES_ONLY)
     if result.left_impulses_alone and _looks_for_jpeg_pixels(image):
         result.jpeg_pixels = saved_as_jpeg(image.pixels)  # 0.05 s for 24 MP (scripts/jpeg_grid_checks.py --time)
     return result
@@ -200,14 +214,15 @@ def denoise_image(image: DecodedImage, denoiser: Denoiser, options: DenoiseOptio
 # output keeps every other value bit for bit: tests/test_pipeline.py checks the shipped default and its
 # int8 twin on every kind of noise). So when under LEFT_ALONE_SHARE of the estimated impulses are at the
 # extremes, the default would change less than that share, and auto runs the named model first, alone;
-# the default runs only if auto needs its output (KEEP_FIRST_DB below). The result is the one the
+# the same for a JPEG file with at least LEFT_ALONE_MIN_IMPULSES (`Denoised.left_impulses_alone`). The
+# default runs only if auto needs its output (KEEP_FIRST_DB below). The result is the one the
 # default-first order returns, byte for byte. The saving is the default's whole run. `python
 # scripts/auto_checks.py --data ../shared/data/CBSD68 --limit 10` (float models): the default is not run
-# for 47 of its 50 real-world uploads (the others hold large clipped regions, or an estimate under 5%), and
-# auto's model time is 0.45x the default-first order's on salt-and-pepper saved as JPEG, 0.67x on
-# random-valued and near-extreme impulses (medians); the same outputs, and the same 1.00x on exact
-# salt-and-pepper and clean photos, where both orders run the same models (on 2 of 10 clean photos the
-# suggested model now runs first, then the default, whose output is kept).
+# for 47 of its 50 colour real-world uploads (the others hold large clipped regions, or an estimate under
+# 5%), nor for the 30 grey JPEG files of salt-and-pepper; auto's model time is 0.45x the default-first
+# order's on colour salt-and-pepper saved as JPEG, 0.65-0.69x where blind-unet runs alone (medians); the
+# same outputs, and 0.98-1.03x on exact salt-and-pepper and clean photos, where both orders run the same
+# models (on some clean photos the suggested model now runs first, then the default, whose output is kept).
 EXTREMES_ONLY = frozenset({"prefill-unet"})
 
 
@@ -225,11 +240,12 @@ def extremes_fraction(pixels: np.ndarray) -> float:
 def _named_before_the_default(image: DecodedImage, estimate: float, default: Denoiser, used: str,
                               available: Collection[str]) -> str | None:
     """The model `model_to_try` would name after the default's run, when that is certain without the run:
-    an EXTREMES_ONLY default on an upload (`estimate`: its `impulse_fraction`) with too few extreme values
-    for the default to take its impulses."""
-    if default.architecture not in EXTREMES_ONLY:
+    an EXTREMES_ONLY default on an upload (`estimate`: its `impulse_fraction`) that is a JPEG file
+    (`Denoised.left_impulses_alone`), or with too few extreme values for the default to take its impulses."""
+    if default.architecture not in EXTREMES_ONLY or estimate < LEFT_ALONE_MIN_IMPULSES:
         return None
-    if estimate < LEFT_ALONE_MIN_IMPULSES or extremes_fraction(image.pixels) >= LEFT_ALONE_SHARE * estimate:
+    jpeg_file = image.source_format in SAVED_FORMATS
+    if not jpeg_file and extremes_fraction(image.pixels) >= LEFT_ALONE_SHARE * estimate:
         return None
     jpeg_pixels = _looks_for_jpeg_pixels(image) and saved_as_jpeg(image.pixels)
     return model_for_impulses(image, jpeg_pixels, used, available)

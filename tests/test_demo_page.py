@@ -194,4 +194,7 @@ def test_auto_says_when_it_kept_the_default_s_output(server, page, tmp_path):
     page.set_input_files("#file", str(photo))
     page.select_option("#model", "auto")
     page.click("#denoise")
-    expect(page.locator("#timing")).to_contain_text("then jpeg-unet, output of prefill-unet", timeout=60_000)
+    # a JPEG file with 13% estimated impulses: the default's run cannot change the choice, so jpeg-unet runs
+    # first; it barely changed the photo, so the default runs too and its output is shown
+    expect(page.locator("#timing")).to_contain_text("auto: jpeg-unet then prefill-unet", timeout=60_000)
+    expect(page.locator("#timing")).to_contain_text(", output of prefill-unet")  # its int8 twin on the CPU

@@ -139,6 +139,42 @@ def test_a_jpeg_upload_is_pointed_to_the_model_for_saved_photos(source_format, u
     assert pipeline.model_to_try(result, used, served) == expected
 
 
+@pytest.mark.parametrize(("source_format", "extremes_only", "impulses", "expected"), [
+    ("JPEG", True, 0.30, "blind-unet"),  # a JPEG file: what an exact-only model changed does not count
+    ("MPO", True, 0.30, "blind-unet"),
+    ("JPEG", True, 0.0499, None),  # still not below 5% estimated
+    ("PNG", True, 0.30, None),  # not a file saved after its noise: the changed share decides
+    ("JPEG", False, 0.30, None),  # a model that restores more than exact values: the changed share decides
+])
+def test_a_grey_jpeg_file_is_left_alone_by_a_model_that_changes_only_extremes(source_format, extremes_only,
+                                                                              impulses, expected):
+    """Over half of the estimate changed (16% of 30%), as the default does on a grey JPEG file of dense
+    salt-and-pepper whose impulses partly stayed exact."""
+    image = DecodedImage(np.zeros((4, 4), np.uint8), source_format=source_format)
+    result = pipeline.Denoised(image=image, seconds=0.0, impulse_fraction=impulses, changed_fraction=0.16 * impulses / 0.3,
+                               extremes_only=extremes_only)
+    used = "prefill-unet" if extremes_only else "jpeg-unet"
+    assert pipeline.model_to_try(result, used, {"prefill-unet", "blind-unet", "jpeg-unet"}) == expected
+
+
+def test_auto_and_the_hint_on_a_grey_jpeg_file_of_dense_salt_and_pepper(client, camera):
+    """The default changes about half of what the estimate calls impulses in a grey JPEG file of
+    salt-and-pepper 0.3 (many impulses stay exact in grey), but restores none of the JPEG's damage around
+    them: the hint names blind-unet, and auto runs blind-unet alone and returns its output."""
+    from app.imaging import encode
+
+    data = encode(DecodedImage(add_noise(camera, NoiseSpec(density=0.3), seed=2)), "jpeg", 90)[0]
+    registry = client.app.state.services.registry
+    default = registry.get(None)
+    plain = pipeline.denoise(data, default.denoiser, 10**7)
+    assert plain.changed_fraction >= pipeline.LEFT_ALONE_SHARE * plain.impulse_fraction  # the old rule: silent
+    assert pipeline.model_to_try(plain, default.name, registry.models) == "blind-unet"
+    chosen = pipeline.denoise_auto(data, registry, 10**7)
+    blind = pipeline.denoise(data, registry.get("blind-unet").denoiser, 10**7)
+    assert [name for name, _ in chosen.runs] == ["blind-unet"] and chosen.model == "blind-unet"
+    assert np.array_equal(chosen.result.image.pixels, blind.image.pixels)
+
+
 def test_auto_checks_sends_what_a_user_would(astronaut):
     """scripts/auto_checks.py: a JPEG file whose pixels are the noise module's own save (add_noise with
     jpeg_quality), or a PNG of those pixels; never-saved noise as a PNG."""
@@ -194,8 +230,8 @@ def test_other_models_are_not_taken_for_extremes_only(client):
 
 def test_auto_returns_what_the_default_first_order_returns(client, astronaut, monkeypatch):
     """Skipping the default's run changes which models run, never the result: each upload gives the same
-    bytes and the same model with the skip as with the default always run first (EXTREMES_ONLY emptied),
-    and the default runs where (and only where) auto needs it."""
+    bytes and the same model with the skip as with the default always run first (the skip turned off, the
+    rule for choosing as it is), and the default runs where (and only where) auto needs it."""
     from skimage import data as skdata
 
     from app.imaging import encode
@@ -206,11 +242,13 @@ def test_auto_returns_what_the_default_first_order_returns(client, astronaut, mo
     uploads = {label: encode(DecodedImage(pixels), "png")[0] for label, pixels in _every_kind_of_upload(photo).items()}
     uploads["saved, a JPEG file"] = encode(DecodedImage(add_noise(photo, NoiseSpec(density=0.1), seed=4)), "jpeg", 90)[0]
     uploads["clean whole astronaut, a JPEG file"] = encode(DecodedImage(skdata.astronaut()[::2, ::2].copy()), "jpeg", 90)[0]
+    grey = np.ascontiguousarray(photo[..., 1])
+    uploads["grey dense, a JPEG file"] = encode(DecodedImage(add_noise(grey, NoiseSpec(density=0.3), seed=4)), "jpeg", 90)[0]
     skipped = set()
     for label, data in uploads.items():
         fast = pipeline.denoise_auto(data, registry, 10**7)
         with monkeypatch.context() as m:
-            m.setattr(pipeline, "EXTREMES_ONLY", frozenset())
+            m.setattr(pipeline, "_named_before_the_default", lambda *args: None)
             slow = pipeline.denoise_auto(data, registry, 10**7)
         assert fast.model == slow.model, label
         assert np.array_equal(fast.result.image.pixels, slow.result.image.pixels), label
@@ -225,7 +263,7 @@ def test_auto_returns_what_the_default_first_order_returns(client, astronaut, mo
     # where the default would leave the impulses alone (too few exact extremes), it did not run; it ran first on
     # exact salt-and-pepper and clean crops (nothing to suggest), and on the whole astronaut (its clipped
     # highlights are extremes enough that the default's run decides)
-    assert {"near-extreme", "random 16-bit", "random grey", "saved, a JPEG file"} <= skipped
+    assert {"near-extreme", "random 16-bit", "random grey", "saved, a JPEG file", "grey dense, a JPEG file"} <= skipped
     assert not skipped & {"salt-pepper", "clean", "clean whole astronaut, a JPEG file"}
 
 

@@ -146,15 +146,15 @@ async function denoise() {
   }
 }
 
-// X-Try-Model: the model left most of what the upload's estimate calls impulses alone, and the service has
-// one for them (the switching default on noise saved as JPEG or impulses of other values; app.pipeline).
+// X-Try-Model: the model left most of what the upload's estimate calls impulses alone (or could not restore
+// them: a JPEG file and the switching default), and the service has one for them (app.pipeline).
 function leftAloneHint(response) {
   const suggestion = response.headers.get("X-Try-Model");
   if (!suggestion) return "";
   const percent = (name) => `${(100 * Number(response.headers.get(name))).toFixed(1)}%`;
-  return `${response.headers.get("X-Model")} changed ${percent("X-Changed-Fraction")} of the values, but about ` +
-    `${percent("X-Impulse-Fraction")} look like impulses: it left most of them alone. If this photo's noise was ` +
-    `saved as JPEG, or its impulses are not exactly 0/255, choose ${suggestion}.`;
+  return `${response.headers.get("X-Model")} changed ${percent("X-Changed-Fraction")} of the values, and about ` +
+    `${percent("X-Impulse-Fraction")} look like impulses. If this photo's noise was saved as JPEG, or its ` +
+    `impulses are not exactly 0/255, choose ${suggestion}.`;
 }
 
 function syncSwipe() {
