@@ -29,7 +29,8 @@ from app.quality import psnr
 from app.registry import ModelRegistry
 from app.settings import MAX_PIXELS, REPO_MODELS, Settings
 
-# (label, noise before any save, JPEG quality of the save or None, the upload's format)
+# (label, noise before any save, JPEG quality of the save or None, the upload's format); a label that starts
+# with "grey:" is sent as the grey photo (Pillow's "L" of the colour one, as BSD68 is CBSD68's)
 CASES = (
     ("salt-and-pepper 0.3, PNG", NoiseSpec(density=0.3), None, "png"),
     ("salt-and-pepper 0.1 then JPEG 90, a JPEG file", NoiseSpec(density=0.1), 90, "jpeg"),
@@ -39,6 +40,12 @@ CASES = (
     ("near-extreme 0.3, PNG", NoiseSpec("impulse-range", 0.3), None, "png"),
     ("clean, PNG", NoiseSpec(density=0.0), None, "png"),
     ("clean JPEG 90, a JPEG file (against itself)", NoiseSpec(density=0.0), 90, "jpeg"),
+    ("grey: salt-and-pepper 0.1 then JPEG 90, a JPEG file", NoiseSpec(density=0.1), 90, "jpeg"),
+    ("grey: salt-and-pepper 0.3 then JPEG 90, a JPEG file", NoiseSpec(density=0.3), 90, "jpeg"),
+    ("grey: salt-and-pepper 0.3 then JPEG 75, a JPEG file", NoiseSpec(density=0.3), 75, "jpeg"),
+    ("grey: salt-and-pepper 0.3, PNG", NoiseSpec(density=0.3), None, "png"),
+    ("grey: random-valued 0.2, PNG", NoiseSpec("random-valued", 0.2), None, "png"),
+    ("grey: clean JPEG 90, a JPEG file (against itself)", NoiseSpec(density=0.0), 90, "jpeg"),
 )
 NAMED = ("prefill-unet", "blind-unet", "jpeg-unet")
 
@@ -57,13 +64,13 @@ def upload(pixels: np.ndarray, spec: NoiseSpec, quality: int | None, fmt: str, s
 
 @contextmanager
 def default_first():
-    """model=auto as it was before stop 35: the default always run first (no default is EXTREMES_ONLY)."""
-    kept = pipeline.EXTREMES_ONLY
-    pipeline.EXTREMES_ONLY = frozenset()
+    """model=auto with the default always run first, as before stop 35 (its rule for choosing unchanged)."""
+    kept = pipeline._named_before_the_default
+    pipeline._named_before_the_default = lambda *args: None
     try:
         yield
     finally:
-        pipeline.EXTREMES_ONLY = kept
+        pipeline._named_before_the_default = kept
 
 
 def main() -> None:
@@ -79,6 +86,7 @@ def main() -> None:
     else:
         files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))[: args.limit]
         photos = [np.asarray(Image.open(p).convert("RGB")) for p in files]
+    greys = [np.asarray(Image.fromarray(photo).convert("L")) for photo in photos]
     registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=args.int8))
     registry.load()
     registry.warm_up()
@@ -93,7 +101,7 @@ def main() -> None:
         ran: Counter[str] = Counter()
         moved: list[float] = []  # PSNR of the suggested model's output against the upload (KEEP_FIRST_DB)
         times: list[float] = []  # auto's model time over the default-first order's, upload by upload
-        for i, pixels in enumerate(photos):
+        for i, pixels in enumerate(greys if label.startswith("grey:") else photos):
             data, sent = upload(pixels, spec, quality, fmt, seed=i)
             reference = sent if spec.density == 0 and quality else pixels
             chosen = pipeline.denoise_auto(data, registry, MAX_PIXELS)
