@@ -14,6 +14,7 @@ the same output, per channel or per pixel, grey or colour, 8 or 16 bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,7 +207,7 @@ def road(values: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
 SORT4 = ((0, 1), (2, 3), (0, 2), (1, 3), (1, 2))
 
 
-def sum_of_four_smallest(d: list, minimum, maximum):
+def sum_of_four_smallest(d: list, minimum: Callable, maximum: Callable):
     """The sum of the 4 smallest of 8 same-shaped arrays, value by value, with min/max only: ROAD's
     selection, shared by `road` (NumPy) and the blind model's graph (`training.architectures.blind_unet.road`,
     keras.ops, exported as ONNX Min/Max). Element-wise on whole arrays: np.partition along a last axis of 8
