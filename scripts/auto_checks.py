@@ -8,8 +8,9 @@ JPEG, a PNG otherwise, or a PNG of the saved pixels as the demo page's /corrupt 
 
 Each upload goes through `app.pipeline.denoise_auto` and `app.pipeline.denoise`, the service's own paths,
 with the shipped models (float, as the service runs them on a GPU; `--int8` for the CPU's twins). Each is
-also sent to auto as it was before stop 35, the default always first (`default_first`): the same pixels
-come back (checked), and the table gives auto's model time over that order's, the median of the uploads.
+also sent to auto with the default always run first, as auto ran before stop 35 (`default_first`; the
+rule for choosing as it is now): the same pixels come back (checked), and the table gives auto's model
+time over that order's, the median of the uploads. The colour photos are also sent grey ("grey:" rows).
 """
 
 from __future__ import annotations
