@@ -218,8 +218,8 @@ def denoise_image(image: DecodedImage, denoiser: Denoiser, options: DenoiseOptio
 # default runs only if auto needs its output (KEEP_FIRST_DB below). The result is the one the
 # default-first order returns, byte for byte. The saving is the default's whole run. `python
 # scripts/auto_checks.py --data ../shared/data/CBSD68 --limit 10` (float models): the default is not run
-# for 47 of its 50 colour real-world uploads (the others hold large clipped regions, or an estimate under
-# 5%), nor for the 30 grey JPEG files of salt-and-pepper; auto's model time is 0.45x the default-first
+# for 48 of its 50 colour real-world uploads (the other two: a PNG of saved pixels with large clipped
+# regions, and an estimate under 5%), nor for the 30 grey JPEG files of salt-and-pepper; auto's model time is 0.45x the default-first
 # order's on colour salt-and-pepper saved as JPEG, 0.65-0.69x where blind-unet runs alone (medians); the
 # same outputs, and 0.98-1.03x on exact salt-and-pepper and clean photos, where both orders run the same
 # models (on some clean photos the suggested model now runs first, then the default, whose output is kept).
