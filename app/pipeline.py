@@ -95,10 +95,11 @@ class Denoised:
 
         Or it is a JPEG file and the model changes only exact 0/max values: the file was saved after its
         noise, so each impulse's neighbours moved too, and the impulses that stayed exact are all such a
-        model restores. On grey photos many do stay exact: salt-and-pepper 0.3 saved as JPEG 90 or 75
-        had the default change 16-17% of the values against an estimate of 30-36%, just over half, so
-        the rule above stayed silent on 6 of 8 BSD68 photos, where `blind-unet` scores 30.20 dB to the
-        default's 13.72 (docs/eval/BSD68-sp-jpeg90; stop 35, docs/model-design.md)."""
+        model restores. On grey photos many do stay exact, and the default changed just over half of the
+        estimate: before this rule, auto returned its output for 8 of 10 grey uploads of salt-and-pepper
+        0.3 saved as JPEG 90 (and 75) in `python scripts/auto_checks.py --data ../shared/data/CBSD68
+        --limit 10`, where `blind-unet` scores 30.20 dB to the default's 13.72 on BSD68
+        (docs/eval/BSD68-sp-jpeg90; stop 35, docs/model-design.md)."""
         if self.impulse_fraction < LEFT_ALONE_MIN_IMPULSES:
             return False
         if self.extremes_only and self.image.source_format in SAVED_FORMATS:
