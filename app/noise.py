@@ -240,7 +240,27 @@ BAND_ROWS = 8
 CHUNK_VALUES = 1 << 16
 
 
+@dataclass(frozen=True)
+class ImpulseEstimate:
+    """`impulse_estimate`'s answer: the share of values that look like impulses, and among them the share
+    at 0 or the maximum (counted on the same rows)."""
+
+    fraction: float
+    at_extremes: float
+
+    @property
+    def elsewhere(self) -> float:
+        """The share that look like impulses and are not at 0 or the maximum: what a model that changes
+        only exact extremes (`app.pipeline.EXTREMES_ONLY`) cannot take."""
+        return self.fraction - self.at_extremes
+
+
 def impulse_fraction(image: np.ndarray) -> float:
+    """`impulse_estimate(image).fraction`: the X-Impulse-Fraction header."""
+    return impulse_estimate(image).fraction
+
+
+def impulse_estimate(image: np.ndarray) -> ImpulseEstimate:
     """An estimate of the share of values that are impulses, for every kind of impulse noise: values at
     0 or the maximum, or whose ROAD (with exact extremes as known impulses) exceeds ROAD_THRESHOLD.
 
@@ -252,7 +272,7 @@ def impulse_fraction(image: np.ndarray) -> float:
     high (the whole astronaut, clean: 0.13), and dense noise hides impulses among impulses.
     """
     if image.size == 0:
-        return 0.0
+        return ImpulseEstimate(0.0, 0.0)
     h, w = image.shape[:2]
     if h * w > ESTIMATE_PIXELS:  # evenly spaced bands: bounded time and memory
         rows = min(BAND_ROWS, h)
@@ -262,13 +282,14 @@ def impulse_fraction(image: np.ndarray) -> float:
         starts = range(0, h, rows)
     top = int(np.iinfo(image.dtype).max)
     threshold = ROAD_THRESHOLD * (top // 255)
-    hits = total = 0
+    hits = extremes = total = 0
     for y in starts:
         end = min(h, y + rows)
         lo, hi = max(0, y - 1), min(h, end + 1)  # one row of context each side, not counted
         band = image[lo:hi]
-        hit = (band == 0) | (band == top)
-        hit |= road(band, hit) > threshold
+        extreme = (band == 0) | (band == top)
+        hit = extreme | (road(band, extreme) > threshold)
         inner = hit[y - lo : end - lo]
         hits, total = hits + int(np.count_nonzero(inner)), total + inner.size
-    return hits / total
+        extremes += int(np.count_nonzero(extreme[y - lo : end - lo]))
+    return ImpulseEstimate(hits / total, extremes / total)

@@ -18,6 +18,7 @@ Speed, the last target, is `python -m training bench --models prefill-unet <cand
   python scripts/blind_targets.py --model models/jpeg-unet.onnx --sets CBSD68 BSD68 --saved-only --in-place
   python scripts/blind_targets.py --model models/blind-unet.onnx --saved-model models/jpeg-unet.onnx \
       --sets CBSD68 BSD68 --report   # the pair: jpeg-unet's rows on the colour tables saved as JPEG, blind-unet's elsewhere
+  python scripts/blind_targets.py --auto --sets CBSD68 BSD68 --in-place   # model=auto, upload by upload (~30 min)
 With `--in-place` the rows go into the committed tables themselves (each `evaluate --merge`, recorded in
 the table's summary.json and README as `added_by`), and into the tables no target reads (UNCHECKED),
 with `--card` where the table's own command has it (the model's card then holds its scores): for a
@@ -33,6 +34,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from app.registry import AUTO
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "docs" / "eval"
@@ -67,9 +70,10 @@ def is_saved_colour(table: str) -> bool:
     return is_saved(table) and table.partition("-")[0] in COLOUR_SETS
 
 
-def merge_command(table: Path, model: Path, out: Path, data: str, card: bool = False) -> list[str]:
+def merge_command(table: Path, model: Path | None, out: Path, data: str, card: bool = False) -> list[str]:
     """The table's recorded command with the candidate merged in (no --x8: nothing else re-run; --card
-    only with `card`, for a shipped model, where the table's own command writes cards)."""
+    only with `card`, for a shipped model, where the table's own command writes cards); `model` None:
+    `model=auto` over the shipped models (`evaluate --auto`)."""
     words = shlex.split(json.loads((table / "summary.json").read_text())["command"])[1:]  # drop "python"
     kept, skip = [], False
     for word in words:
@@ -79,7 +83,8 @@ def merge_command(table: Path, model: Path, out: Path, data: str, card: bool = F
         if not skip:
             kept.append(word.replace("../shared/data", data))
     card_flag = ["--card"] if card and "--card" in words else []
-    return [sys.executable, *kept, "--models", str(model), "--merge", "--out", str(out), *card_flag]
+    chosen = ["--models", "--auto"] if model is None else ["--models", str(model)]
+    return [sys.executable, *kept, *chosen, "--merge", "--out", str(out), *card_flag]
 
 
 def checks(summary: dict, kind: str, table: str, name: str) -> list[tuple[str, float, float]]:
@@ -116,7 +121,10 @@ def card_from_tables(model: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="the candidate .onnx, its card beside it")
+    chosen = parser.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--model", help="the candidate .onnx, its card beside it")
+    chosen.add_argument("--auto", action="store_true", help="model=auto over the shipped models, as the service runs "
+                        "it (the row 'auto', `evaluate --auto`): what a user who sends model=auto gets")
     parser.add_argument("--sets", nargs="+", default=["CBSD68"], choices=sorted(MARGIN))
     parser.add_argument("--data", default="../shared/data", help="where the test sets are")
     parser.add_argument("--work", help="copies of the tables, with the candidate's rows (default /tmp/blind-targets); "
@@ -137,8 +145,10 @@ def main() -> None:
     if args.card_from_tables:
         card_from_tables(Path(args.model))
         return
+    if args.auto and (args.card_from_tables or args.saved_only or args.saved_model):
+        parser.error("--auto is scored on every table, and has no card")
     if args.report:
-        name = Path(args.model).stem
+        name = AUTO if args.auto else Path(args.model).stem
         saved = Path(args.saved_model).stem if args.saved_model else name
         ours = Path(args.work) if args.work else EVAL
         rows = [row for table, kind in tables(args.sets, args.saved_only)
@@ -148,9 +158,10 @@ def main() -> None:
         report(rows, name if saved == name else f"{name}, {saved} on the colour {' / '.join(SAVED)}", ours)
         return
 
-    model = Path(args.model).resolve()
+    model = None if args.auto else Path(args.model).resolve()
+    name = AUTO if model is None else model.stem
     work = EVAL if args.in_place else Path(args.work or "/tmp/blind-targets")
-    if args.in_place:  # the recorded command names the model as the repo has it, not this machine's path
+    if args.in_place and model is not None:  # the recorded command names the model as the repo has it
         model = model.relative_to(ROOT)
     rows = []
     for table, kind in tables(args.sets, args.saved_only):
@@ -159,13 +170,14 @@ def main() -> None:
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(EVAL / table, copy)
         subprocess.run(merge_command(EVAL / table, model, copy.relative_to(ROOT) if args.in_place else copy, args.data,
-                                     card=args.in_place), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        rows += checks(json.loads((copy / "summary.json").read_text())["summary"], kind, table, model.stem)
-    if args.in_place and not args.saved_only:
+                                     card=args.in_place and model is not None), cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        rows += checks(json.loads((copy / "summary.json").read_text())["summary"], kind, table, name)
+    if args.in_place and not args.saved_only and model is not None:
         for table in UNCHECKED:
             subprocess.run(merge_command(EVAL / table, model, (EVAL / table).relative_to(ROOT), args.data, card=True),
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    report(rows, model.stem, work)
+    report(rows, name, work)
 
 
 def report(rows: list[tuple[str, float, float]], name: str, where: Path) -> None:

@@ -150,3 +150,21 @@ def test_the_pair_report_of_a_candidate_scored_earlier(capsys, monkeypatch, tmp_
     assert cells["CBSD68-random-valued per-channel 0.1"] == f"{committed('CBSD68-random-valued', 'blind-unet', 'per-channel') + 0.5:.2f}"
     assert cells["CBSD68-sp-jpeg90 per-channel 0.1"] == f"{committed('CBSD68-sp-jpeg90', 'jpeg-unet', 'per-channel'):.2f}"
     assert f"tables with the model's rows in {tmp_path}" in out
+
+
+def test_auto_is_merged_and_scored_as_its_own_row(capsys, monkeypatch):
+    """`--auto`: model=auto's rows (`evaluate --auto`, no model file, no card), and the report reads them."""
+    import json
+    import sys
+
+    bt = _script()
+    command = bt.merge_command(bt.EVAL / "CBSD68", None, Path("/out"), "/data", card=False)
+    assert command[-5:] == ["--models", "--auto", "--merge", "--out", "/out"]
+    monkeypatch.setattr(sys, "argv", ["blind_targets.py", "--auto", "--sets", "CBSD68", "BSD68", "--report"])
+    bt.main()
+    out = capsys.readouterr().out
+    committed = json.loads((bt.EVAL / "CBSD68" / "summary.json").read_text())["summary"]
+    row = next(line for line in out.splitlines() if line.startswith("| CBSD68 per-channel 0.1 |"))
+    assert out.startswith("| auto: cell |") and float(row.split("|")[2]) == round(
+        committed["per-channel"]["auto"]["0.1"]["psnr"], 2)
+    assert " of 48 cells met" in out

@@ -164,3 +164,28 @@ def test_a_classical_anchor_merges_among_the_classical_rows_and_runs_on_colour_p
     assert {(r.method, r.psnr) for r in merged} == expected  # the anchor's rows as a full run scores them
     best = json.loads((out / "summary.json").read_text())["summary"]["per-channel"][BEST_PER_IMAGE]["0.2"]["psnr"]
     assert best >= max(r.psnr for r in merged if r.method == anchor) - 1e-3
+
+
+def test_auto_is_scored_on_the_upload_a_user_would_send(tmp_path, camera, monkeypatch):
+    """`evaluate --auto` scores model=auto as the service runs it, on the file a user would send: a JPEG file
+    where the table's noise was saved as JPEG (auto reads the format: for a JPEG file the default, which
+    restores only the impulses that stayed exact, is judged to have left them alone), a PNG otherwise. A grey
+    JPEG file of dense salt-and-pepper goes to blind-unet, and the "auto" row is then that model's row."""
+    from app import pipeline
+    from training.evaluate import NoiseKind
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    Image.fromarray(camera).save(data / "a.png")
+    sent = []
+    choose = pipeline.denoise_auto_image
+    monkeypatch.setattr(pipeline, "denoise_auto_image", lambda image, *args: sent.append(image.source_format) or
+                        choose(image, *args))
+    models = [MODELS / f"{name}.onnx" for name in ("prefill-unet", "blind-unet")]
+    rows = evaluate(data, (0.3,), models, methods=[], threads=2, progress=False, kind=NoiseKind(jpeg_quality=90),
+                    auto_models=MODELS)
+    score = {r.method: r.psnr for r in rows}
+    assert score["auto"] == score["blind-unet"] > score["prefill-unet"] + 5
+    rows = evaluate(data, (0.3,), models[:1], methods=[], threads=2, progress=False, auto_models=MODELS)
+    assert sent == ["JPEG", "PNG"]
+    assert {r.method: r.psnr for r in rows}["auto"] > 30  # exact salt-and-pepper: the default's output

@@ -69,6 +69,19 @@ def test_impulse_fraction_counts_extremes():
     assert impulse_fraction(image) == pytest.approx(0.1)
 
 
+def test_the_estimate_says_which_share_is_at_the_extremes():
+    """Impulses of other values are counted apart: they are what a model for exact extremes cannot take."""
+    from app.noise import impulse_estimate
+
+    image = np.full((20, 20), 100, np.uint8)
+    image[0, :8] = 255  # 2% at the extremes
+    image[5, ::2] = 30  # 2.5% isolated impulses of another value
+    image[10, ::2] = 200  # 2.5% more
+    estimate = impulse_estimate(image)
+    assert estimate.fraction == pytest.approx(0.07) == impulse_fraction(image)
+    assert estimate.at_extremes == pytest.approx(0.02) and estimate.elsewhere == pytest.approx(0.05)
+
+
 @pytest.mark.parametrize("spec,low,high", [
     ({"kind": "salt-pepper", "density": 0.1}, 0.08, 0.16),
     ({"kind": "random-valued", "density": 0.2}, 0.15, 0.25),

@@ -95,7 +95,8 @@ def _evaluate(args: argparse.Namespace) -> None:
         _merge_into_table(args, data, kind, model_paths, out, command)
         return
     rows = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
-                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind)
+                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind,
+                    auto_models=_auto_models(args))
     summary = summarise(rows)
     write_outputs(rows, summary, out, name, command, kind)
     figure_methods = {name: fn for name, fn in METHODS.items() if name in ("noisy input", "adaptive median 7x7", "switching mean")}
@@ -106,6 +107,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     if args.card:
         update_cards(summary, name, model_paths, command)
         print(f"scores written into the cards of: {', '.join(p.stem for p in model_paths)}")
+
+
+def _auto_models(args: argparse.Namespace) -> Path | None:
+    """With --auto: the folder whose models `model=auto` chooses among (--models-dir)."""
+    return Path(args.models_dir) if args.auto else None
 
 
 def _merge_into_table(args: argparse.Namespace, data: Path, kind, model_paths: list[Path], out: Path,
@@ -123,7 +129,8 @@ def _merge_into_table(args: argparse.Namespace, data: Path, kind, model_paths: l
     previous = read_rows(out / "per_image.csv")
     new = evaluate(data, tuple(args.densities), model_paths, tuple(args.noise) if args.noise else None,
                    methods=args.methods or [],
-                   limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind)
+                   limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind,
+                   auto_models=_auto_models(args))
     cases = {(r.noise, r.density, r.image) for r in previous}
     if {(r.noise, r.density, r.image) for r in new} != cases:
         raise SystemExit(f"the photos, noise modes or densities differ from those of {out}")
@@ -270,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--jpeg-quality", type=int, help="save the noisy photo as JPEG at this quality first (at density 0: "
                    "the clean photo as saved, scored against itself)")
     p.add_argument("--card", action="store_true", help="write the models' scores into their model cards")
+    p.add_argument("--auto", action="store_true", help="also score model=auto over --models-dir's models as the "
+                   "service runs it (row 'auto'; the upload a JPEG file where --jpeg-quality is given, else a PNG)")
     p.add_argument("--merge", action="store_true", help="add only these models' rows to the committed table in --out "
                    "(same photos, noise and densities; its other rows kept, not re-run), e.g. an int8 twin's")
     p.add_argument("--methods", nargs="+", metavar="FILTER",

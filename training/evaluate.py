@@ -26,6 +26,7 @@ from app.imaging import DecodedImage, read_photo
 from app.inference import Denoiser
 from app.noise import NoiseSpec, add_noise
 from app.quality import psnr, ssim
+from app.registry import AUTO
 from training.baselines import COLOUR_ONLY, METHODS
 from training.data import list_images
 
@@ -67,6 +68,23 @@ def model_methods(paths: list[Path], threads: int = 0, x8: tuple[str, ...] = ())
     return methods
 
 
+def auto_method(models_dir: Path, saved: bool, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """`model=auto` as the service runs it (`app.pipeline.denoise_auto_image`, the service's settings: on the
+    CPU the int8 twin answers for the default) over the models in `models_dir`, on the upload a user would
+    send: a JPEG file where the table's noise was saved as JPEG (`saved`), a PNG otherwise. Its choice reads
+    the file's format, so a table of saved photos scored as PNGs would score another route."""
+    from app import pipeline
+    from app.registry import ModelRegistry
+    from app.settings import Settings
+
+    registry = ModelRegistry(Settings(models_dir=models_dir, threads=threads))
+    registry.load()
+    registry.warm_up()
+    source_format = "JPEG" if saved else "PNG"
+    return lambda noisy: pipeline.denoise_auto_image(DecodedImage(noisy, source_format=source_format),
+                                                     registry).result.image.pixels
+
+
 @dataclass
 class Row:
     dataset: str
@@ -106,10 +124,12 @@ def corrupt(clean: np.ndarray, density: float, per_channel: bool, seed: int, noi
 
 def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], noises: tuple[str, ...] | None = None,
              methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True,
-             exposure: float = 1.0, x8: tuple[str, ...] = (), kind: NoiseKind = NoiseKind()) -> list[Row]:
+             exposure: float = 1.0, x8: tuple[str, ...] = (), kind: NoiseKind = NoiseKind(),
+             auto_models: Path | None = None) -> list[Row]:
     """Every (image, noise mode, density, method) scored; the order of rows is deterministic.
 
     Density 0 scores each method on the clean photo itself (a denoiser should leave it unchanged).
+    `auto_models`: also `model=auto` over that folder's models (`auto_method`), as the row "auto".
     """
     from tqdm import tqdm
 
@@ -122,6 +142,8 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
     chosen = {name: fn for name, fn in METHODS.items()
               if (methods is None or name in methods) and (colour or name not in COLOUR_ONLY)}
     chosen.update(model_methods(model_paths, threads, x8))
+    if auto_models is not None:
+        chosen[AUTO] = auto_method(auto_models, kind.jpeg_quality is not None, threads)
     rows: list[Row] = []
     jobs = [(f, im, noise, d) for noise in noises for d in densities for f, im in zip(files, images)]
     for path, clean, noise, density in tqdm(jobs, desc=f"evaluate {data.name}", disable=not progress, mininterval=2):
