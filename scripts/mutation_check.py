@@ -329,7 +329,7 @@ MUTANTS: list[Mutant] = [
       "        if self.extremes_only and (self.image.source_format in SAVED_FORMATS\n",
       "        if self.extremes_only and (False\n", "tests/test_pipeline.py"),
     m("X-Try-Model: no model taken for one that changes only extremes", "app/pipeline.py",
-      "extremes_only=denoiser.architecture in EXTREMES_ONLY)", "extremes_only=False)", "tests/test_pipeline.py"),
+      "extremes_only=denoiser.architecture in EXTREMES_ONLY,", "extremes_only=False,", "tests/test_pipeline.py"),
     m("auto: a JPEG file's default run not skipped", "app/pipeline.py",
       "    certain = image.source_format in SAVED_FORMATS or ", "    certain = ", "tests/test_pipeline.py"),
     # Impulses away from the extremes, which an extremes-only default cannot take (stop 36).

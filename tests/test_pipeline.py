@@ -278,9 +278,10 @@ def test_auto_returns_what_the_default_first_order_returns(client, astronaut, mo
     uploads["clean whole astronaut, a JPEG file"] = encode(DecodedImage(skdata.astronaut()[::2, ::2].copy()), "jpeg", 90)[0]
     grey = np.ascontiguousarray(photo[..., 1])
     uploads["grey dense, a JPEG file"] = encode(DecodedImage(add_noise(grey, NoiseSpec(density=0.3), seed=4)), "jpeg", 90)[0]
-    skipped = set()
+    skipped, ran_in = set(), {}
     for label, data in uploads.items():
         fast = pipeline.denoise_auto(data, registry, 10**7)
+        ran_in[label] = [name for name, _ in fast.runs]
         with monkeypatch.context() as m:
             m.setattr(pipeline, "_named_before_the_default", lambda *args: None)
             slow = pipeline.denoise_auto(data, registry, 10**7)
@@ -299,6 +300,7 @@ def test_auto_returns_what_the_default_first_order_returns(client, astronaut, mo
     # astronaut (jpeg-unet barely changed it, so auto needed the default's output: KEEP_FIRST_DB)
     assert {"near-extreme", "random 16-bit", "random grey", "saved, a JPEG file", "grey dense, a JPEG file"} <= skipped
     assert not skipped & {"salt-pepper", "clean", "clean whole astronaut, a JPEG file"}
+    assert ran_in["clean whole astronaut, a JPEG file"] == [pipeline.SAVED_MODEL, default]  # a JPEG file: named first
 
 
 def test_auto_runs_a_default_that_is_not_extremes_only_first(tmp_path, astronaut):

@@ -43,8 +43,9 @@ async def denoise(
     model: str | None = Form(None, description=f"model name from GET /models; default: the service's default; "
                              f"{AUTO}: the default's output, or where the default leaves most of the impulses "
                              "alone, the output of the model X-Try-Model would name (X-Models-Run lists what ran; "
-                             "the default is not run where that cannot change the choice: a JPEG file, or too "
-                             "few values at 0 or the maximum for it to take the impulses)"),
+                             "the default is not run where that cannot change the choice: a JPEG file, 5% of "
+                             "values or more that look like impulses other than 0 and the maximum, or too few "
+                             "values at 0 or the maximum for it to take the impulses)"),
     format: FormatName | None = Form(None, description="output format; default: from Accept, else PNG"),
     quality: int = Form(95, ge=1, le=100, description="JPEG quality (JPEG output only)"),
     ensemble: int = Form(1, json_schema_extra={"enum": list(ENSEMBLES)},

@@ -147,7 +147,8 @@ async function denoise() {
 }
 
 // X-Try-Model: the model left most of what the upload's estimate calls impulses alone (or could not restore
-// them: a JPEG file and the switching default), and the service has one for them (app.pipeline).
+// them: the switching default, on a JPEG file or on impulses of other values), and the service has one for
+// them (app.pipeline).
 function leftAloneHint(response) {
   const suggestion = response.headers.get("X-Try-Model");
   if (!suggestion) return "";
