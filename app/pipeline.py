@@ -74,7 +74,8 @@ LEFT_ALONE_SHARE = 0.5
 # salt, changes most of them and so "changed" over half of the estimate, while the impulses, left alone, are
 # what it should have been judged by: on 2 of CBSD68's 68 photos with random-valued noise 0.2, and 1 with
 # near-extreme 0.3, auto returned the default's 10.7-12.0 dB (8.2) where blind-unet gives 24.9-25.5 (28.8)
-# (docs/eval, stop 36's "auto" rows). So a model that changes only extremes is also judged to have left the
+# (found by stop 36's first `blind_targets.py --auto`; the figures are those photos' prefill-unet-int8 and
+# blind-unet rows in docs/eval/CBSD68-random-valued and -impulse-range30, per_image.csv). So a model that changes only extremes is also judged to have left the
 # impulses alone where at least this share of values looks like impulses away from 0 and the maximum
 # (`ImpulseEstimate.elsewhere`), whatever it changed. `python scripts/left_alone_checks.py --data
 # ../shared/data/CBSD68`: that share is 0.068-0.353 with random-valued noise 0.1-0.3 and 0.045-0.414 with
