@@ -123,10 +123,17 @@ class Denoised:
         impulses of other values: it cannot have taken those, whatever share of the extremes it changed."""
         if self.impulse_fraction < LEFT_ALONE_MIN_IMPULSES:
             return False
-        if self.extremes_only and (self.image.source_format in SAVED_FORMATS
-                                   or self.impulses_elsewhere >= LEFT_ALONE_ELSEWHERE):
+        if self.extremes_only and _out_of_reach(self.image.source_format, self.impulses_elsewhere):
             return True
         return self.changed_fraction < LEFT_ALONE_SHARE * self.impulse_fraction
+
+
+def _out_of_reach(source_format: str | None, impulses_elsewhere: float) -> bool:
+    """Whether an upload holds impulses that a model changing only exact 0/max values cannot have taken,
+    whatever it changed: it is a JPEG file, or LEFT_ALONE_ELSEWHERE of its values look like impulses of other
+    values. One test for the hint (`Denoised.left_impulses_alone`) and auto's skip of the default
+    (`_named_before_the_default`), which must agree."""
+    return source_format in SAVED_FORMATS or impulses_elsewhere >= LEFT_ALONE_ELSEWHERE
 
 
 def model_to_try(result: Denoised, used: str, available: Collection[str]) -> str | None:
@@ -146,12 +153,6 @@ def model_for_impulses(image: DecodedImage, jpeg_pixels: bool, used: str, availa
         if name != used and name in available:
             return name
     return None
-
-
-def _looks_for_jpeg_pixels(image: DecodedImage) -> bool:
-    """Whether to ask `app.jpeg_grid` if the pixels were saved as JPEG: only for a colour upload that is not
-    a JPEG file (a JPEG file says so itself)."""
-    return not image.is_grey and image.source_format not in SAVED_FORMATS
 
 
 # The model works on blocks of `pad_multiple` (32) pixels, so a strip 1 pixel high is padded to 32:
@@ -231,9 +232,10 @@ def denoise_image(image: DecodedImage, denoiser: Denoiser, options: DenoiseOptio
 
 
 def saved_pixels(image: DecodedImage) -> bool:
-    """Whether a colour upload that is not a JPEG file carries a JPEG save in its pixels (`app.jpeg_grid`):
-    0.05 s for 24 MP, 13 ms for 512x512 (scripts/jpeg_grid_checks.py --time), so `denoise_auto` asks once."""
-    return _looks_for_jpeg_pixels(image) and saved_as_jpeg(image.pixels)
+    """Whether a colour upload that is not a JPEG file carries a JPEG save in its pixels (`app.jpeg_grid`;
+    a JPEG file says so itself, and a grey upload's model does not depend on it): 0.05 s for 24 MP, 13 ms
+    for 512x512 (scripts/jpeg_grid_checks.py --time), so `denoise_auto` asks once."""
+    return not image.is_grey and image.source_format not in SAVED_FORMATS and saved_as_jpeg(image.pixels)
 
 
 # `model=auto` (the service and `--model auto`): the default's output, or where the default leaves most of the
@@ -279,7 +281,7 @@ def _named_before_the_default(image: DecodedImage, estimate: ImpulseEstimate, de
     (`Denoised.left_impulses_alone`), or with too few extreme values for the default to take its impulses."""
     if default.architecture not in EXTREMES_ONLY or estimate.fraction < LEFT_ALONE_MIN_IMPULSES:
         return None
-    certain = image.source_format in SAVED_FORMATS or estimate.elsewhere >= LEFT_ALONE_ELSEWHERE
+    certain = _out_of_reach(image.source_format, estimate.elsewhere)
     if not certain and extremes_fraction(image.pixels) >= LEFT_ALONE_SHARE * estimate.fraction:
         return None
     return model_for_impulses(image, jpeg_pixels(), used, available)
