@@ -15,7 +15,7 @@ and chelsea, clean and with each kind of noise, then for scikit-image's whole cl
 With `--data`: each photo of the folder, clean and with each kind of noise (per channel, PNG uploads), through
 prefill-unet alone; per kind, the span of the estimated share of impulses away from 0 and 255
 (`ImpulseEstimate.elsewhere`, what LEFT_ALONE_ELSEWHERE reads) and on how many photos the rule fires, with
-and without that clause (stop 36).
+and without that clause (stop 36); then each upload whose verdict that clause turned.
 """
 
 from __future__ import annotations
@@ -87,16 +87,22 @@ def folder(registry: ModelRegistry, photos: Path) -> None:
     print(f"{len(images)} photos from {photos}, prefill-unet; noise per channel, PNG uploads\n")
     print("| noise | impulses away from 0 and 255 (min / median / max) | at least LEFT_ALONE_ELSEWHERE "
           "| the rule fires | without that clause |\n|---|---|---:|---:|---:|")
+    turned = []  # the uploads on which the clause changed the verdict
     for label, spec in FOLDER_NOISE.items():
         elsewhere, fires, before = [], 0, 0
-        for i, pixels in enumerate(images):
+        for i, (path, pixels) in enumerate(zip(files, images)):
             result = pipeline.denoise(png(add_noise(pixels, spec, seed=i)), default.denoiser, MAX_PIXELS)
             elsewhere.append(result.impulses_elsewhere)
             fires += result.left_impulses_alone
             before += replace(result, impulses_elsewhere=0.0).left_impulses_alone
+            if result.left_impulses_alone != replace(result, impulses_elsewhere=0.0).left_impulses_alone:
+                turned.append(f"{label}, {path.name}: the photo clean has {pipeline.extremes_fraction(pixels):.3f} "
+                              f"of its values at 0 or 255; estimate {result.impulse_fraction:.3f}, of it away from "
+                              f"them {result.impulses_elsewhere:.3f}; changed {result.changed_fraction:.3f}")
         many = sum(e >= pipeline.LEFT_ALONE_ELSEWHERE for e in elsewhere)
         print(f"| {label} | {min(elsewhere):.3f} / {np.median(elsewhere):.3f} / {max(elsewhere):.3f} | {many} "
               f"| {fires} | {before} |", flush=True)
+    print("\nwhere the clause turned the verdict:\n" + "\n".join(f"  {line}" for line in turned))
 
 
 def main() -> None:
