@@ -59,6 +59,46 @@ def test_solid_clipped_regions_are_content_not_noise():
     assert prefilled.numpy()[0, 20, 20, 0] == pytest.approx(1.0)  # filled from the highlight
 
 
+def test_keep_steps_are_the_binomial_tails_they_claim():
+    assert tuple(prefill_unet.keep_steps()) == prefill_unet.KEEP_STEPS
+
+
+def test_a_clipped_region_broken_up_by_noise_is_content_and_dense_salt_is_not():
+    """A white region (a tenth of the photo) with a fifth of its values hit by other values: no solid 5x5
+    block is left, yet `_isolated` keeps nearly all of it. Salt at density 0.45: every value is flagged."""
+    rng = np.random.default_rng(0)
+    clipped = np.zeros((1, 128, 128, 1), np.float32)
+    clipped[:, 40:80, 40:80] = 1.0
+    clipped *= rng.random(clipped.shape) >= 0.2  # the noise breaks the region up
+    assert np.asarray(prefill_unet._isolated(clipped)).sum() < 0.2 * clipped.sum()
+    salt = (rng.random((1, 64, 64, 1)) < 0.45).astype(np.float32)
+    assert np.array_equal(np.asarray(prefill_unet._isolated(salt)), salt)
+
+
+def test_a_thin_highlight_is_content_and_sparse_salt_around_it_is_not():
+    """A line 3 pixels wide at 255 (never a solid 5x5 block) on a photo with 1% salt: the line is kept, each
+    salt value farther than 2 pixels from it is flagged. (p is about 3.3%, so k = 10 of the 25.)"""
+    rng = np.random.default_rng(1)
+    salt = (rng.random((1, 128, 128, 1)) < 0.01).astype(np.float32)
+    line = np.zeros_like(salt)
+    line[:, :, 60:63] = 1.0
+    flagged = np.asarray(prefill_unet._isolated(np.maximum(salt, line)))
+    assert flagged[:, :, 60:63].sum() == 0
+    far = np.ones_like(salt, bool)
+    far[:, :, 58:65] = False
+    assert np.array_equal(flagged[far], salt[far]) and salt[far].sum() > 100
+
+
+def test_k_is_the_least_count_the_photos_own_noise_does_not_reach():
+    """Seven flagged values in 16384 (p under 0.0005): k = 4. A 2x2 block of white (4 in each of its
+    windows) is content; a cluster of 3 is noise."""
+    x = np.zeros((1, 128, 128, 1), np.float32)
+    x[:, 20:22, 20:22] = 1.0
+    x[:, 90, 90:92] = x[:, 91, 90] = 1.0
+    flagged = np.asarray(prefill_unet._isolated(x))
+    assert flagged[:, 20:22, 20:22].sum() == 0 and flagged[:, 90:92, 90:92].sum() == 3
+
+
 def test_cross_channel_fill_uses_the_clean_channels_of_the_same_pixel():
     """Red = green + 0.1 and blue = green - 0.1 everywhere: red impulses are filled exactly, edges or not."""
     rng = np.random.default_rng(2)

@@ -1,4 +1,5 @@
-"""scripts/clipped_rule_probe.py: the adaptive rule for clipped regions, measured in stop 36, not shipped."""
+"""scripts/clipped_rule_probe.py: the rules for clipped regions that do not ship, for measuring against the one
+that does (`_isolated`, stop 37)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,26 @@ import numpy as np
 from tests.conftest import load_script
 
 
-def test_the_steps_are_the_binomial_tails_they_claim():
-    probe = load_script("clipped_rule_probe")
-    assert tuple(probe.steps()) == probe.STEPS
-
-
-def test_a_broken_clipped_region_is_kept_and_dense_salt_is_not():
-    """A white region (a tenth of the photo) with a fifth of its values hit by other values: the solid rule
-    flags nearly all of its whites, the adaptive one few (its edges). Salt-and-pepper 0.9: both flag the same
-    values. (Where such a region is most of the photo, its flagged whites raise p and so k: the rule keeps less.)"""
+def test_the_solid_rule_flags_a_broken_clipped_region_that_the_shipped_rule_keeps():
     from training.architectures.prefill_unet import _isolated
 
     probe = load_script("clipped_rule_probe")
     rng = np.random.default_rng(0)
     clipped = np.zeros((1, 128, 128, 1), np.float32)
     clipped[:, 40:80, 40:80] = 1.0
-    clipped *= rng.random(clipped.shape) >= 0.2  # the noise breaks the region up
-    whites = clipped.sum()
-    assert np.asarray(_isolated(clipped)).sum() > 0.9 * whites
-    assert np.asarray(probe.adaptive_rule(clipped)).sum() < 0.2 * whites
-    salt = (rng.random((1, 64, 64, 1)) < 0.45).astype(np.float32)
-    assert np.array_equal(np.asarray(probe.adaptive_rule(salt)), np.asarray(_isolated(salt)))
+    solid = clipped.copy()
+    clipped *= rng.random(clipped.shape) >= 0.2
+    assert np.asarray(probe.solid_rule(clipped)).sum() > 0.9 * clipped.sum()
+    assert np.asarray(_isolated(clipped)).sum() < 0.2 * clipped.sum()
+    assert np.asarray(probe.solid_rule(solid)).sum() == 0  # an unbroken region is content under every rule
+
+
+def test_the_share_rule_keeps_what_fills_its_share_of_the_window():
+    probe = load_script("clipped_rule_probe")
+    x = np.zeros((1, 32, 32, 1), np.float32)
+    x[:, 10:14, 10:15] = 1.0  # 20 of a window's 25 at its centre: kept at 0.8, not at 0.9
+    x[:, 25, 25] = 1.0  # a lone salt value: flagged by both
+    kept_08 = np.asarray(probe.share_rule(0.8)(x))
+    kept_09 = np.asarray(probe.share_rule(0.9)(x))
+    assert kept_08[0, 12, 12, 0] == 0 and kept_09[0, 12, 12, 0] == 1
+    assert kept_08[0, 25, 25, 0] == kept_09[0, 25, 25, 0] == 1

@@ -39,6 +39,15 @@ def _export(args: argparse.Namespace) -> None:
           f"onnxruntime vs Keras max error {card['onnx_parity_max_abs_error']:.1e})")
 
 
+def _rebuild(args: argparse.Namespace) -> None:
+    from training.export import rebuild
+
+    card = rebuild(Path(args.model), Path(args.out), args.why, command=_command())
+    print(f"wrote {args.out}/{card['name']}.onnx (sha256 {card['sha256'][:12]}..., the same weights "
+          f"{card['weights_sha256'][:12]}..., onnxruntime vs Keras max error {card['onnx_parity_max_abs_error']:.1e}); "
+          f"scores {'kept' if card['scores'] else 'dropped: measure them again'}")
+
+
 def _quantize(args: argparse.Namespace) -> None:
     from training.quantize import QuantizeConfig, quantize
 
@@ -239,6 +248,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--description", default="")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("rebuild", help="re-export a model's own weights (from its .onnx) with the architecture's "
+                       "current code: a change to its weight-free part, no training (parity-checked)")
+    p.add_argument("--model", required=True, help="an exported .onnx model with its card beside it")
+    p.add_argument("--out", default="models")
+    p.add_argument("--why", required=True, help="what changed, for the card's `rebuilds` entry")
+    p.set_defaults(func=_rebuild)
 
     p = sub.add_parser("quantize", help="an exported model's int8 twin (<name>-int8.onnx + card), calibrated on "
                        "its training photos, costly layers kept float")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,17 +91,26 @@ def _full_precision():
 
 
 def _probes(pad_multiple: int, seed: int = 0) -> list[np.ndarray]:
-    """Odd sizes (reflect-padded as the service pads) and a batch of 3, with dense 0 and 1 impulses."""
+    """Odd sizes (reflect-padded as the service pads) and a batch of 3, with dense 0 and 1 impulses; and a
+    smooth photo-like ramp made x1.6 brighter and clipped, with sparse impulses of every value. The dense ones
+    alone could not tell stop 37's rule for clipped regions from the one before (it changes nothing there)."""
     rng = np.random.default_rng(seed)
     probes = []
     for shape in ((1, 97, 131, 3), (3, 64, 80, 3)):
         x = rng.random(shape, dtype=np.float32)
         x[rng.random(shape) < 0.3] = 0.0
         x[rng.random(shape) < 0.15] = 1.0
-        h, w = shape[1:3]
-        ph, pw = -h % pad_multiple, -w % pad_multiple
-        probes.append(np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect"))
-    return probes
+        probes.append(x)
+    h, w = 75, 110
+    ramp = np.add.outer(np.linspace(-0.3, 0.9, h), np.linspace(0.0, 0.6, w))[None, :, :, None]
+    x = np.clip(1.6 * (ramp + np.array([0.0, 0.05, -0.05])), 0.0, 1.0).astype(np.float32)
+    hit = rng.random(x.shape) < 0.05
+    x[hit] = rng.random(int(hit.sum())).astype(np.float32)
+    x[rng.random(x.shape) < 0.01] = 1.0
+    x[rng.random(x.shape) < 0.01] = 0.0
+    probes.append(x)
+    return [np.pad(x, ((0, 0), (0, -x.shape[1] % pad_multiple), (0, -x.shape[2] % pad_multiple), (0, 0)),
+                   mode="reflect") for x in probes]
 
 
 def _onnx_outputs(onnx_model: bytes | str, probes: list[np.ndarray]) -> list[np.ndarray]:
@@ -131,21 +141,40 @@ def parity(model, onnx_path: Path, pad_multiple: int, seed: int = 0) -> float:
 SAME_OUTPUTS = 1e-5
 
 
-def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset: int = 17,
-           description: str = "", command: str | None = None) -> dict:
-    """Write out_dir/<name>.onnx and out_dir/<name>.json from a fit run folder's best weights."""
+@dataclass
+class Written:
+    """An ONNX file just written from a Keras model, with what its card and the caller need to know."""
+
+    path: Path
+    parity: float  # max |Keras - onnxruntime| on `_probes`
+    probes: list[np.ndarray]
+    outputs: list[np.ndarray]  # onnxruntime's, on the probes
+    replaced: bytes | None  # the file it overwrote
+
+    def same_outputs_as_replaced(self) -> bool:
+        """True when the overwritten file gives these outputs, within SAME_OUTPUTS (its scores still hold)."""
+        if self.replaced is None:
+            return False
+        try:
+            moved = max(float(np.abs(a - b).max()) for a, b in zip(_onnx_outputs(self.replaced, self.probes),
+                                                                  self.outputs))
+        except Exception:  # noqa: BLE001 - the replaced file cannot take these sizes: another model
+            moved = float("inf")
+        same = moved <= SAME_OUTPUTS
+        print(f"outputs {moved:.1e} from the file it replaces: scores and speed " + ("kept" if same else "dropped"))
+        return same
+
+
+def _write_onnx(model, module, arch: str, name: str, out_dir: Path, description: str = "",
+                opset: int = 17) -> Written:
+    """out_dir/<name>.onnx from `model`, with the metadata the service reads; removed again (and an error
+    raised) when onnxruntime differs from Keras by more than PARITY_TOLERANCE."""
     import onnx
 
-    state = json.loads((run_dir / "state.json").read_text())
-    config = state["config"]
-    module = architectures.get(config["arch"])
-    recipe = module.RECIPE.with_overrides(config.get("recipe", {}))
-    model = module.build()
-    model.load_weights(run_dir / "best.weights.h5")
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{name}.onnx"
     onnx_model = to_onnx(model, opset)
-    metadata = {"pad_multiple": str(module.RECIPE.pad_multiple), "architecture": config["arch"], "name": name,
+    metadata = {"pad_multiple": str(module.RECIPE.pad_multiple), "architecture": arch, "name": name,
                 **({"jpeg_grid": str(module.JPEG_GRID)} if hasattr(module, "JPEG_GRID") else {})}
     for key, value in metadata.items():
         prop = onnx_model.metadata_props.add()
@@ -157,8 +186,25 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     outputs = _onnx_outputs(str(onnx_path), probes)
     error = _keras_gap(model, probes, outputs)
     if not error <= PARITY_TOLERANCE:
-        onnx_path.unlink()
+        if replaced is None:
+            onnx_path.unlink()
+        else:
+            onnx_path.write_bytes(replaced)
         raise RuntimeError(f"onnxruntime differs from Keras by {error:.2e} (> {PARITY_TOLERANCE})")
+    return Written(onnx_path, error, probes, outputs, replaced)
+
+
+def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset: int = 17,
+           description: str = "", command: str | None = None) -> dict:
+    """Write out_dir/<name>.onnx and out_dir/<name>.json from a fit run folder's best weights."""
+    state = json.loads((run_dir / "state.json").read_text())
+    config = state["config"]
+    module = architectures.get(config["arch"])
+    recipe = module.RECIPE.with_overrides(config.get("recipe", {}))
+    model = module.build()
+    model.load_weights(run_dir / "best.weights.h5")
+    written = _write_onnx(model, module, config["arch"], name, out_dir, description, opset)
+    error = written.parity
 
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))
     history = state["history"]
@@ -166,15 +212,8 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     previous = read_card(card_path, missing_ok=True)
     fingerprint = weights_sha256(model)
     # The scores describe the file: the same weights built otherwise (another dead zone, say) score otherwise.
-    same_model = previous.get("weights_sha256") == fingerprint and replaced is not None
-    if same_model:
-        try:
-            moved = max(float(np.abs(a - b).max()) for a, b in zip(_onnx_outputs(replaced, probes), outputs))
-        except Exception:  # noqa: BLE001 - the replaced file cannot take these sizes: another model
-            moved = float("inf")
-        same_model = moved <= SAME_OUTPUTS
-        print(f"the same weights as the file it replaces, outputs {moved:.1e} from its: scores and speed "
-              + ("kept" if same_model else "dropped"))
+    same_model = previous.get("weights_sha256") == fingerprint and written.same_outputs_as_replaced()
+    onnx_path = written.path
     fit_command = _fit_command(config)
     stage_before = _stage_before(config, state, previous)
     card = {
@@ -264,3 +303,46 @@ def _fit_command(config: dict) -> str:
     if config.get("stop_after"):  # a run cut off part of the way through its schedule
         parts += ["--stop-after", str(config["stop_after"])]
     return shlex.join(parts)
+
+
+def rebuild(source: Path, out_dir: Path, why: str, command: str | None = None) -> dict:
+    """Re-export a shipped model's own weights, read from its ONNX file, with the architecture's code as it
+    is now: for a change to the weight-free part of a graph (stop 37's `_isolated`), which needs no training.
+
+    The card is the source's, with the new file's sha256 and parity, and a `rebuilds` entry (the file it
+    replaced, the command, why). Its scores and speed are kept only when the outputs did not move
+    (SAME_OUTPUTS); otherwise they are dropped, to be measured again. The weights must be the card's own
+    (`weights_sha256`), so a partial load cannot pass for the model. `training reproduce` runs the command
+    after the export, so a model remade from its photos is rebuilt the same way (a no-op when the training
+    ran under the same code)."""
+    from training.init_weights import load_initial_weights, run_architecture
+
+    card = read_card(source.with_suffix(".json"))
+    arch = run_architecture(source) or card["architecture"]["name"]
+    module = architectures.get(arch)
+    model = module.build()
+    load_initial_weights(model, source)
+    fingerprint = weights_sha256(model)
+    if fingerprint != card["weights_sha256"]:
+        raise ValueError(f"the weights read from {source} ({fingerprint[:12]}...) are not its card's "
+                         f"({card['weights_sha256'][:12]}...)")
+    import onnx
+
+    description = onnx.load(str(source), load_external_data=False).doc_string
+    replaced_sha = card["sha256"]
+    written = _write_onnx(model, module, arch, card["name"], out_dir, description, card.get("opset", 17))
+    same = written.same_outputs_as_replaced()
+    command = command or "python -m training " + shlex.join(sys.argv[1:])
+    card = {
+        **card,
+        "architecture": {**card["architecture"], "summary": module.__doc__.strip(),
+                         "layers": [layer.__class__.__name__ for layer in model.layers]},
+        "onnx_parity_max_abs_error": written.parity,
+        "sha256": file_sha256(written.path),
+        "commands": {**card["commands"], "rebuild": command},
+        "rebuilds": [*card.get("rebuilds", []), {"replaced_sha256": replaced_sha, "command": command, "why": why}],
+        "scores": card.get("scores", {}) if same else {},
+        "speed": card.get("speed", {}) if same else {},
+    }
+    write_card(out_dir / f"{card['name']}.json", card)
+    return card

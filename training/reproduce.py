@@ -1,8 +1,9 @@
 """Re-run every command that made a model, from the photos, into fresh run folders: one command.
 
 A model card records them: `training.reproduce` (each fit stage, in order; a model fitted in one go
-has only `training.command`) and `commands.export`; an int8 twin's card also `quantization.command`,
-run last on the float model just exported. Here each stage's run folder moves under
+has only `training.command`), `commands.export`, and `commands.rebuild` where its file was re-exported
+from its own weights after a change to the graph's weight-free part (`training rebuild`); an int8 twin's
+card also `quantization.command`, run last on the float model just exported. Here each stage's run folder moves under
 `runs_dir`, so the runs that made the shipped model are neither reused nor overwritten. A stage that
 another starts from (`--init`) is exported into its own run folder first and the next stage starts
 from that ONNX file: its card beside it is the record the final card keeps (`training.starts_from`).
@@ -34,9 +35,10 @@ def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
     """The steps that remake the card's model in `runs_dir`, exported to `out_dir`."""
     fits = [shlex.split(c) for c in card["training"].get("reproduce") or [card["training"]["command"]]]
     export = shlex.split(card["commands"]["export"])
+    rebuild = shlex.split(card["commands"]["rebuild"]) if "rebuild" in card["commands"] else []
     quantize = shlex.split(card["quantization"]["command"]) if "quantization" in card else []
-    for parts in fits + [export] + ([quantize] if quantize else []):
-        if parts[:3] != ["python", "-m", "training"] or parts[3] not in ("fit", "export", "quantize"):
+    for parts in fits + [export] + ([rebuild] if rebuild else []) + ([quantize] if quantize else []):
+        if parts[:3] != ["python", "-m", "training"] or parts[3] not in ("fit", "export", "rebuild", "quantize"):
             raise ValueError(f"not a training command: {shlex.join(parts)}")
     name = flag_value(export, "--name") or (int8_source(card) or {}).get("name") or card["name"]
     moved: dict[str, Path] = {}  # recorded run folder -> its new place
@@ -55,6 +57,9 @@ def plan(card: dict, runs_dir: Path, out_dir: Path) -> list[Step]:
     run = flag_value(export, "--run")
     export = with_flag(with_flag(export, "--run", str(moved.get(run, run))), "--out", str(out_dir))
     steps.append(Step([sys.executable, *export[1:]]))
+    if rebuild:  # the weight-free part as the card's file has it (a no-op when the fits ran under that code)
+        rebuild = with_flag(with_flag(rebuild, "--model", str(out_dir / f"{name}.onnx")), "--out", str(out_dir))
+        steps.append(Step([sys.executable, *rebuild[1:]]))
     if quantize:
         quantize = with_flag(with_flag(quantize, "--model", str(out_dir / f"{name}.onnx")), "--out", str(out_dir))
         steps.append(Step([sys.executable, *quantize[1:]]))

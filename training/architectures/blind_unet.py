@@ -231,7 +231,7 @@ class BlindPrefill(layers.Layer):
 
 
 class ImpulseEvidence(layers.Layer):
-    """[exact impulses (1 where `prefill-unet` sees one: an exact 0 or 1 outside solid clipped regions),
+    """[exact impulses (1 where `prefill-unet` sees one: an exact 0 or 1 that `_isolated` does not keep as content),
     ROAD with the exact ones as known], 3 channels each."""
 
     def call(self, x):

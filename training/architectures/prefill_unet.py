@@ -41,18 +41,55 @@ RECIPE = Recipe(
 )
 
 
-def _isolated(extreme):
-    """Drop the extreme values that belong to a solid 5x5 block of that extreme (per channel).
+# p (the share of values the solid rule flags) at which k, the count of an extreme in its 5x5 window that makes
+# it content, rises by one, from 4: the least k with P(Bin(24, p) >= k - 1) <= KEEP_TAIL, on a grid of p in steps
+# of 0.00025 (`keep_steps()` recomputes them; tests/test_architectures.py checks they agree).
+KEEP_STEPS = (0.0005, 0.002, 0.005, 0.01, 0.017, 0.026, 0.037, 0.05, 0.06525, 0.08225, 0.1015, 0.1225, 0.146,
+              0.1715, 0.1995, 0.23, 0.26375, 0.30075, 0.34175, 0.3885, 0.44275)
+KEEP_TAIL = 1e-7
 
-    That is a morphological opening: it keeps clipped highlights and crushed shadows, even with
-    noise on them, as content, and they then serve as clean values for the fill, so noise inside a
-    blown highlight is filled with white. Random noise makes a solid 5x5 block with probability
-    (density * salt_ratio)^25, about 2e-9 at density 0.9. (A 3x3 rule fired on 0.1% of the noise at
-    density 0.9 and smeared those false values through the fill: -2.3 dB. Letting the net learn
-    clipped regions by itself swamped its training.)
+
+def keep_steps(tail: float = KEEP_TAIL, neighbours: int = 24) -> list[float]:
+    """Recompute KEEP_STEPS (needs scipy): where the least k with P(Bin(neighbours, p) >= k - 1) <= tail rises."""
+    import numpy as np
+    from scipy.stats import binom
+
+    found, k = [], 4
+    for p in np.arange(0, 0.5, 0.00025):
+        while k <= neighbours + 1 and binom.sf(k - 2, neighbours, p) > tail:
+            k += 1
+            found.append(round(float(p), 5))
+    return found
+
+
+def _isolated(extreme):
+    """The extreme values (1 where one is, per channel) that are impulses, not content.
+
+    An extreme is content, so kept, when it belongs to a solid 5x5 block of that extreme (or lies within 2
+    pixels of one), or when its 5x5 window holds at least k values of it. k is the least count that the
+    photo's own noise reaches by chance with probability under KEEP_TAIL (1e-7). That noise's share p is the
+    share of values the solid rule alone flags, per image and channel; k rises with it (`KEEP_STEPS`), from 4
+    for p under 0.0005 to 25 at p = 0.3885, and from p = 0.44275 up nothing beyond the solid rule is kept.
+
+    Why both (docs/model-design.md, stops 36-37): the solid rule alone (a morphological opening) is one random
+    noise never meets, about 2e-9 at density 0.9, but noise breaks a real clipped region up just as well (a sky
+    blown to 255 with random-valued impulses 0.2 keeps a solid 5x5 block in 0.8^25 = 0.4% of its windows),
+    and thin highlights never make one. With it alone a clean photo made x1.6 brighter came back at 38.8 dB
+    and `blind-unet` was no better than ROAD switching on such a photo with random-valued noise. A fixed
+    share (80% of the window) kept enough false salt at density 0.9 to cost 1.9 dB there; the adaptive count
+    keeps nothing more once the noise is that dense. (A 3x3 solid rule fired on 0.1% of the noise at density
+    0.9 and smeared those false values through the fill: -2.3 dB. Letting the net learn clipped regions by
+    itself swamped its training.)
+
+    One 5x5 mean serves both counts: a solid block is a window whose mean is 1 (the 5x5 erosion), and k is
+    compared with the same mean, taken over the window's values inside the image.
     """
-    solid = -ops.max_pool(-extreme, 5, 1, padding="same")  # 5x5 erosion
-    return extreme * (1.0 - ops.max_pool(solid, 5, 1, padding="same"))  # minus the 5x5 dilation of it
+    mean = ops.average_pool(extreme, 5, 1, padding="same")
+    solid = ops.cast(mean >= 1.0 - 1e-6, extreme.dtype)
+    kept = ops.max_pool(solid, 5, 1, padding="same")  # the 5x5 dilation of the solid blocks
+    share = ops.mean(extreme * (1.0 - kept), axis=(1, 2), keepdims=True)
+    k = 4.0 + sum(ops.cast(share >= step, extreme.dtype) for step in KEEP_STEPS)
+    return extreme * (1.0 - ops.maximum(kept, ops.cast(mean * 25.0 >= k - 0.5, extreme.dtype)))
 
 
 def _pyramid_mean(values, weights, levels: int):
@@ -129,7 +166,7 @@ def coarse_means(values, levels: tuple[int, ...]):
 class ImpulsePrefill(layers.Layer):
     """Weight-free fill of the 0/1 values from the others, plus evidence the net cannot compute well.
 
-    Values at 0 or 1 are impulses unless `_isolated` finds them inside a solid clipped region.
+    Values at 0 or 1 are impulses unless `_isolated` finds them to be content (clipped regions).
     - The fill (the base the net corrects): the local mean of the channel's clean values, from the
       finest scale that has any (`_pyramid_mean`).
     - The cross-channel estimate, for an impulse whose pixel has a clean channel: that channel's value
