@@ -1,0 +1,42 @@
+"""scripts/tile_checks.py: tiled against whole, the figures of stop 37's note on tiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from app.noise import NoiseSpec, add_noise
+from tests.conftest import load_script
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "prefill-unet.onnx"
+
+
+def test_tiles_agree_where_every_tile_keeps_what_the_photo_keeps_and_not_where_k_differs():
+    """Dense salt-and-pepper: every tile's share is past the last step, so 64-pixel tiles give the whole
+    photo's output. A photo whose top half is clipped white and bottom half mid grey, with sparse salt and
+    pepper: the tiles of each half see other shares of flagged values, so the outputs differ somewhere (until
+    each tile is given the whole photo's share: docs/model-design.md, stop 37)."""
+    from skimage import data
+
+    checks = load_script("tile_checks")
+    clean = np.ascontiguousarray(data.astronaut()[:192, :256])
+    share, largest, whole, tiled = checks.compare(MODEL, clean, add_noise(clean, NoiseSpec("salt-pepper", 0.95),
+                                                                          seed=2), tile=64)
+    assert share == 0 and largest == 0 and whole == tiled
+
+    rng = np.random.default_rng(0)
+    split = np.full((256, 256, 3), 128, np.uint8)
+    split[:128] = 255
+    split[:128][rng.random((128, 256, 3)) < 0.3] = 200  # a clipped sky broken up by texture
+    noisy = add_noise(split, NoiseSpec("salt-pepper", 0.05), seed=3)
+    share, largest, whole, tiled = checks.compare(MODEL, split, noisy, tile=64)
+    assert share > 0 and largest > 0
+
+
+def test_the_photos_are_three_times_larger_than_scikit_images():
+    from skimage import data
+
+    photos = load_script("tile_checks").photos()
+    assert set(photos) == {"astronaut", "coffee", "chelsea"}
+    assert photos["coffee"].shape == (3 * data.coffee().shape[0], 3 * data.coffee().shape[1], 3)
