@@ -94,8 +94,9 @@ def folder(registry: ModelRegistry, photos: Path) -> None:
             result = pipeline.denoise(png(add_noise(pixels, spec, seed=i)), default.denoiser, MAX_PIXELS)
             elsewhere.append(result.impulses_elsewhere)
             fires += result.left_impulses_alone
-            before += replace(result, impulses_elsewhere=0.0).left_impulses_alone
-            if result.left_impulses_alone != replace(result, impulses_elsewhere=0.0).left_impulses_alone:
+            without = replace(result, impulses_elsewhere=0.0).left_impulses_alone
+            before += without
+            if result.left_impulses_alone != without:
                 turned.append(f"{label}, {path.name}: the photo clean has {pipeline.extremes_fraction(pixels):.3f} "
                               f"of its values at 0 or 255; estimate {result.impulse_fraction:.3f}, of it away from "
                               f"them {result.impulses_elsewhere:.3f}; changed {result.changed_fraction:.3f}")

@@ -40,3 +40,11 @@ def test_the_photos_are_three_times_larger_than_scikit_images():
     photos = load_script("tile_checks").photos()
     assert set(photos) == {"astronaut", "coffee", "chelsea"}
     assert photos["coffee"].shape == (3 * data.coffee().shape[0], 3 * data.coffee().shape[1], 3)
+
+
+def test_the_crop_shows_clean_whole_tiled_and_where_they_differ(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "seam.png"
+    load_script("tile_checks").save_crop(out, MODEL)
+    assert Image.open(out).size == (4 * 256 * 2, 256 * 2)

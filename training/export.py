@@ -315,6 +315,8 @@ def rebuild(source: Path, out_dir: Path, why: str, command: str | None = None) -
     (`weights_sha256`), so a partial load cannot pass for the model. `training reproduce` runs the command
     after the export, so a model remade from its photos is rebuilt the same way (a no-op when the training
     ran under the same code)."""
+    import onnx
+
     from training.init_weights import load_initial_weights, run_architecture
 
     card = read_card(source.with_suffix(".json"))
@@ -326,8 +328,6 @@ def rebuild(source: Path, out_dir: Path, why: str, command: str | None = None) -
     if fingerprint != card["weights_sha256"]:
         raise ValueError(f"the weights read from {source} ({fingerprint[:12]}...) are not its card's "
                          f"({card['weights_sha256'][:12]}...)")
-    import onnx
-
     description = onnx.load(str(source), load_external_data=False).doc_string
     replaced_sha = card["sha256"]
     written = _write_onnx(model, module, arch, card["name"], out_dir, description, card.get("opset", 17))
