@@ -4,7 +4,8 @@ Models take (B, H, W, 3) floats in [0, 1] and return the same shape; H and W mus
 the model's `pad_multiple` (ONNX metadata), so inputs are reflect-padded and the output cropped.
 Large images go through in tiles of `tile_size` plus `tile_margin` context on every side; tile
 origins stay on the model's grid, so each tile sees the same pooling cells as the whole image and
-the seams are invisible (tests/test_inference.py checks the difference).
+the seams are invisible (tests/test_inference.py checks the difference). A model with the `impulse_share`
+input is given the whole photo's (`app.impulse_share`), so its tiles decide as the whole photo would.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import onnxruntime as ort
 
 from app.cpus import available_cpus
 from app.imaging import DecodedImage
+from app.impulse_share import feed, solid_rule_shares, takes_share
 from app.jpeg_grid import grid_phase
 from app.memory import BIG_REQUEST_PIXELS
 
@@ -90,7 +92,8 @@ class Denoiser:
         # docs/load-test.md, scripts/profile_onnx.py --spinning).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.takes_share = takes_share(self.input_names)
         self.output_name = self.session.get_outputs()[0].name
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.pad_multiple = int(metadata.get("pad_multiple", 1))
@@ -120,29 +123,32 @@ class Denoiser:
         side = self.pad_multiple
         self._run_once(np.zeros((1, side, side, 3), np.float32), shrink=True)
 
-    def _run(self, batch: np.ndarray, ensemble: int = 1, shrink: bool = False) -> np.ndarray:
+    def _run(self, batch: np.ndarray, ensemble: int = 1, shrink: bool = False,
+             shares: np.ndarray | None = None) -> np.ndarray:
         """The model on a (B, h, w, 3) float32 batch, once or as the mean of `ensemble` turned copies.
+        `shares`: the `impulse_share` input, for a model that takes it (default: the graph's own p).
 
         The mean is summed in float64: eight copies of a value the model passes through (switching
         output) average back to exactly that value."""
         if ensemble not in ENSEMBLES:
             raise ValueError(f"ensemble must be one of {ENSEMBLES}, not {ensemble}")
         if ensemble == 1:
-            return self._run_once(batch, shrink)
+            return self._run_once(batch, shrink, shares)
         total = np.zeros(batch.shape, np.float64)
         for mode in range(ensemble):
             last = shrink and mode == ensemble - 1
-            total += _turn_back(self._run_once(np.ascontiguousarray(_turn(batch, mode)), last), mode)
+            total += _turn_back(self._run_once(np.ascontiguousarray(_turn(batch, mode)), last, shares), mode)
         return (total / ensemble).astype(np.float32)
 
-    def _run_once(self, batch: np.ndarray, shrink: bool = False) -> np.ndarray:
+    def _run_once(self, batch: np.ndarray, shrink: bool = False, shares: np.ndarray | None = None) -> np.ndarray:
         """One session call on a (B, h, w, 3) float32 batch, padded to the model's multiple."""
         h, w = batch.shape[1:3]
         ph, pw = round_up(h, self.pad_multiple) - h, round_up(w, self.pad_multiple) - w
         if ph or pw:
             mode = "reflect" if (h > ph and w > pw) else "symmetric"
             batch = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
-        out = self.session.run([self.output_name], {self.input_name: batch}, self._shrink if shrink else None)[0]
+        out = self.session.run([self.output_name], feed(self.input_names, batch, shares),
+                               self._shrink if shrink else None)[0]
         return out[:, :h, :w]
 
     def _tiles(self, h: int, w: int):
@@ -177,6 +183,8 @@ class Denoiser:
             widths = ((above, below), (before, after)) + ((0, 0),) * (pixels.ndim - 2)
             pixels = np.pad(pixels, widths, mode="reflect" if min(pixels.shape[:2]) > self.jpeg_grid else "symmetric")
         top = np.float32(image.max_value)
+        # the photo's own p, not its padding's: every tile, and every turned copy of an ensemble, gets the same
+        shares = solid_rule_shares(image.pixels, image.max_value) if self.takes_share else None
         out = np.empty_like(pixels)
         seconds = 0.0
         tiles = list(self._tiles(*pixels.shape[:2]))
@@ -193,7 +201,7 @@ class Denoiser:
             if image.is_grey:
                 tile = np.repeat(tile[..., None], 3, axis=2)
             started = time.perf_counter()
-            restored = self._run(tile[None], ensemble, shrink=release and index == len(tiles) - 1)[0][core]
+            restored = self._run(tile[None], ensemble, release and index == len(tiles) - 1, shares)[0][core]
             seconds += time.perf_counter() - started
             if image.is_grey:
                 restored = restored.mean(axis=2)

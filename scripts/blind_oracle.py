@@ -52,6 +52,7 @@ def main() -> None:
     import onnxruntime as ort
     from scipy import ndimage
 
+    from app.impulse_share import feed
     from app.noise import road
     from app.quality import psnr, to_uint8
     from training import architectures
@@ -66,9 +67,10 @@ def main() -> None:
     noisy, clean, cases = real_world_validation_set(chosen, args.patch, 1, per_channel=True if args.colour else None)
     noisy_u8 = to_uint8(noisy)
     session = ort.InferenceSession(str(ROOT / "models" / "prefill-unet.onnx"), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
 
     def default_model(x: np.ndarray) -> np.ndarray:
-        return to_uint8(session.run(None, {"image": x[None].astype(np.float32) / 255.0})[0][0])
+        return to_uint8(session.run(None, feed(names, x[None].astype(np.float32) / 255.0))[0][0])
 
     def flagged(x: np.ndarray, median: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out = x.copy()

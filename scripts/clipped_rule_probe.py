@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("prefill-unet", "blind-unet")
 
 
-def solid_rule(extreme):
+def solid_rule(extreme, share=None):
     """The rule shipped until stop 36: drop the extremes that belong to a solid 5x5 block of that extreme (a
-    morphological opening)."""
+    morphological opening). It has no use for p (`share`, the `impulse_share` input since stop 38)."""
     from keras import ops
 
     solid = -ops.max_pool(-extreme, 5, 1, padding="same")  # 5x5 erosion
@@ -43,7 +43,7 @@ def share_rule(fraction: float):
     """`_isolated` keeping also every extreme whose 5x5 window is at least `fraction` of it (the first try)."""
     from keras import ops
 
-    def rule(extreme):
+    def rule(extreme, share=None):
         mostly = ops.cast(ops.average_pool(extreme, 5, 1, padding="same") >= fraction - 1e-6, extreme.dtype)
         return solid_rule(extreme) * (1.0 - mostly)
 
@@ -53,18 +53,18 @@ def share_rule(fraction: float):
 def export_with(rule, out: Path) -> None:
     """Each shipped model rebuilt with `rule` in place of `_isolated` and its own weights, to out/<name>.onnx
     (and its card, whose scores are dropped: they are the shipped file's)."""
-    from training.architectures import blind_unet, prefill_unet
+    from training.architectures import prefill_unet
     from training.export import rebuild
 
-    shipped = prefill_unet._isolated
-    prefill_unet._isolated = blind_unet._isolated = rule
+    shipped = prefill_unet._isolated  # blind-unet's exact path calls it too (`exact_impulses`)
+    prefill_unet._isolated = rule
     try:
         for name in MODELS:
             card = rebuild(ROOT / "models" / f"{name}.onnx", out, why="another rule for clipped regions",
                            command=shlex.join(["python", *sys.argv]))
             print(f"{out / (name + '.onnx')}: the shipped weights, onnxruntime vs Keras {card['onnx_parity_max_abs_error']:.1e}")
     finally:
-        prefill_unet._isolated = blind_unet._isolated = shipped
+        prefill_unet._isolated = shipped
 
 
 def main() -> None:

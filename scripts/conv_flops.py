@@ -21,6 +21,8 @@ def conv_gflops(path: str, size: int = 512) -> dict[str, float]:
     the blind models' graphs)."""
     import onnx
     import onnxruntime as ort
+
+    from app.impulse_share import feed
     from onnx import numpy_helper
 
     model = onnx.load(path)
@@ -32,7 +34,8 @@ def conv_gflops(path: str, size: int = 512) -> dict[str, float]:
     first = session.get_inputs()[0]
     shape = (1, size, size, 3) if first.shape[-1] == 3 else (1, 3, size, size)
     names = [o.name for o in session.get_outputs()]
-    values = dict(zip(names, session.run(None, {first.name: np.random.default_rng(0).random(shape, dtype=np.float32)})))
+    inputs = feed([i.name for i in session.get_inputs()], np.random.default_rng(0).random(shape, dtype=np.float32))
+    values = dict(zip(names, session.run(None, inputs)))
     out = {}
     for node in convs:
         per_output = float(np.prod(weights[node.input[1]][1:]))  # in/group x kh x kw multiply-adds

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from app.impulse_share import feed
+
 
 def layer_of(node: str) -> str:
     """The Keras layer a tf2onnx node came from: the node name's second path part without Keras's `_N`
@@ -48,12 +50,12 @@ def profile(model: Path, size: int, runs: int, threads: int, spinning: int,
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
     x[x < 0.15], x[x > 0.85] = 0.0, 1.0
-    feed = {session.get_inputs()[0].name: x}
-    session.run(None, feed)  # warm-up
+    inputs = feed([i.name for i in session.get_inputs()], x)
+    session.run(None, inputs)  # warm-up
     seconds = []
     for _ in range(runs):
         started = time.perf_counter()
-        session.run(None, feed)
+        session.run(None, inputs)
         seconds.append(time.perf_counter() - started)
     events = json.loads(Path(session.end_profiling()).read_text())
     totals: collections.Counter = collections.Counter()

@@ -99,6 +99,50 @@ def test_k_is_the_least_count_the_photos_own_noise_does_not_reach():
     assert flagged[:, 20:22, 20:22].sum() == 0 and flagged[:, 90:92, 90:92].sum() == 3
 
 
+def _clipped_both_ways() -> np.ndarray:
+    """A ramp made x1.6 brighter, clipped at both ends (white and black regions), with 2% salt and 2% pepper."""
+    rng = np.random.default_rng(4)
+    ramp = np.add.outer(np.linspace(-0.4, 1.0, 96), np.linspace(0.0, 0.4, 128))
+    x = np.clip(1.6 * ramp, 0.0, 1.0)[None, :, :, None].repeat(3, axis=3).astype(np.float32)
+    x[rng.random(x.shape) < 0.02] = 1.0
+    x[rng.random(x.shape) < 0.02] = 0.0
+    return x
+
+
+def _shares(salt: float, pepper: float) -> np.ndarray:
+    """An `impulse_share` input: p for salt in channels 0-2, for pepper in 3-5."""
+    return np.array([salt] * 3 + [pepper] * 3, np.float32).reshape(1, 1, 1, 6)
+
+
+def test_a_given_share_sets_k_and_a_negative_one_leaves_p_to_the_graph():
+    """`exact_impulses` with the `impulse_share` input: -1 is the graph's own p; p = 0 (k = 4) keeps more of the
+    broken-up clipped regions than 0.45 (the solid rule alone); salt's p (channels 0-2) moves only the salt."""
+    x = _clipped_both_ways()
+    own = [np.asarray(v) for v in prefill_unet.exact_impulses(x)]
+    unset = [np.asarray(v) for v in prefill_unet.exact_impulses(x, _shares(-1.0, -1.0))]
+    assert all(np.array_equal(a, b) for a, b in zip(own, unset))
+    low = [np.asarray(v) for v in prefill_unet.exact_impulses(x, _shares(0.0, 0.0))]
+    high = [np.asarray(v) for v in prefill_unet.exact_impulses(x, _shares(0.45, 0.45))]
+    assert low[0].sum() < high[0].sum() and low[1].sum() < high[1].sum()
+    salt_only = [np.asarray(v) for v in prefill_unet.exact_impulses(x, _shares(0.45, 0.0))]
+    assert np.array_equal(salt_only[0], high[0]) and np.array_equal(salt_only[1], low[1])
+
+
+def test_the_exported_builds_take_the_share_and_training_builds_do_not():
+    """Same weights either way (training takes p from each patch; the files take the service's)."""
+    from training import architectures
+
+    for name in ("prefill-unet", "blind-unet"):
+        module = architectures.get(name)
+        trained, exported = module.build(), architectures.build_for_export(module)
+        assert len(trained.inputs) == 1 and [t.name for t in exported.inputs] == ["image", "impulse_share"]
+        assert [w.shape for w in trained.weights] == [w.shape for w in exported.weights]
+        x = _clipped_both_ways()
+        exported.set_weights(trained.get_weights())
+        np.testing.assert_allclose(np.asarray(exported([x, _shares(-1.0, -1.0)])), np.asarray(trained(x)),
+                                   atol=1e-6)
+
+
 def test_cross_channel_fill_uses_the_clean_channels_of_the_same_pixel():
     """Red = green + 0.1 and blue = green - 0.1 everywhere: red impulses are filled exactly, edges or not."""
     rng = np.random.default_rng(2)

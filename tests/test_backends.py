@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.impulse_share import feed
 from training.export import export
 
 PROBE = """
@@ -105,7 +106,7 @@ def test_a_gpu_trip_starts_from_the_shipped_blind_model_under_jax(tmp_path):
     card = json.loads((MODELS / "blind-unet.json").read_text())
     assert done.stdout.split()[-1] == card["weights_sha256"]
     session = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
-    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    expected = session.run(None, feed([i.name for i in session.get_inputs()], x))[0]
     assert np.abs(np.load(tmp_path / "out.npy") - expected).max() <= 1e-4
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from app.impulse_share import feed
 from training.architectures import blind_unet
 from training.data import make_patch_pair
 from training.init_weights import load_initial_weights
@@ -478,7 +479,7 @@ def test_a_fresh_clone_starts_the_next_stage_from_the_shipped_blind_model(astron
     x[0, ::7, ::5, 1] = 0.9
     x[0, 3::9, ::4, 0] = 0.05
     session = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
-    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    expected = session.run(None, feed([i.name for i in session.get_inputs()], x))[0]
     model = blind_unet_chroma.build()
     assert start_weights(model, "blind-unet-chroma", shipped) == card["weights_sha256"]
     np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-4)

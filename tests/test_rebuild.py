@@ -27,7 +27,7 @@ def shipped_copy(tmp_path) -> Path:
 
 
 def test_rebuild_keeps_the_weights_and_drops_scores_only_when_the_outputs_move(shipped_copy, monkeypatch):
-    from training.architectures import blind_unet, prefill_unet
+    from training.architectures import prefill_unet
     from training.export import rebuild
 
     before = read_card(shipped_copy.with_suffix(".json"))
@@ -38,8 +38,7 @@ def test_rebuild_keeps_the_weights_and_drops_scores_only_when_the_outputs_move(s
 
     # The rule shipped until stop 36: the probes' clipped ramp tells it apart, so the scores go.
     solid = load_script("clipped_rule_probe").solid_rule
-    monkeypatch.setattr(prefill_unet, "_isolated", solid)
-    monkeypatch.setattr(blind_unet, "_isolated", solid)
+    monkeypatch.setattr(prefill_unet, "_isolated", solid)  # blind-unet's too (`exact_impulses`)
     moved = rebuild(shipped_copy, shipped_copy.parent, why="the solid rule", command="second")
     assert moved["scores"] == {} and moved["speed"] == {}
     assert moved["weights_sha256"] == before["weights_sha256"]
@@ -79,3 +78,26 @@ def test_a_rebuild_that_fails_parity_leaves_the_file_it_would_replace(shipped_co
     with pytest.raises(RuntimeError, match="onnxruntime differs from Keras"):
         export.rebuild(shipped_copy, shipped_copy.parent, why="test", command="test")
     assert shipped_copy.read_bytes() == before
+
+
+def test_parity_catches_a_file_whose_graph_ignores_its_share_input(tmp_path, monkeypatch):
+    """The export's probes give the Keras model and the file the same `impulse_share` (`_probe_shares`): a file
+    whose graph takes the input but decides with its own p fails the check."""
+    import onnx
+
+    from training import architectures, export
+    from training.architectures import prefill_unet
+    from training.init_weights import load_initial_weights
+
+    module = architectures.get("prefill-unet")
+    model = architectures.build_for_export(module)
+    load_initial_weights(model, MODELS / "prefill-unet.onnx")
+    assert export.parity(model, MODELS / "prefill-unet.onnx", module.PAD_MULTIPLE) <= export.PARITY_TOLERANCE
+    isolated = prefill_unet._isolated
+    monkeypatch.setattr(prefill_unet, "_isolated", lambda extreme, share=None: isolated(extreme))
+    deaf = architectures.build_for_export(module)
+    deaf.set_weights(model.get_weights())
+    onnx.save(export.to_onnx(deaf), str(tmp_path / "deaf.onnx"))
+    monkeypatch.undo()
+    assert [i.name for i in onnx.load(str(tmp_path / "deaf.onnx")).graph.input] == ["image", "impulse_share"]
+    assert export.parity(model, tmp_path / "deaf.onnx", module.PAD_MULTIPLE) > 0.1

@@ -71,7 +71,7 @@ def test_tiny_fit_then_export_with_parity(arch, photo_folder, tmp_path):
     assert export(run, "tiny", tmp_path / "models", command="test")["scores"] == {}
 
     denoiser = Denoiser(onnx_path, threads=2)
-    assert denoiser.input_name == "image" and denoiser.output_name == "restored"
+    assert denoiser.input_names[0] == "image" and denoiser.output_name == "restored"
     # jpeg-unet was trained on JPEG grids at its input's corner: the file says so, and the service lines
     # uploads up with it (app.inference.Denoiser.jpeg_grid)
     assert denoiser.jpeg_grid == card.get("jpeg_grid", 0) == (8 if arch == "jpeg-unet" else 0)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from app.cards import file_sha256, read_card, write_card
+from app.impulse_share import SHARE_INPUT, feed, own_shares
 from training import architectures
 from training.commands import flag_value, with_flag
 from training.onnx_passes import fold_dilated_convs
@@ -53,15 +54,26 @@ def weights_sha256(model, leave_out: str | None = None) -> str:
     return digest.hexdigest()
 
 
+def takes_share(model) -> bool:
+    """Whether a Keras model has the `impulse_share` input (`prefill_unet.share_input`)."""
+    return len(model.inputs) > 1
+
+
 def to_onnx(model, opset: int = 17):
-    """tf2onnx conversion with named, fully dynamic input and output."""
+    """tf2onnx conversion with named, fully dynamic input and output (and the `impulse_share` input,
+    (batch or 1, 1, 1, 6), of a model that has it)."""
     import tensorflow as tf
     import tf2onnx
 
     spec = tf.TensorSpec((None, None, None, 3), tf.float32, name="image")
     # from_function over an inference-mode call: from_keras trips on Keras 3 Sequential models.
-    forward = tf.function(lambda image: model(image, training=False))
-    onnx_model, _ = tf2onnx.convert.from_function(forward, input_signature=[spec], opset=opset)
+    if takes_share(model):
+        specs = [spec, tf.TensorSpec((None, 1, 1, 6), tf.float32, name=SHARE_INPUT)]
+        forward = tf.function(lambda image, share: model([image, share], training=False))
+    else:
+        specs = [spec]
+        forward = tf.function(lambda image: model(image, training=False))
+    onnx_model, _ = tf2onnx.convert.from_function(forward, input_signature=specs, opset=opset)
     fold_dilated_convs(onnx_model)  # TF's space-to-batch emulation of a dilated conv -> one Conv (training.onnx_passes)
     graph = onnx_model.graph
     old = graph.output[0].name
@@ -72,6 +84,8 @@ def to_onnx(model, opset: int = 17):
     for value in (graph.input[0], graph.output[0]):
         for dim, label in zip(value.type.tensor_type.shape.dim, ("batch", "height", "width")):
             dim.dim_param = label
+    for value in graph.input[1:]:  # impulse_share: one row per image, or one for the whole batch
+        value.type.tensor_type.shape.dim[0].dim_param = "share_rows"
     return onnx_model
 
 
@@ -90,7 +104,7 @@ def _full_precision():
     return jax.default_matmul_precision("highest")
 
 
-def _probes(pad_multiple: int, seed: int = 0) -> list[np.ndarray]:
+def parity_probes(pad_multiple: int, seed: int = 0) -> list[np.ndarray]:
     """Odd sizes (reflect-padded as the service pads) and a batch of 3, with dense 0 and 1 impulses; and a
     smooth photo-like ramp made x1.6 brighter and clipped, with sparse impulses of every value. The dense ones
     alone could not tell stop 37's rule for clipped regions from the one before (it changes nothing there)."""
@@ -113,27 +127,59 @@ def _probes(pad_multiple: int, seed: int = 0) -> list[np.ndarray]:
                    mode="reflect") for x in probes]
 
 
-def _onnx_outputs(onnx_model: bytes | str, probes: list[np.ndarray]) -> list[np.ndarray]:
+def _probe_shares(probes: list[np.ndarray]) -> list[np.ndarray]:
+    """An `impulse_share` input for each probe, none of them its own p: at p = 0 (k = 4, the most kept) on
+    the first; 0.2 for salt and 0.45 for pepper (nothing beyond the solid rule kept) on the second; 0.1 on the
+    clipped ramp, where it moves blind-unet's outputs by up to 0.34 from those with the ramp's own p (a wrong
+    wire would show). Why 0.1 there: blind-unet's soft decisions magnify float differences 12.5 times, and
+    on the ramp other values (0.01-0.05, or 0.45 and 0) put it 1.1e-4 to 2.5e-4 from Keras, past
+    PARITY_TOLERANCE, where its own p puts it at 7.1e-5 (stop 38)."""
+    values = [(0.0, 0.0), (0.2, 0.45), (0.1, 0.1)]
+    return [np.repeat(np.array(values[i % 3], np.float32), 3).reshape(1, 1, 1, 6) for i in range(len(probes))]
+
+
+def _session(onnx_model: bytes | str):
     import onnxruntime as ort
 
-    session = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
-    return [session.run(["restored"], {"image": x})[0] for x in probes]
+    return ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
 
 
-def _keras_gap(model, probes: list[np.ndarray], outputs: list[np.ndarray]) -> float:
-    """Max |Keras - `outputs`| (onnxruntime's on the same probes)."""
+def onnx_outputs(onnx_model, probes: list[np.ndarray], shares: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """onnxruntime's outputs on `probes` (`onnx_model`: a file, its bytes or a session); a model with the
+    `impulse_share` input is given `shares` (default: its own p, as a file without that input computes it)."""
+    session = onnx_model if hasattr(onnx_model, "run") else _session(onnx_model)
+    names = [i.name for i in session.get_inputs()]
+    return [session.run(["restored"], feed(names, x, None if shares is None else shares[i]))[0]
+            for i, x in enumerate(probes)]
+
+
+def _keras_gap(model, probes: list[np.ndarray], outputs: list[np.ndarray],
+               shares: list[np.ndarray] | None = None) -> float:
+    """Max |Keras - `outputs`| (onnxruntime's on the same probes, and `shares` where the model takes them)."""
     worst = 0.0
-    for x, got in zip(probes, outputs):
+    for i, (x, got) in enumerate(zip(probes, outputs)):
+        inputs = [x, own_shares() if shares is None else shares[i]] if takes_share(model) else x
         with _full_precision():
-            expected = np.asarray(model(x, training=False))  # a tf.Tensor or a jax.Array
+            expected = np.asarray(model(inputs, training=False))  # a tf.Tensor or a jax.Array
         worst = max(worst, float(np.abs(expected - got).max()))
     return worst
 
 
+def _gap(model, onnx_model: bytes | str, probes: list[np.ndarray]) -> tuple[float, list[np.ndarray]]:
+    """(max |Keras - onnxruntime|, onnxruntime's outputs with the model's own p) on `probes`; when both the
+    Keras model and the file take the `impulse_share` input, also with `_probe_shares` given to both."""
+    session = _session(onnx_model)
+    outputs = onnx_outputs(session, probes)
+    error = _keras_gap(model, probes, outputs)
+    if takes_share(model) and SHARE_INPUT in [i.name for i in session.get_inputs()]:
+        shares = _probe_shares(probes)
+        error = max(error, _keras_gap(model, probes, onnx_outputs(session, probes, shares), shares))
+    return error, outputs
+
+
 def parity(model, onnx_path: Path, pad_multiple: int, seed: int = 0) -> float:
-    """Max |Keras - onnxruntime| on `_probes`."""
-    probes = _probes(pad_multiple, seed)
-    return _keras_gap(model, probes, _onnx_outputs(str(onnx_path), probes))
+    """Max |Keras - onnxruntime| on `parity_probes` (`_gap`)."""
+    return _gap(model, str(onnx_path), parity_probes(pad_multiple, seed))[0]
 
 
 # An export that replaces a file whose outputs stay within this keeps the card's scores and speed (they
@@ -146,23 +192,28 @@ class Written:
     """An ONNX file just written from a Keras model, with what its card and the caller need to know."""
 
     path: Path
-    parity: float  # max |Keras - onnxruntime| on `_probes`
+    parity: float  # max |Keras - onnxruntime| on `parity_probes`
     probes: list[np.ndarray]
     outputs: list[np.ndarray]  # onnxruntime's, on the probes
     replaced: bytes | None  # the file it overwrote
 
     def same_outputs_as_replaced(self) -> bool:
         """True when the overwritten file gives these outputs, within SAME_OUTPUTS (its scores still hold)."""
-        if self.replaced is None:
-            return False
-        try:
-            moved = max(float(np.abs(a - b).max()) for a, b in zip(_onnx_outputs(self.replaced, self.probes),
-                                                                  self.outputs))
-        except Exception:  # noqa: BLE001 - the replaced file cannot take these sizes: another model
-            moved = float("inf")
-        same = moved <= SAME_OUTPUTS
-        print(f"outputs {moved:.1e} from the file it replaces: scores and speed " + ("kept" if same else "dropped"))
-        return same
+        return outputs_kept(self.replaced, self.probes, self.outputs)
+
+
+def outputs_kept(replaced: bytes | None, probes: list[np.ndarray], outputs: list[np.ndarray]) -> bool:
+    """True when `replaced` (the bytes of the file a new one overwrote; None: there was none) gives `outputs`
+    (the new file's, each model given its own p) on `probes` within SAME_OUTPUTS; prints which."""
+    if replaced is None:
+        return False
+    try:
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(onnx_outputs(replaced, probes), outputs))
+    except Exception:  # noqa: BLE001 - the replaced file cannot take these sizes: another model
+        moved = float("inf")
+    same = moved <= SAME_OUTPUTS
+    print(f"outputs {moved:.1e} from the file it replaces: scores and speed " + ("kept" if same else "dropped"))
+    return same
 
 
 def _write_onnx(model, module, arch: str, name: str, out_dir: Path, description: str = "",
@@ -182,9 +233,8 @@ def _write_onnx(model, module, arch: str, name: str, out_dir: Path, description:
     onnx_model.doc_string = description or module.__doc__.strip().splitlines()[0]
     replaced = onnx_path.read_bytes() if onnx_path.exists() else None
     onnx.save(onnx_model, str(onnx_path))
-    probes = _probes(module.RECIPE.pad_multiple)
-    outputs = _onnx_outputs(str(onnx_path), probes)
-    error = _keras_gap(model, probes, outputs)
+    probes = parity_probes(module.RECIPE.pad_multiple)
+    error, outputs = _gap(model, str(onnx_path), probes)
     if not error <= PARITY_TOLERANCE:
         if replaced is None:
             onnx_path.unlink()
@@ -201,7 +251,7 @@ def export(run_dir: Path, name: str, out_dir: Path, default: bool = False, opset
     config = state["config"]
     module = architectures.get(config["arch"])
     recipe = module.RECIPE.with_overrides(config.get("recipe", {}))
-    model = module.build()
+    model = architectures.build_for_export(module)
     model.load_weights(run_dir / "best.weights.h5")
     written = _write_onnx(model, module, config["arch"], name, out_dir, description, opset)
     error = written.parity
@@ -322,7 +372,7 @@ def rebuild(source: Path, out_dir: Path, why: str, command: str | None = None) -
     card = read_card(source.with_suffix(".json"))
     arch = run_architecture(source) or card["architecture"]["name"]
     module = architectures.get(arch)
-    model = module.build()
+    model = architectures.build_for_export(module)
     load_initial_weights(model, source)
     fingerprint = weights_sha256(model)
     if fingerprint != card["weights_sha256"]:

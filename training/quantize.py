@@ -33,9 +33,11 @@ from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, Q
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from app.cards import INT8_SUFFIX, file_sha256, read_card, write_card
+from app.impulse_share import feed
 from app.quality import psnr, to_uint8
 from training.commands import flag_value
 from training.data import PatchSampler, load_rgb, real_world_validation_set, split_folders, validation_set
+from training.export import onnx_outputs, outputs_kept, parity_probes
 from training.recipe import Recipe
 
 # Density 0: clean photos (their true 0/255 values look like impulses): on CBSD68 a twin checked only on
@@ -74,7 +76,8 @@ class HeldOut:
         options = ort.SessionOptions()
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        restored = np.concatenate([session.run(None, {session.get_inputs()[0].name: self.noisy[i : i + batch]})[0]
+        names = [i.name for i in session.get_inputs()]
+        restored = np.concatenate([session.run(None, feed(names, self.noisy[i : i + batch]))[0]
                                    for i in range(0, len(self.noisy), batch)])
         scores: dict[str, list[float]] = {case: [] for case in dict.fromkeys(self.cases)}
         for case, clean, out in zip(self.cases, self.clean, restored):
@@ -84,20 +87,28 @@ class HeldOut:
 
 @dataclass
 class Calibration(CalibrationDataReader):
-    """The same seeded batches for every quantization of one run (onnxruntime reads a reader once)."""
+    """The same seeded batches for every quantization of one run (onnxruntime reads a reader once). A model
+    with the `impulse_share` input gets each patch's own p, as in training (`app.impulse_share.feed`)."""
 
     batches: list[np.ndarray]
-    input_name: str = "image"
+    input_names: tuple[str, ...] = ("image",)
     _left: Iterator[np.ndarray] | None = field(default=None, repr=False)
 
     def get_next(self) -> dict | None:
         if self._left is None:
             self._left = iter(self.batches)
         batch = next(self._left, None)
-        return None if batch is None else {self.input_name: batch}
+        return None if batch is None else feed(list(self.input_names), batch)
 
     def fresh(self) -> Calibration:
-        return Calibration(self.batches, self.input_name)
+        return Calibration(self.batches, self.input_names)
+
+
+def input_names(model: Path) -> tuple[str, ...]:
+    """The graph's inputs, in order (an ONNX file's, without loading a session)."""
+    graph = onnx.load(str(model), load_external_data=False).graph
+    constants = {init.name for init in graph.initializer}
+    return tuple(value.name for value in graph.input if value.name not in constants)
 
 
 def largest_drop(reference: dict[str, float], scores: dict[str, float]) -> float:
@@ -210,8 +221,9 @@ def quantize(config: QuantizeConfig, command: str = "", log=print) -> dict:
     name = model.stem + INT8_SUFFIX
     out = Path(config.out_dir) / f"{name}.onnx"
     out.parent.mkdir(parents=True, exist_ok=True)
+    replaced = out.read_bytes() if out.exists() else None
     with tempfile.TemporaryDirectory() as tmp:
-        quantizer = Quantizer(model, Calibration(batches), Path(tmp), config.full_range)
+        quantizer = Quantizer(model, Calibration(batches, input_names(model)), Path(tmp), config.full_range)
         choice = choose_float_layers(quantizer, held.score, reference, config.layer_drop_db, config.max_drop_db)
         _with_metadata(choice.path, model, name, out)
     quantized = [c for c in quantizer.convs if c not in choice.float_nodes]
@@ -219,6 +231,12 @@ def quantize(config: QuantizeConfig, command: str = "", log=print) -> dict:
     log(f"kept float: {choice.float_nodes or 'none'}; int8 loses at most {drop:.3f} dB on held-out patches")
     twin = _card(card, model, name, out, config, choice, quantized, reference, folders, len(calibration_photos),
                  len(held_photos), command)
+    # A twin made again that answers as the file it replaces (stop 38: the float model gained an input, nothing
+    # else) keeps that file's scores and speed, as a re-export does (`export.outputs_kept`).
+    probes = parity_probes(recipe.pad_multiple)
+    if outputs_kept(replaced, probes, onnx_outputs(str(out), probes)):
+        previous = read_card(out)
+        twin.update({key: previous[key] for key in ("scores", "speed") if key in previous})
     write_card(out, twin)
     return twin
 

@@ -1,5 +1,6 @@
 """Model architectures by name; each module exposes `build(...) -> keras.Model` and a `RECIPE`
-(and `training_model(model, loss)` when the loss needs more outputs than the exported model has)."""
+(and `training_model(model, loss)` when the loss needs more outputs than the exported model has; and
+`TAKES_SHARE = True` when its exported graph takes the `impulse_share` input: `build(share=True)`)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,9 @@ def get(name: str) -> ModuleType:
         return ARCHITECTURES[name]
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}") from None
+
+
+def build_for_export(module: ModuleType):
+    """The model as its ONNX file has it: with the `impulse_share` input where the architecture takes one
+    (`prefill_unet.share_input`), the same weights as `build()`'s, which training uses."""
+    return module.build(share=True) if getattr(module, "TAKES_SHARE", False) else module.build()

@@ -18,7 +18,9 @@ This model keeps everything `prefill-unet` does and adds one thing in front of i
   detector calls corrupted fall back below the dead zone.
 - Then a dead zone (`DEAD_ZONE`, 0 below 0.22, 1 above 0.30): below it a value is untouched bit for bit,
   so a clean photo is returned as it came, the promise `prefill-unet`'s switching output keeps.
-- Exact 0/255 values are found as `prefill-unet` finds them; the learned weights only add impulses
+- Exact 0/255 values are found as `prefill-unet` finds them (with its `impulse_share` input, which the
+  service fills with the whole photo's share; the window statistics above stay the tile's own, so this
+  model's tiles are not bit-identical to the whole photo); the learned weights only add impulses
   where there were none. A soft impulse is salt when the value is above its median, pepper below,
   and feeds the same masked-mean fill, cross-channel estimate and U-Net (`fill_features`,
   `unet_residual`); the output blends `fill + residual` with the input by the soft mask.
@@ -38,7 +40,15 @@ from keras import layers, ops
 from app.noise import sum_of_four_smallest
 from training.architectures import prefill_unet
 from training.architectures.ops import phase_dilated_conv2d
-from training.architectures.prefill_unet import PYRAMID_LEVELS, SwitchingOutput, _isolated, fill_features, unet_residual
+from training.architectures.prefill_unet import (
+    PYRAMID_LEVELS,
+    SwitchingOutput,
+    exact_impulses,
+    fill_features,
+    share_input,
+    split_inputs,
+    unet_residual,
+)
 from training.baselines import JFIF_YCBCR
 
 # Detector probability -> soft mask: 0 below the first, 1 above the second. The first stage trains the
@@ -93,6 +103,7 @@ RECIPE = replace(
     # (--recipe train_only= with --init from this one).
     train_only=FRESH_LAYERS,
 )
+TAKES_SHARE = prefill_unet.TAKES_SHARE  # its exact path is prefill-unet's, with the same `impulse_share` input
 
 def _windows(x) -> list:
     """The nine 3x3-window neighbours of every value, reflect-padded at the borders: shifted copies of `x`,
@@ -198,9 +209,9 @@ class BlindPrefill(layers.Layer):
         self.restoration_to_detector = True
 
     def call(self, inputs, training=None):
-        x, median, probability = inputs
-        exact_salt = _isolated(ops.cast(x >= 1.0, x.dtype))
-        exact_pepper = _isolated(ops.cast(x <= 0.0, x.dtype))
+        """`inputs`: [image, median, probability] and, as exported, the `impulse_share` input last."""
+        x, median, probability, *share = inputs
+        exact_salt, exact_pepper = exact_impulses(x, share[0] if share else None)
         low, high = self.dead_zone
         decision = ops.clip((probability - low) / (high - low), 0.0, 1.0)
         if training and self.straight_through_margin > 0:
@@ -234,11 +245,14 @@ class ImpulseEvidence(layers.Layer):
     """[exact impulses (1 where `prefill-unet` sees one: an exact 0 or 1 that `_isolated` does not keep as content),
     ROAD with the exact ones as known], 3 channels each."""
 
-    def call(self, x):
-        exact = _isolated(ops.cast(x >= 1.0, x.dtype)) + _isolated(ops.cast(x <= 0.0, x.dtype))
+    def call(self, inputs):
+        """`inputs`: the image, or [image, impulse_share] (`exact_impulses`)."""
+        x, share = split_inputs(inputs)
+        exact = sum(exact_impulses(x, share))
         return ops.concatenate([exact, road(x, exact)], axis=-1)
 
     def compute_output_shape(self, shape):
+        shape = shape[0] if isinstance(shape, (list, tuple)) and isinstance(shape[0], (list, tuple)) else shape
         return (*shape[:-1], 2 * shape[-1])
 
 
@@ -315,7 +329,8 @@ class PriorShift(layers.Layer):
 
 
 def _detector(image, median, features: int = 16, both_polarities: bool = True, prior: float | None = PRIOR,
-              prior_steps: int = PRIOR_STEPS, blocks: int = 0, chroma: bool = False, prior_ceiling: float | None = None):
+              prior_steps: int = PRIOR_STEPS, blocks: int = 0, chroma: bool = False, prior_ceiling: float | None = None,
+              shares=None):
     """Per-value probability of corruption (B, H, W, 3), from [x, median, x - median, exact impulses, ROAD],
     as decided: shifted to the window's share of corrupted values (`PriorShift`, unless `prior` is None).
     The probability as trained, which the cross-entropy sees, is `detector_probability`.
@@ -333,7 +348,8 @@ def _detector(image, median, features: int = 16, both_polarities: bool = True, p
     the random-valued impulses that made a value more than 120 levels brighter and 85% of those that
     made one as much darker (`python scripts/blind_oracle.py --run runs/blind-unet-context-stage1
     --one-polarity`, held-out training photos; ROAD > 80: 99% and 88%)."""
-    evidence = ImpulseEvidence()(image)  # exact impulses and ROAD: the same for the photo and its negative
+    # exact impulses and ROAD: the same for the photo and its negative
+    evidence = ImpulseEvidence()(image if shares is None else [image, shares])
     conv1 = layers.Conv2D(features, 3, padding="same", name=f"{FRESH_LAYERS}_conv1")
     conv2 = layers.Conv2D(features, 3, padding="same", name=f"{FRESH_LAYERS}_conv2")
     context = NoiseContext(name=f"{FRESH_LAYERS}_context")
@@ -380,21 +396,24 @@ def detector_probability(model: keras.Model):
 def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8,
           dead_zone: tuple[float, float] = DEAD_ZONE, both_polarities: bool = True, prior: float | None = PRIOR,
           prior_steps: int = PRIOR_STEPS, detector_blocks: int = 0, chroma: bool = False,
-          prior_ceiling: float | None = None, detector_features: int = 16) -> keras.Model:
+          prior_ceiling: float | None = None, detector_features: int = 16, share: bool = False) -> keras.Model:
     """Median and detector, the blind pre-fill, `prefill-unet`'s U-Net, the soft switching output.
     (`widths` and `detector_features` other than the shipped ones: shapes timed before any training,
-    scripts/blind_shapes_speed.py.)
+    scripts/blind_shapes_speed.py.) `share`: with the `impulse_share` input, as exported (`prefill_unet.build`).
 
     The U-Net's convs are built after the detector's but numbered as `prefill-unet`'s (the detector's
     have their own names), so `fit --init models/prefill-unet.onnx` maps them one to one."""
     image = keras.Input(shape=(None, None, 3), name="image")
+    shares = share_input() if share else None
     median = Median3(name="median")(image)
     decision = _detector(image, median, features=detector_features, both_polarities=both_polarities, prior=prior,
-                         prior_steps=prior_steps, prior_ceiling=prior_ceiling, blocks=detector_blocks, chroma=chroma)
-    prefilled, context = BlindPrefill(dead_zone=dead_zone, name="prefill")([image, median, decision])
+                         prior_steps=prior_steps, prior_ceiling=prior_ceiling, blocks=detector_blocks, chroma=chroma,
+                         shares=shares)
+    prefilled, context = BlindPrefill(dead_zone=dead_zone, name="prefill")(
+        [image, median, decision] + ([] if shares is None else [shares]))
     residual = unet_residual(prefilled, context, widths, head)
     restored = SwitchingOutput(name="restored")([image, prefilled, residual])
-    return keras.Model(image, restored, name="blind_unet")
+    return keras.Model(image if shares is None else [image, shares], restored, name="blind_unet")
 
 
 def training_model(model: keras.Model, loss: str = "blind") -> keras.Model:

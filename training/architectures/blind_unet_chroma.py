@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 
 from training.architectures import blind_unet, blind_unet_deep
-from training.architectures.blind_unet import CHROMA_LAYERS, FRESH_LAYERS, RECIPE, training_model  # noqa: F401
+from training.architectures.blind_unet import CHROMA_LAYERS, FRESH_LAYERS, RECIPE, TAKES_SHARE, training_model  # noqa: F401
 
 GROWS_FROM = "blind-unet-deep"  # `fit --init` takes a run of this architecture and adds the GROWN_LAYERS
 GROWN_LAYERS = CHROMA_LAYERS

@@ -19,7 +19,7 @@ from __future__ import annotations
 import keras
 
 from training.architectures import blind_unet
-from training.architectures.blind_unet import FRESH_LAYERS, GROWN_LAYERS, RECIPE, training_model  # noqa: F401
+from training.architectures.blind_unet import FRESH_LAYERS, GROWN_LAYERS, RECIPE, TAKES_SHARE, training_model  # noqa: F401
 
 GROWS_FROM = "blind-unet"  # `fit --init` takes a run of this architecture and adds the GROWN_LAYERS
 BLOCKS = 1  # each costs two 3x3 convs of 16 features at full resolution, per look (photo and negative)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 
 from training.architectures import blind_unet, blind_unet_deep
-from training.architectures.blind_unet import FRESH_LAYERS, RECIPE, training_model  # noqa: F401
+from training.architectures.blind_unet import FRESH_LAYERS, RECIPE, TAKES_SHARE, training_model  # noqa: F401
 
 GROWS_FROM = "blind-unet-deep"  # `fit --init` takes a run or export of this architecture and adds the GROWN_LAYERS
 BLOCKS = blind_unet_deep.BLOCKS + 1

@@ -11,7 +11,9 @@ Why this shape (see docs/model-design.md):
   clipped highlights and black shadows that merely look like impulses.
 - Space-to-depth in, strided convs down, 1x1 conv + depth-to-space up, no ConvTranspose
   (slow in onnxruntime on CPU). The last stage sees the pre-fill again beside the U-Net's features.
-Input: (B, H, W, 3) floats in [0, 1], H and W multiples of `PAD_MULTIPLE` (the caller pads).
+Input: (B, H, W, 3) floats in [0, 1], H and W multiples of `PAD_MULTIPLE` (the caller pads); as exported,
+also `impulse_share` (B or 1, 1, 1, 6): the whole photo's share of isolated 0s and 1s, which the service
+gives every tile (`app.impulse_share`), or -1 to take it from the input.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from app.impulse_share import SHARE_INPUT
 from training.architectures.ops import depth_to_space, space_to_depth, upsample
 from training.recipe import Recipe
 
@@ -39,6 +42,7 @@ RECIPE = Recipe(
     salt_ratio_range=(0.3, 0.7),
     pad_multiple=PAD_MULTIPLE,
 )
+TAKES_SHARE = True  # exported with the `impulse_share` input (`share_input`)
 
 
 # p (the share of values the solid rule flags) at which k, the count of an extreme in its 5x5 window that makes
@@ -62,7 +66,7 @@ def keep_steps(tail: float = KEEP_TAIL, neighbours: int = 24) -> list[float]:
     return found
 
 
-def _isolated(extreme):
+def _isolated(extreme, share=None):
     """The extreme values (1 where one is, per channel) that are impulses, not content.
 
     An extreme is content, so kept, when it belongs to a solid 5x5 block of that extreme (or lies within 2
@@ -83,13 +87,48 @@ def _isolated(extreme):
 
     One 5x5 mean serves both counts: a solid block is a window whose mean is 1 (the 5x5 erosion), and k is
     compared with the same mean, taken over the window's values inside the image.
+
+    `share` (B or 1, 1, 1, C), where given and not negative, is p itself: the whole photo's, which the service
+    computes (`app.impulse_share`) so that a tile, which sees only its part of the photo, decides as the
+    whole photo would (stop 38). Left out (training) or negative, p is the share in what the graph is given.
     """
-    mean = ops.average_pool(extreme, 5, 1, padding="same")
-    solid = ops.cast(mean >= 1.0 - 1e-6, extreme.dtype)
-    kept = ops.max_pool(solid, 5, 1, padding="same")  # the 5x5 dilation of the solid blocks
-    share = ops.mean(extreme * (1.0 - kept), axis=(1, 2), keepdims=True)
+    mean, kept = _solid_rule(extreme)
+    own = own_share(extreme, kept)
+    share = own if share is None else ops.where(share < 0.0, own, share)
     k = 4.0 + sum(ops.cast(share >= step, extreme.dtype) for step in KEEP_STEPS)
     return extreme * (1.0 - ops.maximum(kept, ops.cast(mean * 25.0 >= k - 0.5, extreme.dtype)))
+
+
+def _solid_rule(extreme):
+    """(the 5x5 window means of `extreme`, 1 where a value is in or next to a solid 5x5 block of it)."""
+    mean = ops.average_pool(extreme, 5, 1, padding="same")
+    solid = ops.cast(mean >= 1.0 - 1e-6, extreme.dtype)
+    return mean, ops.max_pool(solid, 5, 1, padding="same")  # the 5x5 dilation of the solid blocks
+
+
+def own_share(extreme, kept=None):
+    """p as `_isolated` computes it from what it is given, (B, 1, 1, C): the share of `extreme`'s values that
+    are not `kept` by the solid rule. `app.impulse_share` computes the same for a whole photo (tested)."""
+    kept = _solid_rule(extreme)[1] if kept is None else kept
+    return ops.mean(extreme * (1.0 - kept), axis=(1, 2), keepdims=True)
+
+
+def exact_impulses(x, share=None):
+    """(salt, pepper): the values at exactly 1 and at 0 that `_isolated` finds to be impulses, 1 where one is.
+    `share`: the model's `impulse_share` input (B or 1, 1, 1, 6): p for salt in channels 0-2, for pepper in 3-5."""
+    salt_share, pepper_share = (None, None) if share is None else (share[..., :3], share[..., 3:])
+    return _isolated(ops.cast(x >= 1.0, x.dtype), salt_share), _isolated(ops.cast(x <= 0.0, x.dtype), pepper_share)
+
+
+def share_input() -> keras.KerasTensor:
+    """The `impulse_share` input of an exported model (see `_isolated` and `app.impulse_share`): fed by the
+    service, -1 (the graph's own p) by callers that have no whole photo."""
+    return keras.Input(shape=(1, 1, 6), name=SHARE_INPUT)
+
+
+def split_inputs(inputs):
+    """(image, share or None) from a layer's inputs: the image alone, or [image, share]."""
+    return (inputs[0], inputs[1]) if isinstance(inputs, (list, tuple)) else (inputs, None)
 
 
 def _pyramid_mean(values, weights, levels: int):
@@ -186,14 +225,16 @@ class ImpulsePrefill(layers.Layer):
         self.levels = levels
         self.context_levels = tuple(context_levels)
 
-    def call(self, x):
-        salt = _isolated(ops.cast(x >= 1.0, x.dtype))
-        pepper = _isolated(ops.cast(x <= 0.0, x.dtype))
+    def call(self, inputs):
+        """`inputs`: the image, or [image, impulse_share] (`exact_impulses`)."""
+        x, share = split_inputs(inputs)
+        salt, pepper = exact_impulses(x, share)
         return fill_features(x, salt, pepper, self.levels, self.context_levels)
 
-    def compute_output_spec(self, x):
+    def compute_output_spec(self, inputs):
         """Shapes without tracing `call` (JAX cannot prove the pyramid's pool-then-upsample shapes equal
         for a symbolic height and width; they are, for multiples of PAD_MULTIPLE)."""
+        x, _ = split_inputs(inputs)
         b, h, w, _ = x.shape
         half = (None if h is None else h // 2, None if w is None else w // 2)
         return (keras.KerasTensor((b, h, w, 12), dtype=x.dtype),
@@ -251,13 +292,15 @@ def _conv(x, filters: int, strides: int = 1, kernel: int = 3, activation: bool =
     return layers.LeakyReLU(negative_slope=0.1)(x) if activation else x
 
 
-def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8) -> keras.Model:
-    """The pre-fill, the U-Net over it (`unet_residual`) and the switching output."""
+def build(widths: tuple[int, int, int] = (32, 64, 128), head: int = 8, share: bool = False) -> keras.Model:
+    """The pre-fill, the U-Net over it (`unet_residual`) and the switching output. `share`: with the
+    `impulse_share` input (`share_input`), as exported; training builds it without (p from each patch)."""
     image = keras.Input(shape=(None, None, 3), name="image")
-    prefilled, context = ImpulsePrefill(name="prefill")(image)
+    shares = share_input() if share else None
+    prefilled, context = ImpulsePrefill(name="prefill")(image if shares is None else [image, shares])
     residual = unet_residual(prefilled, context, widths, head)
     restored = SwitchingOutput(name="restored")([image, prefilled, residual])
-    return keras.Model(image, restored, name="prefill_unet")
+    return keras.Model(image if shares is None else [image, shares], restored, name="prefill_unet")
 
 
 def unet_residual(prefilled, context, widths: tuple[int, int, int] = (32, 64, 128), head: int = 8):
