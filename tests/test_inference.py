@@ -57,10 +57,10 @@ def test_tiles_are_seamless(default_model_path, clipped, density):
     The clipped photo is where stop 37's graph, fed nothing, let each tile take p (`_isolated`) from its own
     values and keep other clipped values than the whole photo: 1.5% / 11.9% of the values differed at density
     0.1 / 0.3 (up to 142 levels); the Denoiser now gives every tile the photo's p (`app.impulse_share`).
-    Denser noise on the clipped photo still differs (0.15% / 1.7% / 0.5% of the values at 0.5 / 0.7 / 0.95,
-    as with stop 37's file at 0.7 and 0.95): nothing beyond the solid rule is kept there, whole clipped
+    Denser noise on the clipped photo still differs (0.15% / 1.7% / 0.5% of the values at 0.5 / 0.7 / 0.95;
+    5.8% / 1.9% / 0.5% with each tile's own p): nothing beyond the solid rule is kept there, whole clipped
     regions are filled as impulses, and their fill reaches past 64 pixels of context. (`python
-    /tmp`-free: `_tiled_vs_whole` on `_clipped(astronaut[:320, :384])`, seed 2, stop 38.)"""
+    scripts/tile_checks.py --test-photo`, stop 38.)"""
     from skimage import data
 
     photo = np.ascontiguousarray(data.astronaut()[:320, :384])

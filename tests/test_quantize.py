@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from app.cards import file_sha256, read_card
+from app.cards import file_sha256, read_card, write_card
 from app.imaging import DecodedImage
 from app.inference import Denoiser
 from app.noise import salt_and_pepper
@@ -155,3 +155,22 @@ def test_reproduce_remakes_the_float_model_then_quantizes_it(tmp_path):
     assert last[1:4] == ["-m", "training", "quantize"]
     assert flag_value(last, "--model") == str(tmp_path / "out" / "prefill-unet.onnx")
     assert flag_value(last, "--out") == str(tmp_path / "out")
+
+
+def test_a_twin_made_again_keeps_the_scores_of_the_file_it_replaces_only_if_it_answers_the_same(twin):
+    """As a re-export does (`export.outputs_kept`): the same twin again keeps its card's scores and speed (stop
+    38 made the shipped twin again for a new input, nothing else); a replaced file that answers otherwise
+    (here another model) has its scores dropped."""
+    root, card = twin
+    out = root / "out" / "prefill-unet-int8.onnx"
+    config = QuantizeConfig(model=root / "prefill-unet.onnx", out_dir=root / "out",
+                            data=card["quantization"]["calibration"]["data"], calibration_patches=16, patch=64,
+                            check_photos=4)
+    marked = {**card, "scores": {"marker": 1}, "speed": {"marker": 2}}
+    write_card(out, marked)
+    again = quantize(config, command="test", log=lambda *_: None)
+    assert again["scores"] == {"marker": 1} and again["speed"] == {"marker": 2}
+    shutil.copy(MODELS / "blind-unet.onnx", out)
+    write_card(out, marked)
+    other = quantize(config, command="test", log=lambda *_: None)
+    assert "scores" not in other and "speed" not in other
