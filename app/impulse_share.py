@@ -29,16 +29,17 @@ def own_shares() -> np.ndarray:
     return np.full((1, 1, 1, 6), OWN_SHARE, np.float32)
 
 
-def _flagged(extreme: np.ndarray) -> np.ndarray:
-    """The values of a 0/1 uint8 map not in or next to a solid BLOCK x BLOCK block of ones (windows cut at the
-    edges, as the graph's pools with "same" padding are)."""
+def _flagged(extreme: np.ndarray, rows: slice) -> np.ndarray:
+    """Per channel, how many values of `rows` of a 0/1 uint8 map (H, W, up to 4 channels: OpenCV works on each)
+    lie in no solid BLOCK x BLOCK block of ones and next to none (windows cut at the edges, as the graph's
+    "same" pools are); the rows around `rows` are context."""
     import cv2
 
     kernel = np.ones((BLOCK, BLOCK), np.uint8)
     # cv2's default border for erosion and dilation is the neutral value: outside the image counts for nothing
-    solid = cv2.erode(extreme, kernel)
-    kept = cv2.dilate(solid, kernel)
-    return extreme & (1 - kept)
+    kept = cv2.dilate(cv2.erode(extreme, kernel), kernel).reshape(extreme.shape)
+    flagged = cv2.subtract(extreme[rows], kept[rows])  # saturates: 1 - 1 = 0 - 1 = 0
+    return np.asarray(cv2.sumElems(flagged)[: extreme.shape[2]], np.int64)  # numpy's count per channel: 40x slower
 
 
 def solid_rule_shares(pixels: np.ndarray, max_value: int) -> np.ndarray:
@@ -50,11 +51,12 @@ def solid_rule_shares(pixels: np.ndarray, max_value: int) -> np.ndarray:
     counts = np.zeros((2, planes.shape[2]), np.int64)
     for top in range(0, h, BAND_ROWS):
         start, stop = max(0, top - REACH), min(h, top + BAND_ROWS + REACH)
-        inner = slice(top - start, top - start + min(BAND_ROWS, h - top))
-        for c in range(planes.shape[2]):
-            band = planes[start:stop, :, c]
-            for which, value in enumerate((max_value, 0)):
-                counts[which, c] += int(_flagged((band == value).view(np.uint8))[inner].sum())
+        rows = slice(top - start, top - start + min(BAND_ROWS, h - top))
+        band = planes[start:stop]
+        for which, value in enumerate((max_value, 0)):
+            extreme = (band == value).view(np.uint8)
+            if extreme.any():
+                counts[which] += _flagged(extreme, rows)
     shares = counts / float(h * w)
     if shares.shape[1] == 1:
         shares = np.repeat(shares, 3, axis=1)

@@ -10,6 +10,7 @@ per model and noise, how many photos come back otherwise, how many values differ
 with the photo's p (as served now) and with the padded photo's (as the tables were measured).
 
   python scripts/share_checks.py --data ../shared/data/CBSD68 ../shared/data/BSD68   # ~15 minutes, 2 cores
+  python scripts/share_checks.py --time 6000x4000   # what the photo's p costs beside the served model's run
 """
 
 from __future__ import annotations
@@ -32,6 +33,38 @@ CASES = (
 )
 
 
+def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) -> None:
+    """Median seconds of `solid_rule_shares` and of `model`'s whole denoise (the p included) on a noisy photo of
+    `size` (WxH: scikit-image's astronaut resized, salt-and-pepper 0.1 per channel)."""
+    import time
+
+    from PIL import Image
+    from skimage import data
+
+    from app.imaging import DecodedImage
+    from app.impulse_share import solid_rule_shares
+    from app.inference import Denoiser
+    from app.noise import NoiseSpec, add_noise
+
+    width, height = map(int, size.split("x"))
+    photo = np.asarray(Image.fromarray(data.astronaut()).resize((width, height), Image.Resampling.BILINEAR))
+    noisy = add_noise(photo, NoiseSpec("salt-pepper", 0.1), seed=0)
+    denoiser = Denoiser(ROOT / "models" / f"{model}.onnx", threads=2)
+
+    def median(work) -> float:
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            work()
+            seconds.append(time.perf_counter() - started)
+        return float(np.median(seconds))
+
+    share = median(lambda: solid_rule_shares(noisy, 255))
+    whole = median(lambda: denoiser.denoise(DecodedImage(noisy)))
+    print(f"{size}: the photo's p {share:.3f} s, {model}'s denoise {whole:.2f} s with it: {share / whole:.1%} "
+          f"(medians of {repeats})")
+
+
 def main() -> None:
     from app.imaging import DecodedImage
     from app.inference import Denoiser
@@ -40,10 +73,16 @@ def main() -> None:
     from training.evaluate import NoiseKind, corrupt, load_as_stored, noise_seed, over_expose
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, nargs="+", required=True)
+    parser.add_argument("--data", type=Path, nargs="+")
+    parser.add_argument("--time", metavar="WxH", help="only time the photo's p against a whole denoise")
     parser.add_argument("--limit", type=int, default=0, help="photos per folder (0: all)")
     parser.add_argument("--models", nargs="+", help="only these of the cases' models")
     args = parser.parse_args()
+    if args.time:
+        time_share(args.time)
+        return
+    if not args.data:
+        parser.error("--data or --time")
     print("| photos | model | noise | exposure | density | photos changed | values changed | PSNR photo's p | "
           "PSNR padded p | difference |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")

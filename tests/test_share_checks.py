@@ -23,3 +23,9 @@ def test_it_prints_a_row_per_model_noise_exposure_and_density(tmp_path, monkeypa
         assert 0 <= int(changed) <= 2 and float(values) >= 0
         assert abs(float(served) - float(padded) - float(difference)) < 0.002
     assert sum(int(cells[5]) for cells in rows[6:]) > 0  # 97x131 padded to 128x160: the clipped photos' p moves
+
+
+def test_the_timing_prints_both_medians_and_their_ratio(capsys):
+    load_script("share_checks").time_share("96x64", repeats=1)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("96x64: the photo's p ") and "prefill-unet-int8's denoise" in line and line.endswith("(medians of 1)")
