@@ -10,7 +10,8 @@ feeds it as the model's `impulse_share` input, so every tile decides with the sa
 
 This is the one place outside the graph that knows the solid rule; tests/test_impulse_share.py checks it
 against the graph's own p on photos of every kind. It runs on the integer pixels, in bands of rows, so its
-memory stays a few megabytes whatever the photo (a 6000x4000 photo: ~0.2 s on 2 cores).
+memory stays a few megabytes whatever the photo; a 6000x4000 photo takes 0.08 s, 0.6% of the served model's
+run (`python scripts/share_checks.py --time 6000x4000`, stop 38).
 """
 
 from __future__ import annotations
