@@ -1,7 +1,9 @@
 """Keras checkpoint -> ONNX (tf2onnx, opset 17) + model card, with an onnxruntime parity check.
 
 The ONNX file takes the raw image, floats in [0, 1], shape (batch, height, width, 3), all dynamic;
-input "image", output "restored". Its metadata holds `pad_multiple`, which the service reads.
+input "image", output "restored". Its metadata holds `pad_multiple`, which the service reads. A model whose
+rule for clipped regions needs the photo's share of isolated extremes also takes "impulse_share"
+(`app.impulse_share`; -1: the graph's own), and is built for export with it (`build_for_export`).
 """
 
 from __future__ import annotations
