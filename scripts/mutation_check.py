@@ -463,7 +463,7 @@ MUTANTS: list[Mutant] = [
       "kept = cv2.dilate(cv2.erode(extreme, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0), kernel)",
       "tests/test_impulse_share.py"),
     m("export: parity never gives the file another p", "training/export.py",
-      "    if takes_share(model) and SHARE_INPUT in [i.name for i in session.get_inputs()]:", "    if False:",
+      "    if _keras_takes_share(model) and takes_share([i.name for i in session.get_inputs()]):", "    if False:",
       "tests/test_rebuild.py::test_parity_catches_a_file_whose_graph_ignores_its_share_input"),
     m("quantize: a twin made again keeps the replaced file's scores whatever it answers", "training/quantize.py",
       "    if outputs_kept(replaced, probes, onnx_outputs(str(out), probes)):", "    if replaced is not None:",

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from app.cards import file_sha256, read_card, write_card
-from app.impulse_share import SHARE_INPUT, feed, own_shares
+from app.impulse_share import SHARE_INPUT, feed, own_shares, takes_share
 from training import architectures
 from training.commands import flag_value, with_flag
 from training.onnx_passes import fold_dilated_convs
@@ -56,9 +56,9 @@ def weights_sha256(model, leave_out: str | None = None) -> str:
     return digest.hexdigest()
 
 
-def takes_share(model) -> bool:
+def _keras_takes_share(model) -> bool:
     """Whether a Keras model has the `impulse_share` input (`prefill_unet.share_input`)."""
-    return len(model.inputs) > 1
+    return takes_share([tensor.name for tensor in model.inputs])
 
 
 def to_onnx(model, opset: int = 17):
@@ -69,7 +69,7 @@ def to_onnx(model, opset: int = 17):
 
     spec = tf.TensorSpec((None, None, None, 3), tf.float32, name="image")
     # from_function over an inference-mode call: from_keras trips on Keras 3 Sequential models.
-    if takes_share(model):
+    if _keras_takes_share(model):
         specs = [spec, tf.TensorSpec((None, 1, 1, 6), tf.float32, name=SHARE_INPUT)]
         forward = tf.function(lambda image, share: model([image, share], training=False))
     else:
@@ -160,7 +160,7 @@ def _keras_gap(model, probes: list[np.ndarray], outputs: list[np.ndarray],
     """Max |Keras - `outputs`| (onnxruntime's on the same probes, and `shares` where the model takes them)."""
     worst = 0.0
     for i, (x, got) in enumerate(zip(probes, outputs)):
-        inputs = [x, own_shares() if shares is None else shares[i]] if takes_share(model) else x
+        inputs = [x, own_shares() if shares is None else shares[i]] if _keras_takes_share(model) else x
         with _full_precision():
             expected = np.asarray(model(inputs, training=False))  # a tf.Tensor or a jax.Array
         worst = max(worst, float(np.abs(expected - got).max()))
@@ -173,7 +173,7 @@ def _gap(model, onnx_model: bytes | str, probes: list[np.ndarray]) -> tuple[floa
     session = _session(onnx_model)
     outputs = onnx_outputs(session, probes)
     error = _keras_gap(model, probes, outputs)
-    if takes_share(model) and SHARE_INPUT in [i.name for i in session.get_inputs()]:
+    if _keras_takes_share(model) and takes_share([i.name for i in session.get_inputs()]):
         shares = _probe_shares(probes)
         error = max(error, _keras_gap(model, probes, onnx_outputs(session, probes, shares), shares))
     return error, outputs
