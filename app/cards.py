@@ -18,6 +18,12 @@ from pathlib import Path
 INT8_SUFFIX = "-int8"
 
 
+def float_name(name: str) -> str:
+    """The float model a served name answers for: a twin's float model, any other name itself. The service
+    runs the twin in its float model's place on the CPU (`app.registry`), so the name that ran can be either."""
+    return name.removesuffix(INT8_SUFFIX)
+
+
 def file_sha256(path: Path) -> str:
     """The sha256 a card records for a model file."""
     digest = hashlib.sha256()

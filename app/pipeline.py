@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.cards import float_name
 from app.errors import ImageTooLarge, InvalidParameter, UnsupportedImage
 from app.imaging import DecodedImage, decode
 from app.inference import ENSEMBLES, Denoiser, round_up
@@ -150,10 +151,11 @@ def model_to_try(result: Denoised, used: str, available: Collection[str]) -> str
 def model_for_impulses(image: DecodedImage, jpeg_pixels: bool, used: str, available: Collection[str]) -> str | None:
     """The served model for impulses that `used` left alone: for a colour JPEG file, or colour pixels saved as
     JPEG in another file (`jpeg_pixels`), `SAVED_MODEL` before `REAL_WORLD_MODEL`; for any other upload
-    `REAL_WORLD_MODEL`."""
+    `REAL_WORLD_MODEL`. Never `used` itself, nor the float model of a twin that ran in its place (the hint
+    would name the model the user just sent the photo to)."""
     saved = (image.source_format in SAVED_FORMATS or jpeg_pixels) and not image.is_grey
     for name in SUGGESTED if saved else (REAL_WORLD_MODEL,):
-        if name != used and name in available:
+        if name != float_name(used) and name in available:
             return name
     return None
 

@@ -106,7 +106,21 @@ def test_on_cuda_the_float_model_keeps_answering():
 
     registry = ModelRegistry(Settings(models_dir=MODELS, threads=1, provider="cpu"))
     registry.load()
-    assert registry.twins == {"prefill-unet": "prefill-unet-int8"}
-    for name in ("prefill-unet", "prefill-unet-int8"):
-        registry.models[name].denoiser.provider = "CUDAExecutionProvider"  # as onnxruntime-gpu would report
+    assert registry.twins == {"prefill-unet": "prefill-unet-int8", "blind-unet": "blind-unet-int8"}
+    for model in registry.models.values():
+        model.denoiser.provider = "CUDAExecutionProvider"  # as onnxruntime-gpu would report
     assert registry._pick_twins() == {}
+
+
+def test_blind_unets_twin_answers_for_it_in_its_tiles():
+    """Stop 39: blind-unet's int8 twin answers for it on the CPU, in blind-unet's CPU tile (768, the memory
+    bound: docs/benchmarks.md), which its card carries from the float model's."""
+    from app.registry import ModelRegistry
+    from app.settings import Settings
+
+    registry = ModelRegistry(Settings(models_dir=MODELS, threads=1, provider="cpu"))
+    registry.load()
+    registry.ready = True
+    served = registry.get("blind-unet")
+    assert served.name == "blind-unet-int8" and served.precision == "int8"
+    assert served.denoiser.tile_size == registry.models["blind-unet"].denoiser.tile_size == 768
