@@ -19,6 +19,7 @@ Speed, the last target, is `python -m training bench --models prefill-unet <cand
   python scripts/blind_targets.py --model models/blind-unet.onnx --saved-model models/jpeg-unet.onnx \
       --sets CBSD68 BSD68 --report   # the pair: jpeg-unet's rows on the colour tables saved as JPEG, blind-unet's elsewhere
   python scripts/blind_targets.py --auto --sets CBSD68 BSD68 --in-place   # model=auto, upload by upload (~30 min)
+  python scripts/blind_targets.py --auto --x8 --sets CBSD68 BSD68 --in-place   # and with ensemble=8 (rows "auto x8")
 With `--in-place` the rows go into the committed tables themselves (each `evaluate --merge`, recorded in
 the table's summary.json and README as `added_by`), and into the tables no target reads (UNCHECKED),
 with `--card` where the table's own command has it (the model's card then holds its scores): for a
@@ -70,10 +71,11 @@ def is_saved_colour(table: str) -> bool:
     return is_saved(table) and table.partition("-")[0] in COLOUR_SETS
 
 
-def merge_command(table: Path, model: Path | None, out: Path, data: str, card: bool = False) -> list[str]:
-    """The table's recorded command with the candidate merged in (no --x8: nothing else re-run; --card
-    only with `card`, for a shipped model, where the table's own command writes cards); `model` None:
-    `model=auto` over the shipped models (`evaluate --auto`)."""
+def merge_command(table: Path, model: Path | None, out: Path, data: str, card: bool = False,
+                  x8: bool = False) -> list[str]:
+    """The table's recorded command with the candidate merged in (the table's --x8 dropped: nothing else
+    re-run; --card only with `card`, for a shipped model, where the table's own command writes cards); `model`
+    None: `model=auto` over the shipped models (`evaluate --auto`). `x8`: the candidate's 8-fold row too."""
     words = shlex.split(json.loads((table / "summary.json").read_text())["command"])[1:]  # drop "python"
     kept, skip = [], False
     for word in words:
@@ -84,7 +86,8 @@ def merge_command(table: Path, model: Path | None, out: Path, data: str, card: b
             kept.append(word.replace("../shared/data", data))
     card_flag = ["--card"] if card and "--card" in words else []
     chosen = ["--models", "--auto"] if model is None else ["--models", str(model)]
-    return [sys.executable, *kept, *chosen, "--merge", "--out", str(out), *card_flag]
+    ensemble = ["--x8", AUTO if model is None else model.stem] if x8 else []
+    return [sys.executable, *kept, *chosen, *ensemble, "--merge", "--out", str(out), *card_flag]
 
 
 def checks(summary: dict, kind: str, table: str, name: str) -> list[tuple[str, float, float]]:
@@ -137,6 +140,9 @@ def main() -> None:
     parser.add_argument("--report", action="store_true",
                         help="run nothing: the target cells of a model whose rows the committed tables already hold "
                         "(after the tables changed, e.g. a new classical anchor moved the targets)")
+    parser.add_argument("--x8", action="store_true",
+                        help="the 8-fold self-ensemble's row ('<name> x8'; 'auto x8': requests with ensemble=8): "
+                        "added beside the one-pass row, and scored instead of it")
     parser.add_argument("--saved-only", action="store_true",
                         help="only the tables saved as JPEG after the noise (a model for saved photos: jpeg-unet)")
     parser.add_argument("--saved-model", help="with --report: score the colour tables saved as JPEG by this model's "
@@ -148,7 +154,7 @@ def main() -> None:
     if args.auto and (args.card_from_tables or args.saved_only or args.saved_model):
         parser.error("--auto is scored on every table, and has no card")
     if args.report:
-        name = AUTO if args.auto else Path(args.model).stem
+        name = (AUTO if args.auto else Path(args.model).stem) + (" x8" if args.x8 else "")
         saved = Path(args.saved_model).stem if args.saved_model else name
         ours = Path(args.work) if args.work else EVAL
         rows = [row for table, kind in tables(args.sets, args.saved_only)
@@ -159,7 +165,7 @@ def main() -> None:
         return
 
     model = None if args.auto else Path(args.model).resolve()
-    name = AUTO if model is None else model.stem
+    name = (AUTO if model is None else model.stem) + (" x8" if args.x8 else "")
     work = EVAL if args.in_place else Path(args.work or "/tmp/blind-targets")
     if args.in_place and model is not None:  # the recorded command names the model as the repo has it
         model = model.relative_to(ROOT)
@@ -170,7 +176,7 @@ def main() -> None:
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(EVAL / table, copy)
         subprocess.run(merge_command(EVAL / table, model, copy.relative_to(ROOT) if args.in_place else copy, args.data,
-                                     card=args.in_place and model is not None), cwd=ROOT, check=True,
+                                     card=args.in_place and model is not None, x8=args.x8), cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         rows += checks(json.loads((copy / "summary.json").read_text())["summary"], kind, table, name)
     if args.in_place and not args.saved_only and model is not None:

@@ -344,8 +344,8 @@ MUTANTS: list[Mutant] = [
     m("evaluate --auto: a table saved as JPEG sent as PNG files", "training/evaluate.py",
       '    source_format = "JPEG" if saved else "PNG"', '    source_format = "PNG"', "tests/test_evaluate.py"),
     m("blind_targets --auto: scores another row", "scripts/blind_targets.py",
-      "        name = AUTO if args.auto else Path(args.model).stem",
-      '        name = "prefill-unet" if args.auto else Path(args.model).stem',
+      '        name = (AUTO if args.auto else Path(args.model).stem) + (" x8" if args.x8 else "")',
+      '        name = ("prefill-unet" if args.auto else Path(args.model).stem) + (" x8" if args.x8 else "")',
       "tests/test_blind_targets.py"),
     m("auto: its time only the last run's", "app/pipeline.py",
       "    result.seconds = sum(seconds for _, seconds in runs)", "    result.seconds = runs[-1][1]",
@@ -468,6 +468,18 @@ MUTANTS: list[Mutant] = [
     m("quantize: a twin made again keeps the replaced file's scores whatever it answers", "training/quantize.py",
       "    if outputs_kept(replaced, probes, onnx_outputs(str(out), probes)):", "    if replaced is not None:",
       "tests/test_quantize.py"),
+    # blind-unet's int8 twin (stop 39).
+    m("hint: the float model of the twin that ran is suggested", "app/pipeline.py",
+      "        if name != float_name(used) and name in available:", "        if name != used and name in available:",
+      "tests/test_pipeline.py"),
+    m("quantize: the twin runs in 1024 tiles, not its float model's", "training/quantize.py",
+      '"pad_multiple", "cpu_tile_size", "opset",', '"pad_multiple", "opset",',
+      "tests/test_quantize.py"),
+    m("quantize: a model for every kind checked on its validation cases alone", "training/quantize.py",
+      "cases=REAL_WORLD_VALIDATION + REAL_WORLD_CHECK_CASES)", "cases=REAL_WORLD_VALIDATION)",
+      "tests/test_quantize.py"),
+    m("evaluate: auto x8 runs one pass", "training/evaluate.py",
+      "threads, ensemble=8)", "threads, ensemble=1)", "tests/test_evaluate.py::test_auto_is_scored_on_the_upload_a_user_would_send"),
 ]
 
 

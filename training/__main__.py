@@ -75,6 +75,7 @@ def _model_paths(names: list[str], models_dir: str) -> list[Path]:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from app.registry import AUTO
     from training.baselines import METHODS
     from training.evaluate import (
         NoiseKind,
@@ -89,7 +90,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     command = _command()
     model_paths = _model_paths(args.models, args.models_dir)
-    unknown = set(args.x8) - {p.stem for p in model_paths}
+    unknown = set(args.x8) - {p.stem for p in model_paths} - ({AUTO} if args.auto else set())
     if unknown:
         raise SystemExit(f"--x8 names models that are not evaluated: {', '.join(sorted(unknown))}")
     if args.methods and not args.merge:
@@ -282,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", help="output folder (default docs/eval/<name>)")
     p.add_argument("--limit", type=int, default=0, help="only the first N photos")
     p.add_argument("--x8", nargs="+", default=[], metavar="MODEL",
-                   help="also score these models as their 8-fold geometric self-ensemble (rows '<name> x8')")
+                   help="also score these models as their 8-fold geometric self-ensemble (rows '<name> x8'); "
+                   "with --auto, 'auto' too (requests with ensemble=8)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--figure-density", type=float, default=0.5)
     p.add_argument("--exposure", type=float, default=1.0,
