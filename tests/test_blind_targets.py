@@ -154,38 +154,34 @@ def test_the_pair_report_of_a_candidate_scored_earlier(capsys, monkeypatch, tmp_
 
 def test_auto_is_merged_and_scored_as_its_own_row(capsys, monkeypatch):
     """`--auto`: model=auto's rows (`evaluate --auto`, no model file, no card), and the report reads them."""
-    import json
-    import sys
-
     bt = _script()
     command = bt.merge_command(bt.EVAL / "CBSD68", None, Path("/out"), "/data", card=False)
     assert command[-5:] == ["--models", "--auto", "--merge", "--out", "/out"]
-    monkeypatch.setattr(sys, "argv", ["blind_targets.py", "--auto", "--sets", "CBSD68", "BSD68", "--report"])
+    _reports_the_committed_row(bt, capsys, monkeypatch, ["--auto"], "auto", "CBSD68", "0.1")
+
+
+def _reports_the_committed_row(bt, capsys, monkeypatch, flags: list[str], row: str, table: str, density: str):
+    """`--report` with `flags` on both test sets: it scores `row`, whose cell of `table` (per channel) is the
+    committed one, among 48 cells."""
+    import json
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["blind_targets.py", *flags, "--sets", "CBSD68", "BSD68", "--report"])
     bt.main()
     out = capsys.readouterr().out
-    committed = json.loads((bt.EVAL / "CBSD68" / "summary.json").read_text())["summary"]
-    row = next(line for line in out.splitlines() if line.startswith("| CBSD68 per-channel 0.1 |"))
-    assert out.startswith("| auto: cell |") and float(row.split("|")[2]) == round(
-        committed["per-channel"]["auto"]["0.1"]["psnr"], 2)
+    committed = json.loads((bt.EVAL / table / "summary.json").read_text())["summary"]
+    line = next(line for line in out.splitlines() if line.startswith(f"| {table} per-channel {density} |"))
+    assert out.startswith(f"| {row}: cell |") and float(line.split("|")[2]) == round(
+        committed["per-channel"][row][density]["psnr"], 2)
     assert " of 48 cells met" in out
 
 
 def test_x8_adds_the_eight_fold_row_of_the_candidate_and_scores_it(capsys, monkeypatch):
     """`--x8`: the candidate's 8-fold row beside its one-pass row ('auto x8': requests with ensemble=8), and
     the report reads that row."""
-    import json
-    import sys
-
     bt = _script()
     assert bt.merge_command(bt.EVAL / "CBSD68", None, Path("/out"), "/data", x8=True)[-7:] == [
         "--models", "--auto", "--x8", "auto", "--merge", "--out", "/out"]
     assert bt.merge_command(bt.EVAL / "CBSD68", Path("/m/cand.onnx"), Path("/out"), "/data", x8=True)[-7:] == [
         "--models", "/m/cand.onnx", "--x8", "cand", "--merge", "--out", "/out"]
-    monkeypatch.setattr(sys, "argv", ["blind_targets.py", "--auto", "--x8", "--sets", "CBSD68", "BSD68", "--report"])
-    bt.main()
-    out = capsys.readouterr().out
-    committed = json.loads((bt.EVAL / "CBSD68-random-valued" / "summary.json").read_text())["summary"]
-    row = next(line for line in out.splitlines() if line.startswith("| CBSD68-random-valued per-channel 0.2 |"))
-    assert out.startswith("| auto x8: cell |") and float(row.split("|")[2]) == round(
-        committed["per-channel"]["auto x8"]["0.2"]["psnr"], 2)
-    assert " of 48 cells met" in out
+    _reports_the_committed_row(bt, capsys, monkeypatch, ["--auto", "--x8"], "auto x8", "CBSD68-random-valued", "0.2")
