@@ -479,7 +479,7 @@ MUTANTS: list[Mutant] = [
       "cases=REAL_WORLD_VALIDATION + REAL_WORLD_CHECK_CASES)", "cases=REAL_WORLD_VALIDATION)",
       "tests/test_quantize.py"),
     m("evaluate: auto x8 runs one pass", "training/evaluate.py",
-      "threads, ensemble=8)", "threads, ensemble=1)", "tests/test_evaluate.py::test_auto_is_scored_on_the_upload_a_user_would_send"),
+      "ensembles = (1, 8) if AUTO in x8 else (1,)", "ensembles = (1, 1) if AUTO in x8 else (1,)", "tests/test_evaluate.py::test_auto_is_scored_on_the_upload_a_user_would_send"),
 ]
 
 

@@ -68,12 +68,14 @@ def model_methods(paths: list[Path], threads: int = 0, x8: tuple[str, ...] = ())
     return methods
 
 
-def auto_method(models_dir: Path, saved: bool, threads: int = 0, ensemble: int = 1) -> Callable[[np.ndarray], np.ndarray]:
+def auto_methods(models_dir: Path, saved: bool, threads: int = 0,
+                 ensembles: tuple[int, ...] = (1,)) -> list[Callable[[np.ndarray], np.ndarray]]:
     """`model=auto` as the service runs it (`app.pipeline.denoise_auto_image`, the service's settings: on the
-    CPU the int8 twin answers for the default) over the models in `models_dir`, on the upload a user would
-    send: a JPEG file where the table's noise was saved as JPEG (`saved`), a PNG otherwise. Its choice reads
-    the file's format, so a table of saved photos scored as PNGs would score another route. `ensemble` 8:
-    as a request with `ensemble=8` (each model auto runs, as the mean of its 8 turned copies)."""
+    CPU the int8 twins answer for their float models) over the models in `models_dir`, on the upload a user
+    would send: a JPEG file where the table's noise was saved as JPEG (`saved`), a PNG otherwise. Its choice
+    reads the file's format, so a table of saved photos scored as PNGs would score another route. One method
+    per entry of `ensembles` (8: as a request with `ensemble=8`, each model auto runs as the mean of its 8
+    turned copies), all over one loaded registry."""
     from app import pipeline
     from app.registry import ModelRegistry
     from app.settings import Settings
@@ -82,9 +84,12 @@ def auto_method(models_dir: Path, saved: bool, threads: int = 0, ensemble: int =
     registry.load()
     registry.warm_up()
     source_format = "JPEG" if saved else "PNG"
-    options = pipeline.DenoiseOptions(ensemble=ensemble)
-    return lambda noisy: pipeline.denoise_auto_image(DecodedImage(noisy, source_format=source_format),
-                                                     registry, options).result.image.pixels
+
+    def method(options: pipeline.DenoiseOptions) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda noisy: pipeline.denoise_auto_image(DecodedImage(noisy, source_format=source_format),
+                                                         registry, options).result.image.pixels
+
+    return [method(pipeline.DenoiseOptions(ensemble=ensemble)) for ensemble in ensembles]
 
 
 @dataclass
@@ -131,7 +136,7 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
     """Every (image, noise mode, density, method) scored; the order of rows is deterministic.
 
     Density 0 scores each method on the clean photo itself (a denoiser should leave it unchanged).
-    `auto_models`: also `model=auto` over that folder's models (`auto_method`), as the row "auto", and with
+    `auto_models`: also `model=auto` over that folder's models (`auto_methods`), as the row "auto", and with
     "auto" in `x8` as "auto x8" (requests with `ensemble=8`).
     """
     from tqdm import tqdm
@@ -146,9 +151,9 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
               if (methods is None or name in methods) and (colour or name not in COLOUR_ONLY)}
     chosen.update(model_methods(model_paths, threads, x8))
     if auto_models is not None:
-        chosen[AUTO] = auto_method(auto_models, kind.jpeg_quality is not None, threads)
-        if AUTO in x8:
-            chosen[f"{AUTO} x8"] = auto_method(auto_models, kind.jpeg_quality is not None, threads, ensemble=8)
+        ensembles = (1, 8) if AUTO in x8 else (1,)
+        methods = auto_methods(auto_models, kind.jpeg_quality is not None, threads, ensembles)
+        chosen.update({AUTO if ensemble == 1 else f"{AUTO} x8": m for ensemble, m in zip(ensembles, methods)})
     rows: list[Row] = []
     jobs = [(f, im, noise, d) for noise in noises for d in densities for f, im in zip(files, images)]
     for path, clean, noise, density in tqdm(jobs, desc=f"evaluate {data.name}", disable=not progress, mininterval=2):
