@@ -4,6 +4,8 @@ What comes out of `decode`:
 - `pixels`: (H, W) grey or (H, W, 3) RGB, uint8 or uint16 (16-bit grey and 16-bit colour PNGs stay
   16-bit; Pillow has no 16-bit colour mode, so OpenCV reads and writes those).
 - `alpha`: the alpha channel, carried through untouched (only colour is denoised), or None.
+- `source_format`: Pillow's name for the file's format, but "WEBP lossy" (`LOSSY_WEBP`) for a lossy WebP: the
+  pipeline treats its pixels as it treats a JPEG file's, saved lossily after any noise they hold.
 - EXIF orientation is applied, so the array is upright; the EXIF block itself is not copied to the
   output (its orientation tag would rotate the image twice). The ICC profile is kept and written back.
 Limits are checked on the header, before pixels are decoded, so a tiny file that claims 40000x40000
@@ -23,12 +25,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from app.errors import EmptyFile, ImageTooLarge, InvalidImage, InvalidParameter, UnsupportedImage
 from app.formats import DECODERS, INPUT_DESCRIPTION, OUTPUT_FORMATS
 
+LOSSY_WEBP = "WEBP lossy"  # a WebP file whose picture is VP8 (lossy), not VP8L (lossless)
+
 
 @dataclass
 class DecodedImage:
     pixels: np.ndarray
     alpha: np.ndarray | None = None
-    source_format: str | None = None
+    source_format: str | None = None  # Pillow's format name, or LOSSY_WEBP
     icc_profile: bytes | None = None
 
     @property
@@ -117,6 +121,18 @@ def _decode_png_16bit_colour(data: bytes) -> tuple[np.ndarray, np.ndarray | None
     return rgb, (np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 else None)
 
 
+def _lossy_webp(data: bytes) -> bool:
+    """Whether a WebP file's (first) picture is lossy: the first VP8 or VP8L chunk among its RIFF chunks
+    (inside an animation's first ANMF frame, past that frame's 16-byte header). Pillow does not say."""
+    position = 12  # past "RIFF", the size and "WEBP"
+    while position + 8 <= len(data):
+        tag, size = data[position : position + 4], int.from_bytes(data[position + 4 : position + 8], "little")
+        if tag in (b"VP8 ", b"VP8L"):
+            return tag == b"VP8 "
+        position += 8 + 16 if tag == b"ANMF" else 8 + size + (size & 1)  # chunks are padded to even sizes
+    return False
+
+
 def decode(data: bytes, max_pixels: int, check_size: Callable[[int, int], None] | None = None) -> DecodedImage:
     """Decode an upload (first frame of animations), upright, within the pixel limit.
 
@@ -126,7 +142,7 @@ def decode(data: bytes, max_pixels: int, check_size: Callable[[int, int], None] 
     image = _open(data, max_pixels)
     if check_size is not None:
         check_size(*image.size)
-    source_format = image.format
+    source_format = LOSSY_WEBP if image.format == "WEBP" and _lossy_webp(data) else image.format
     icc = image.info.get("icc_profile")
     if _is_png_16bit_colour(data):
         pixels, alpha = _decode_png_16bit_colour(data)

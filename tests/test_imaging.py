@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from app.errors import EmptyFile, ImageTooLarge, InvalidImage
-from app.imaging import DecodedImage, decode, encode
+from app.imaging import LOSSY_WEBP, DecodedImage, decode, encode
 from tests.conftest import png_claiming
 
 LIMIT = 60_000_000
@@ -118,6 +118,24 @@ def test_icc_profile_is_kept_except_in_tiff(astronaut, fmt, kept):
     assert decoded.icc_profile == icc
     out = Image.open(io.BytesIO(encode(decoded, fmt)[0]))
     assert (out.info.get("icc_profile") == icc) is kept
+
+
+@pytest.mark.parametrize(("mode", "options", "expected"), [
+    ("RGB", {"quality": 80}, LOSSY_WEBP),  # a plain VP8 file
+    ("RGB", {"lossless": True}, "WEBP"),  # VP8L
+    ("RGBA", {"quality": 80}, LOSSY_WEBP),  # VP8X: its alpha (ALPH) is lossless, its colour VP8
+    ("RGBA", {"lossless": True}, "WEBP"),
+    ("L", {"quality": 80}, LOSSY_WEBP),
+    ("RGB", {"quality": 80, "icc_profile": b"odd"}, LOSSY_WEBP),  # a chunk of odd size before the picture's: padded
+])
+@pytest.mark.parametrize("frames", [1, 2])  # 2: an animation (ANMF frames), whose first frame is decoded
+def test_a_lossy_webp_is_told_from_a_lossless_one(astronaut, mode, options, expected, frames):
+    """The pipeline sends a lossy WebP file where it sends a JPEG file (`app.pipeline.SAVED_FORMATS`), and
+    Pillow calls both kinds "WEBP": the file's own chunks say which."""
+    image = Image.fromarray(astronaut[:64, :48]).convert(mode)
+    more = {"save_all": True, "append_images": [image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]} if frames > 1 else {}
+    assert decode(save(image, "WEBP", **options, **more), LIMIT).source_format == expected
+    assert decode(save(image, "PNG"), LIMIT).source_format == "PNG"
 
 
 def test_exif_is_not_copied_to_the_output(astronaut):
