@@ -158,6 +158,52 @@ def test_a_clipped_photo_with_impulses_of_other_values_goes_to_the_model_for_the
     assert psnr(clean, chosen.result.image.pixels) > psnr(clean, result.image.pixels) + 5
 
 
+def test_auto_takes_light_noise_that_the_hint_s_estimate_floor_would_leave(client):
+    """Random-valued impulses at 2%: the estimate (2.7%) is under the hint's LEFT_ALONE_MIN_IMPULSES, as a clean
+    photo's often is, so the hint names no model. Auto asks at any estimate (AUTO_MIN_IMPULSES) and returns
+    blind-unet's output, over 8 dB better than the default's, which left the impulses in. The clean photo
+    still comes back as the default returns it: blind-unet barely changes it (KEEP_FIRST_DB). (Until stop 40
+    auto returned the default's output for both.)"""
+    from skimage import data as skdata
+
+    from app.quality import psnr
+
+    clean = np.ascontiguousarray(skdata.chelsea()[::2, ::2])
+    noisy = add_noise(clean, NoiseSpec("random-valued", 0.02), seed=1)
+    registry = client.app.state.services.registry
+    default = registry.get(None)
+    second = registry.get(pipeline.REAL_WORLD_MODEL).name
+    left = pipeline.denoise(png_bytes(noisy), default.denoiser, 10**7)
+    assert left.impulse_fraction < pipeline.LEFT_ALONE_MIN_IMPULSES
+    assert pipeline.model_to_try(left, default.name, registry.models) is None
+    chosen = pipeline.denoise_auto(png_bytes(noisy), registry, 10**7)
+    assert chosen.model == second and [name for name, _ in chosen.runs] == [second]
+    assert psnr(clean, chosen.result.image.pixels) > psnr(clean, left.image.pixels) + 8
+    kept = pipeline.denoise_auto(png_bytes(clean), registry, 10**7)
+    assert kept.model == default.name and [name for name, _ in kept.runs] == [second, default.name]
+    assert np.array_equal(kept.result.image.pixels, pipeline.denoise(png_bytes(clean), default.denoiser, 10**7).image.pixels)
+
+
+def test_auto_sends_a_lossy_webp_file_where_it_sends_a_jpeg_file(client, astronaut):
+    """Salt-and-pepper saved as lossy WebP, as a website would serve it: the default is skipped (its impulses
+    were smeared by the save) and jpeg-unet runs alone, 5 dB better than blind-unet, which auto ran for such a
+    file until stop 40 (`scripts/unseen_checks.py` has the tables)."""
+    import io
+
+    from PIL import Image
+
+    from app.quality import psnr
+
+    clean = astronaut[:192, :256]
+    buffer = io.BytesIO()
+    Image.fromarray(add_noise(clean, NoiseSpec(density=0.2), seed=3)).save(buffer, "WEBP", quality=80)
+    registry = client.app.state.services.registry
+    chosen = pipeline.denoise_auto(buffer.getvalue(), registry, 10**7)
+    assert [name for name, _ in chosen.runs] == [pipeline.SAVED_MODEL] and chosen.model == pipeline.SAVED_MODEL
+    blind = pipeline.denoise(buffer.getvalue(), registry.get(pipeline.REAL_WORLD_MODEL).denoiser, 10**7)
+    assert psnr(clean, chosen.result.image.pixels) > psnr(clean, blind.image.pixels) + 3
+
+
 @pytest.mark.parametrize(("source_format", "used", "served", "expected"), [
     ("JPEG", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "jpeg-unet"),
     ("JPEG grey", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),  # better on grey
@@ -165,13 +211,15 @@ def test_a_clipped_photo_with_impulses_of_other_values_goes_to_the_model_for_the
     ("JPEG", "blind-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "jpeg-unet"),
     ("JPEG", "jpeg-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),  # never the one that ran
     ("JPEG", "prefill-unet", {"prefill-unet", "blind-unet"}, "blind-unet"),  # not served: the next one
-    ("WEBP", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),
+    ("WEBP", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),  # lossless
+    ("WEBP lossy", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "jpeg-unet"),  # saved as a JPEG is
     ("PNG jpeg-pixels", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "jpeg-unet"),  # saved, then PNG
     ("PNG jpeg-pixels grey", "prefill-unet", {"prefill-unet", "blind-unet", "jpeg-unet"}, "blind-unet"),
 ])
 def test_a_jpeg_upload_is_pointed_to_the_model_for_saved_photos(source_format, used, served, expected):
     grey = source_format.endswith(" grey")
-    image = DecodedImage(np.zeros((4, 4) if grey else (4, 4, 3), np.uint8), source_format=source_format.split()[0])
+    stored = source_format.removesuffix(" grey").removesuffix(" jpeg-pixels")
+    image = DecodedImage(np.zeros((4, 4) if grey else (4, 4, 3), np.uint8), source_format=stored)
     result = pipeline.Denoised(image=image, seconds=0.0, impulse_fraction=0.2, changed_fraction=0.01,
                                jpeg_pixels="jpeg-pixels" in source_format)
     assert pipeline.model_to_try(result, used, served) == expected
@@ -180,6 +228,8 @@ def test_a_jpeg_upload_is_pointed_to_the_model_for_saved_photos(source_format, u
 @pytest.mark.parametrize(("source_format", "extremes_only", "impulses", "expected"), [
     ("JPEG", True, 0.30, "blind-unet"),  # a JPEG file: what an exact-only model changed does not count
     ("MPO", True, 0.30, "blind-unet"),
+    ("WEBP lossy", True, 0.30, "blind-unet"),
+    ("WEBP", True, 0.30, None),  # lossless: as a PNG
     ("JPEG", True, 0.0499, None),  # still not below 5% estimated
     ("PNG", True, 0.30, None),  # not a file saved after its noise: the changed share decides
     ("JPEG", False, 0.30, None),  # a model that restores more than exact values: the changed share decides
