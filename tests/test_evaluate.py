@@ -111,6 +111,27 @@ def test_merge_adds_a_twins_rows_after_its_float_model_and_refuses_another_table
     assert "prefill-unet-int8" in record["summary"]["per-pixel"]
     assert "Rows added by:" in (out / "README.md").read_text()
 
+    # some of the table's densities run again alone: the method's other cells are kept, not dropped
+    both = tmp_path / "both"
+    assert run("--models", str(MODELS / "prefill-unet.onnx"), "--densities", "0", "0.3", "--out", str(both)).returncode == 0
+    kept = read_rows(both / "per_image.csv")
+    spotted = camera[64:128, :96].copy()
+    spotted[::7, ::9] = 255  # isolated white values the model takes for salt: its clean cell is no longer inf
+    Image.fromarray(spotted).save(data / "d.png")  # the photo changes: its rows at density 0 must too
+    finished = run("--models", str(MODELS / "prefill-unet.onnx"), "--densities", "0", "--merge", "--out", str(both))
+    assert finished.returncode == 0, finished.stderr
+    again = read_rows(both / "per_image.csv")
+    assert [r for r in again if r.density == 0.3] == [r for r in kept if r.density == 0.3]
+    moved = {(r.image, r.method) for r in again if r.density == 0} ^ {(r.image, r.method) for r in kept if r.density == 0}
+    assert not moved and len(again) == len(kept)
+    assert {r.psnr for r in again if r.density == 0 and r.image == "d.png" and r.method == "prefill-unet"} != \
+        {r.psnr for r in kept if r.density == 0 and r.image == "d.png" and r.method == "prefill-unet"}
+    refused = run("--models", str(MODELS / "prefill-unet-int8.onnx"), "--densities", "0", "--merge", "--out", str(both))
+    assert refused.returncode != 0 and "every one of its densities" in refused.stderr  # a new method: all of them
+    refused = run("--models", str(MODELS / "prefill-unet.onnx"), "--densities", "0.5", "--merge", "--out", str(both))
+    assert refused.returncode != 0 and "differ" in refused.stderr  # not one of the table's densities
+    Image.fromarray(camera[64:128, :96]).save(data / "d.png")
+
     refused = run("--models", str(MODELS / "prefill-unet-int8.onnx"), "--merge", "--kind", "random-valued")
     assert refused.returncode != 0 and "noise" in refused.stderr
     Image.fromarray(camera[:64, :64]).save(data / "e.png")

@@ -128,8 +128,9 @@ def _merge_into_table(args: argparse.Namespace, data: Path, kind, model_paths: l
                       command: str) -> None:
     """`evaluate --merge`: score only these models (and the classical filters named by --methods) and add
     their rows to the committed table in `out` (its other classical rows are not re-run: they are
-    deterministic and took most of the time). Refused when the
-    noise, photos or densities differ from the table's."""
+    deterministic and took most of the time). Refused when the noise or photos differ from the table's, or a
+    density is not one of its own; the methods it holds may be run again at some of its densities alone
+    (`merge_rows`: their other cells are kept), as after a change that moves only clean photos' cells."""
     from training.evaluate import evaluate, markdown, merge_rows, read_rows, summarise, update_cards, write_outputs
 
     record = json.loads((out / "summary.json").read_text())
@@ -141,9 +142,12 @@ def _merge_into_table(args: argparse.Namespace, data: Path, kind, model_paths: l
                    methods=args.methods or [],
                    limit=args.limit, threads=args.threads, exposure=args.exposure, x8=tuple(args.x8), kind=kind,
                    auto_models=_auto_models(args))
-    cases = {(r.noise, r.density, r.image) for r in previous}
-    if {(r.noise, r.density, r.image) for r in new} != cases:
+    densities, table_densities = {r.density for r in new}, {r.density for r in previous}
+    cases = {(r.noise, r.density, r.image) for r in previous if r.density in densities}
+    if {(r.noise, r.density, r.image) for r in new} != cases or not densities <= table_densities:
         raise SystemExit(f"the photos, noise modes or densities differ from those of {out}")
+    if densities != table_densities and {r.method for r in new} - {r.method for r in previous}:
+        raise SystemExit(f"a method new to {out} is run at every one of its densities")
     rows = merge_rows(previous, new)
     summary = summarise(rows)
     added = tuple(a for a in record.get("added_by", []) if a != command) + (command,)

@@ -251,7 +251,8 @@ def read_rows(path: Path) -> list[Row]:
 
 
 def merge_rows(previous: list[Row], new: list[Row]) -> list[Row]:
-    """A committed table's rows with `new` methods' rows added (replacing their old ones): each new method's
+    """A committed table's rows with `new` methods' rows added (replacing their old ones in the cells, noise
+    mode and density, that `new` holds: a run of some densities keeps the method's others): each new method's
     rows right after those of the method it is the int8 twin of (`<name>-int8` after `<name>`), a classical
     filter's after the other classical filters, else last."""
     added = list(dict.fromkeys(r.method for r in new))
@@ -266,7 +267,8 @@ def merge_rows(previous: list[Row], new: list[Row]) -> list[Row]:
             at = len(order)
         order.insert(at, method)
     rank = {m: i for i, m in enumerate(order)}
-    kept = [r for r in previous if r.method not in added] + new
+    replaced = {(r.method, r.noise, r.density) for r in new}
+    kept = [r for r in previous if (r.method, r.noise, r.density) not in replaced] + new
     return sorted(kept, key=lambda r: (r.noise, r.density, r.image, rank[r.method]))
 
 
