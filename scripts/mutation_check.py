@@ -492,6 +492,8 @@ MUTANTS: list[Mutant] = [
     m("decode: an animated WebP's frames not looked into", "app/imaging.py",
       '        position += 8 + 16 if tag == b"ANMF" else 8 + size + (size & 1)',
       '        position += 8 + size + (size & 1)', "tests/test_imaging.py"),
+    m("decode: a WebP's chunks walked to the end of the file", "app/imaging.py",
+      "    for _ in range(WEBP_CHUNKS_READ):", "    for _ in range(len(data)):", "tests/test_imaging.py"),
     m("decode: odd-sized chunks not padded", "app/imaging.py",
       "8 + size + (size & 1)  # chunks", "8 + size  # chunks", "tests/test_imaging.py"),
     m("pipeline: a lossy WebP file not among the saved formats", "app/pipeline.py",

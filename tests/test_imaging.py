@@ -138,6 +138,20 @@ def test_a_lossy_webp_is_told_from_a_lossless_one(astronaut, mode, options, expe
     assert decode(save(image, "PNG"), LIMIT).source_format == "PNG"
 
 
+def test_a_webp_s_chunks_are_read_only_up_to_a_bound():
+    """A hostile file of many empty chunks before its picture is not walked to the end (one request's time):
+    past WEBP_CHUNKS_READ chunks it counts as lossless, as a PNG would."""
+    from app import imaging
+
+    def webp(chunks: int) -> bytes:
+        body = b"WEBP" + b"XTRA\0\0\0\0" * chunks + b"VP8 \x02\0\0\0\0\0"
+        return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+    assert imaging._lossy_webp(webp(imaging.WEBP_CHUNKS_READ - 1))
+    assert not imaging._lossy_webp(webp(imaging.WEBP_CHUNKS_READ))
+    assert not imaging._lossy_webp(webp(10**6))
+
+
 def test_exif_is_not_copied_to_the_output(astronaut):
     exif = Image.Exif()
     exif[0x0112] = 6
