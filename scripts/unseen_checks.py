@@ -5,7 +5,8 @@ service's own path, `app.pipeline.denoise_auto`) and through each model by name,
 filter of each photo (training/baselines.py, as the tables' "best classical (per image)" row).
 
   python scripts/unseen_checks.py --data ../shared/data/CBSD68 --limit 8 --int8   # about 5 minutes
-  python scripts/unseen_checks.py --light --data ../shared/data/CBSD68 --int8     # all 68 photos, about 4 minutes
+  python scripts/unseen_checks.py --light --data ../shared/data/CBSD68 --int8     # all 68 photos, about 3 minutes
+  python scripts/unseen_checks.py --tables    # which committed tables' uploads are under 5%, about 1 minute
 
 The first table: lossy WebP saves (files, and PNGs of their pixels), JPEG qualities and densities the tables do
 not hold, other spreads, salt alone, whole-pixel noise, random-valued noise saved as JPEG. What it found in stop
@@ -16,12 +17,16 @@ random-valued noise on a third of the photos (`app.pipeline.AUTO_MIN_IMPULSES`).
 `--light`: why auto asks for the second model at any estimate (`app.pipeline.AUTO_MIN_IMPULSES`): the impulse
 estimate (`app.noise.impulse_estimate`) of clean photos and of light noise, how much `blind-unet` changes each
 upload (auto keeps the default's output where that is under KEEP_FIRST_DB), what each returns, and auto's
-model time (every model it ran) over the default's alone.
+model time (every model it ran) over the default's alone. `--tables`: the uploads of each committed table in
+docs/eval that holds `auto` rows (remade from its recorded command, as `training evaluate` makes them) whose estimate is under the
+hint's 5%: the only ones whose `auto` cells a change of auto's floor can move.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -33,9 +38,11 @@ from app import pipeline
 from app.imaging import DecodedImage, decode, encode
 from app.noise import NoiseSpec, add_noise, impulse_estimate
 from app.quality import psnr
-from app.registry import ModelRegistry
+from app.registry import AUTO, ModelRegistry
 from app.settings import MAX_PIXELS, REPO_MODELS, Settings
-from training.evaluate import PSNR_CAP
+from training.evaluate import PSNR_CAP, NoiseKind, corrupt, load_as_stored, noise_seed, over_expose
+
+EVAL = Path(__file__).resolve().parents[1] / "docs" / "eval"
 
 # (label, noise and its lossy save, the upload: "file" for the saved file itself, "png" for a PNG of its pixels)
 CASES = (
@@ -144,13 +151,53 @@ def light_table(photos: list[np.ndarray], registry: ModelRegistry) -> None:
               f"{mean(scores['second']):.2f} | **{mean(scores['auto']):.2f}** | {np.median(times):.2f} |", flush=True)
 
 
+def table_uploads_under_the_floor(table: Path, data_root: str) -> dict[tuple[str, float], int]:
+    """{(noise mode, density): uploads whose estimate is under LEFT_ALONE_MIN_IMPULSES} for a committed table,
+    its uploads remade from its recorded command (`training evaluate`'s noise, seeds and exposure)."""
+    words = shlex.split(json.loads((table / "summary.json").read_text())["command"])
+    options: dict[str, list[str]] = {}
+    key = ""
+    for word in words[4:]:  # past "python -m training evaluate", which every table's command starts with
+        if word.startswith("--"):
+            key = word
+            options[key] = []
+        else:
+            options[key].append(word)
+    data = Path(options["--data"][0].replace("../shared/data", data_root))
+    quality = options.get("--jpeg-quality")
+    kind = NoiseKind(options.get("--kind", ["salt-pepper"])[0], float(options.get("--spread", ["30"])[0]),
+                     int(quality[0]) if quality else None)
+    gain = float(options.get("--exposure", ["1"])[0])
+    files = sorted(p for p in data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp", ".tif"))
+    photos = [over_expose(load_as_stored(f), gain) for f in files]
+    modes = options.get("--noise") or (["per-channel", "per-pixel"] if photos[0].ndim == 3 else ["per-pixel"])
+    counts = {}
+    for mode in modes:
+        for density in map(float, options["--densities"]):
+            counts[mode, density] = sum(
+                impulse_estimate(corrupt(photo, density, mode == "per-channel", noise_seed(f.name, density, mode),
+                                         kind)[1]).fraction < pipeline.LEFT_ALONE_MIN_IMPULSES
+                for f, photo in zip(files, photos))
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a folder of colour photos (default: scikit-image's)")
     parser.add_argument("--limit", type=int, default=0, help="the first N photos (0: all)")
     parser.add_argument("--light", action="store_true", help="clean photos and light noise: auto's estimate floor")
     parser.add_argument("--int8", action="store_true", help="let the int8 twins answer, as on the CPU")
+    parser.add_argument("--tables", action="store_true", help="the committed tables' uploads under the hint's 5%%")
+    parser.add_argument("--data-root", default="../shared/data", help="with --tables: where the test sets are")
     args = parser.parse_args()
+    if args.tables:
+        for table in sorted(p for p in EVAL.iterdir() if (p / "summary.json").exists()):
+            if not any(AUTO in methods for methods in json.loads((table / "summary.json").read_text())["summary"].values()):
+                continue  # no auto rows to move
+            under = table_uploads_under_the_floor(table, args.data_root)
+            cells = "; ".join(f"{mode} {density:g}: {n}" for (mode, density), n in under.items() if n)
+            print(f"{table.name}: {cells or 'none'}", flush=True)
+        return
     if args.data is None:
         from skimage import data
 

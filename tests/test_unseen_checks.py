@@ -48,3 +48,24 @@ def test_both_tables_run_on_a_photo(client, astronaut, capsys):
     assert len(lines) == 1 + len(checks.CASES)
     webp_file = next(line for line in lines if line.startswith("| salt-and-pepper 0.2 then WebP 80, a WebP file"))
     assert "jpeg-unet (1)" in webp_file  # a lossy WebP file goes where a JPEG file goes
+
+
+def test_a_table_s_uploads_are_remade_from_its_recorded_command(tmp_path):
+    """`--tables`: the uploads of a table, from the options of its command (density, noise mode, kind, save,
+    exposure), counted under the hint's floor: a clean smooth photo is, the same with dense noise is not."""
+    import json
+
+    from PIL import Image
+
+    checks = load_script("unseen_checks")
+    photos = tmp_path / "data" / "Photos"
+    photos.mkdir(parents=True)
+    ramp = np.linspace(40, 200, 96)[None, :, None] + np.linspace(0, 30, 64)[:, None, None] + np.zeros((1, 1, 3))
+    Image.fromarray(np.rint(ramp).astype(np.uint8)).save(photos / "ramp.png")
+    table = tmp_path / "table"
+    table.mkdir()
+    command = ("python -m training evaluate --data ../shared/data/Photos --densities 0 0.3 --noise per-channel "
+               "--kind random-valued")
+    (table / "summary.json").write_text(json.dumps({"command": command, "summary": {}}))
+    counts = checks.table_uploads_under_the_floor(table, str(tmp_path / "data"))
+    assert counts == {("per-channel", 0.0): 1, ("per-channel", 0.3): 0}

@@ -302,7 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--auto", action="store_true", help="also score model=auto over --models-dir's models as the "
                    "service runs it (row 'auto'; the upload a JPEG file where --jpeg-quality is given, else a PNG)")
     p.add_argument("--merge", action="store_true", help="add only these models' rows to the committed table in --out "
-                   "(same photos, noise and densities; its other rows kept, not re-run), e.g. an int8 twin's")
+                   "(same photos and noise, its densities or some of them for a method it holds; its other rows "
+                   "kept, not re-run), e.g. an int8 twin's")
     p.add_argument("--methods", nargs="+", metavar="FILTER",
                    help="with --merge: classical filters (training.baselines.METHODS) to add as well, e.g. a new anchor")
     p.set_defaults(func=_evaluate)
