@@ -121,8 +121,9 @@ def _decode_png_16bit_colour(data: bytes) -> tuple[np.ndarray, np.ndarray | None
     return rgb, (np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 else None)
 
 
-# The picture's chunk comes within the first few (VP8X, ICCP, ANIM, ANMF, ALPH); a file of a million empty
-# chunks before it would otherwise cost a second of this loop per request.
+# The picture's chunk comes within the first few (VP8X, ICCP, ANIM, ANMF, ALPH); a file of many empty chunks
+# before it would otherwise be walked to its end on every request: a million of them in an 8 MB upload, in a
+# Python loop (tests/test_imaging.py builds such files).
 WEBP_CHUNKS_READ = 16
 
 
