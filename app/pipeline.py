@@ -330,13 +330,13 @@ def runs_text(chosen: Chosen) -> str:
     return ran if len(chosen.runs) == 1 else f"{ran}, output of {chosen.model}"
 
 
-# The rule fires on some clean photos too (texture and clipped highlights read as impulses: 6 of the first 10
-# CBSD68 photos), and a clean JPEG sent to jpeg-unet comes back changed a little everywhere (49.0 dB against
-# itself, where the default returns it at 64.4). So auto keeps the default's output when the second model
-# barely changed the upload: a model that restored impulses changes it far more. `python scripts/auto_checks.py
-# --data ../shared/data/CBSD68 --limit 10`: the second model's output against the upload, 10.5-18.7 dB on the
-# noisy uploads, 44.7-58.9 on the clean ones (stop 33's models, and stop 34's blind-unet; stop 32's: 10.5-18.8
-# and 44.4-59.2).
+# The rule fires on clean photos too (texture and clipped highlights read as impulses: 6 of the first 10 CBSD68
+# photos at the hint's 5%, and at auto's AUTO_MIN_IMPULSES all 10), and a clean JPEG sent to jpeg-unet comes
+# back changed a little everywhere (49.0 dB against itself, where the default returns it at 64.4). So auto
+# keeps the default's output when the second model barely changed the upload: a model that restored impulses
+# changes it far more. `python scripts/auto_checks.py --data ../shared/data/CBSD68 --limit 10 --int8`: the
+# second model's output against the upload, 9.9-18.7 dB on the noisy uploads, 44.7-76.4 on the clean ones (stop
+# 40; with the float models, stop 33's and stop 34's blind-unet: 10.5-18.7 and 44.7-58.9).
 KEEP_FIRST_DB = 40.0
 
 
