@@ -40,6 +40,12 @@ class DecodedImage:
         return self.pixels.ndim == 2
 
     @property
+    def looks_grey(self) -> bool:
+        """Grey, or colour values that are grey to within one step of 8 bits (`grey_in_colour`): which model
+        suits the photo depends on what it shows, not on the file's mode."""
+        return self.is_grey or grey_in_colour(self.pixels)
+
+    @property
     def max_value(self) -> int:
         return int(np.iinfo(self.pixels.dtype).max)
 
@@ -50,6 +56,26 @@ class DecodedImage:
     def with_pixels(self, pixels: np.ndarray) -> "DecodedImage":
         """The same image (alpha, format, ICC profile) with new colour values."""
         return DecodedImage(pixels, self.alpha, self.source_format, self.icc_profile)
+
+
+# Rows compared at a time by `grey_in_colour`: a colour photo stops at its first band, and a 24 MP grey one
+# holds one band's int32 copy (about 18 MB at 6000 pixels wide), not the whole photo's.
+GREY_BAND_ROWS = 256
+
+
+def grey_in_colour(pixels: np.ndarray) -> bool:
+    """Whether (H, W, 3) colour values are a grey photo's: every pixel's channels within one step of 8 bits
+    of each other (257 at 16 bits). A grey photo saved as lossy WebP, which has no grey mode, decodes with
+    channels 1 apart (4:2:0 chroma rounding); one saved as an RGB JPEG, with them equal. A colour photo's
+    channels differ by tens somewhere in its first rows."""
+    if pixels.ndim != 3:
+        return False
+    step = np.iinfo(pixels.dtype).max // 255
+    for row in range(0, pixels.shape[0], GREY_BAND_ROWS):
+        band = pixels[row : row + GREY_BAND_ROWS].astype(np.int32)
+        if np.abs(band[..., 0] - band[..., 1]).max() > step or np.abs(band[..., 1] - band[..., 2]).max() > step:
+            return False
+    return True
 
 
 # Pillow's own decompression-bomb limit is a process-wide figure (89 MP warns, 179 MP fails) that would

@@ -9,7 +9,8 @@ filter of each photo (training/baselines.py, as the tables' "best classical (per
   python scripts/unseen_checks.py --tables    # which committed tables' uploads are under 5%, about 1 minute
 
 The first table: lossy WebP saves (files, and PNGs of their pixels), JPEG qualities and densities the tables do
-not hold, other spreads, salt alone, whole-pixel noise, random-valued noise saved as JPEG. What it found in stop
+not hold, other spreads, salt alone, whole-pixel noise, random-valued noise saved as JPEG, and grey photos in
+colour files (a WebP, which has no grey mode, and an RGB JPEG). What it found in stop
 40: auto ran `blind-unet` for noise saved as WebP (0.8-2.5 dB under the best classical filter) where `jpeg-unet`
 is the model for it (2.3-2.7 dB over), and returned the default's output, the noise left in, for light
 random-valued noise on a third of the photos (`app.pipeline.AUTO_MIN_IMPULSES`).
@@ -64,7 +65,12 @@ CASES = (
     ("random-valued 0.05, PNG", NoiseSpec("random-valued", 0.05), "png"),
     ("random-valued 0.15 whole pixels, PNG", NoiseSpec("random-valued", 0.15, per_channel=False), "png"),
     ("random-valued 0.5, PNG", NoiseSpec("random-valued", 0.5), "png"),
+    ("grey in colour: salt-and-pepper 0.2 then WebP 80, a WebP file",
+     NoiseSpec(density=0.2, per_channel=False, webp_quality=80), "file"),
+    ("grey in colour: salt-and-pepper 0.1 then JPEG 90, an RGB JPEG file",
+     NoiseSpec(density=0.1, per_channel=False, jpeg_quality=90), "file"),
 )
+GREY_IN_COLOUR = "grey in colour:"  # the photo made grey, in three equal channels (WebP has no grey mode)
 LIGHT = (
     ("clean", NoiseSpec(density=0.0)),
     ("random-valued 0.01", NoiseSpec("random-valued", 0.01)),
@@ -107,6 +113,8 @@ def unseen_table(photos: list[np.ndarray], registry: ModelRegistry) -> None:
         scores: dict[str, list[float]] = {name: [] for name in ("auto", *NAMED, "classical")}
         ran: Counter[str] = Counter()
         for i, pixels in enumerate(photos):
+            if label.startswith(GREY_IN_COLOUR):
+                pixels = np.asarray(Image.fromarray(pixels).convert("L").convert("RGB"))
             data, sent = upload(pixels, spec, kind, seed=i)
             reference = sent if spec.density == 0 else pixels
             chosen = pipeline.denoise_auto(data, registry, MAX_PIXELS)

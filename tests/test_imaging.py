@@ -152,6 +152,28 @@ def test_a_webp_s_chunks_are_read_only_up_to_a_bound():
     assert not imaging._lossy_webp(webp(10**6))
 
 
+def test_a_grey_photo_in_a_colour_file_looks_grey(camera, astronaut):
+    """A grey photo saved as lossy WebP (no grey mode: channels 1 apart) or as an RGB JPEG (equal) looks grey;
+    a colour photo does not, nor a grey one with one pixel 2 apart, in any band of rows."""
+    from app import imaging
+
+    grey_rgb = Image.fromarray(np.tile(camera[:, :64], (3, 1))).convert("RGB")  # 384 rows: two bands
+    for fmt, options in (("WEBP", {"quality": 80}), ("JPEG", {"quality": 90})):
+        decoded = decode(save(grey_rgb, fmt, **options), LIMIT)
+        assert not decoded.is_grey and decoded.looks_grey, fmt
+    assert decode(save(Image.fromarray(camera[:64, :64]), "PNG"), LIMIT).looks_grey  # grey mode itself
+    assert not decode(save(Image.fromarray(astronaut[:64, :64]), "PNG"), LIMIT).looks_grey
+    tinted = np.asarray(grey_rgb).copy()
+    assert imaging.grey_in_colour(tinted)
+    tinted[imaging.GREY_BAND_ROWS + 5, 7] = (100, 100, 102)
+    assert not imaging.grey_in_colour(tinted)  # in the second band of rows
+    sixteen = np.full((4, 4, 3), 30000, np.uint16)
+    sixteen[..., 1] += 257  # one step of 8 bits
+    assert imaging.grey_in_colour(sixteen)
+    sixteen[0, 0, 1] += 1
+    assert not imaging.grey_in_colour(sixteen)
+
+
 def test_exif_is_not_copied_to_the_output(astronaut):
     exif = Image.Exif()
     exif[0x0112] = 6
