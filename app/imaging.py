@@ -66,8 +66,8 @@ GREY_BAND_ROWS = 256
 def grey_in_colour(pixels: np.ndarray) -> bool:
     """Whether (H, W, 3) colour values are a grey photo's: every pixel's channels within one step of 8 bits
     of each other (257 at 16 bits). A grey photo saved as lossy WebP, which has no grey mode, decodes with
-    channels 1 apart (4:2:0 chroma rounding); one saved as an RGB JPEG, with them equal. A colour photo's
-    channels differ by tens somewhere in its first rows."""
+    channels 1 apart (4:2:0 chroma rounding); one saved as an RGB JPEG, with them equal. A colour photo
+    is told apart in its first band of rows, as a rule."""
     if pixels.ndim != 3:
         return False
     step = np.iinfo(pixels.dtype).max // 255

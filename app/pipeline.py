@@ -260,8 +260,8 @@ def denoise_image(image: DecodedImage, denoiser: Denoiser, options: DenoiseOptio
 
 def saved_pixels(image: DecodedImage) -> bool:
     """Whether a colour upload that is not a JPEG file carries a JPEG save in its pixels (`app.jpeg_grid`;
-    a JPEG file says so itself, and a grey upload's model does not depend on it): 0.05 s for 24 MP, 13 ms
-    for 512x512 (scripts/jpeg_grid_checks.py --time), so `denoise_auto` asks once."""
+    a JPEG file says so itself, and the model for a grey one, `looks_grey`, does not depend on it): 0.05 s
+    for 24 MP, 13 ms for 512x512 (scripts/jpeg_grid_checks.py --time), so `denoise_auto` asks once."""
     return not image.looks_grey and image.source_format not in SAVED_FORMATS and saved_as_jpeg(image.pixels)
 
 
