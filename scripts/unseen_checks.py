@@ -19,8 +19,8 @@ random-valued noise on a third of the photos (`app.pipeline.AUTO_MIN_IMPULSES`).
 estimate (`app.noise.impulse_estimate`) of clean photos and of light noise, how much `blind-unet` changes each
 upload (auto keeps the default's output where that is under KEEP_FIRST_DB), what each returns, and auto's
 model time (every model it ran) over the default's alone. `--tables`: the uploads of each committed table in
-docs/eval that holds `auto` rows (remade from its recorded command, as `training evaluate` makes them) whose estimate is under the
-hint's 5%: the only ones whose `auto` cells a change of auto's floor can move.
+docs/eval that holds `auto` rows (remade from its recorded command, as `training evaluate` makes them) whose
+estimate is under the hint's 5%: the only ones whose `auto` cells a change of auto's floor can move.
 """
 
 from __future__ import annotations
@@ -200,7 +200,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.tables:
         for table in sorted(p for p in EVAL.iterdir() if (p / "summary.json").exists()):
-            if not any(AUTO in methods for methods in json.loads((table / "summary.json").read_text())["summary"].values()):
+            summary = json.loads((table / "summary.json").read_text())["summary"]
+            if not any(AUTO in methods for methods in summary.values()):
                 continue  # no auto rows to move
             under = table_uploads_under_the_floor(table, args.data_root)
             cells = "; ".join(f"{mode} {density:g}: {n}" for (mode, density), n in under.items() if n)
