@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,37 +31,37 @@ from app.quality import psnr
 from app.registry import ModelRegistry
 from app.settings import MAX_PIXELS, REPO_MODELS, Settings
 
-# (label, noise before any save, JPEG quality of the save or None, the upload's format); a label that starts
-# with "grey:" is sent as the grey photo (Pillow's "L" of the colour one, as BSD68 is CBSD68's)
+# (label, noise and its lossy save, the upload: "file" for the saved file itself, "png" for a PNG of its pixels);
+# a label that starts with "grey:" is sent as the grey photo (Pillow's "L" of the colour one, as BSD68 is CBSD68's)
 CASES = (
-    ("salt-and-pepper 0.3, PNG", NoiseSpec(density=0.3), None, "png"),
-    ("salt-and-pepper 0.1 then JPEG 90, a JPEG file", NoiseSpec(density=0.1), 90, "jpeg"),
-    ("salt-and-pepper 0.3 then JPEG 75, a JPEG file", NoiseSpec(density=0.3), 75, "jpeg"),
-    ("salt-and-pepper 0.1 then JPEG 90, a PNG of it", NoiseSpec(density=0.1), 90, "png"),
-    ("random-valued 0.2, PNG", NoiseSpec("random-valued", 0.2), None, "png"),
-    ("near-extreme 0.3, PNG", NoiseSpec("impulse-range", 0.3), None, "png"),
-    ("clean, PNG", NoiseSpec(density=0.0), None, "png"),
-    ("clean JPEG 90, a JPEG file (against itself)", NoiseSpec(density=0.0), 90, "jpeg"),
-    ("grey: salt-and-pepper 0.1 then JPEG 90, a JPEG file", NoiseSpec(density=0.1), 90, "jpeg"),
-    ("grey: salt-and-pepper 0.3 then JPEG 90, a JPEG file", NoiseSpec(density=0.3), 90, "jpeg"),
-    ("grey: salt-and-pepper 0.3 then JPEG 75, a JPEG file", NoiseSpec(density=0.3), 75, "jpeg"),
-    ("grey: salt-and-pepper 0.3, PNG", NoiseSpec(density=0.3), None, "png"),
-    ("grey: random-valued 0.2, PNG", NoiseSpec("random-valued", 0.2), None, "png"),
-    ("grey: clean JPEG 90, a JPEG file (against itself)", NoiseSpec(density=0.0), 90, "jpeg"),
+    ("salt-and-pepper 0.3, PNG", NoiseSpec(density=0.3), "png"),
+    ("salt-and-pepper 0.1 then JPEG 90, a JPEG file", NoiseSpec(density=0.1, jpeg_quality=90), "file"),
+    ("salt-and-pepper 0.3 then JPEG 75, a JPEG file", NoiseSpec(density=0.3, jpeg_quality=75), "file"),
+    ("salt-and-pepper 0.1 then JPEG 90, a PNG of it", NoiseSpec(density=0.1, jpeg_quality=90), "png"),
+    ("random-valued 0.2, PNG", NoiseSpec("random-valued", 0.2), "png"),
+    ("near-extreme 0.3, PNG", NoiseSpec("impulse-range", 0.3), "png"),
+    ("clean, PNG", NoiseSpec(density=0.0), "png"),
+    ("clean JPEG 90, a JPEG file (against itself)", NoiseSpec(density=0.0, jpeg_quality=90), "file"),
+    ("grey: salt-and-pepper 0.1 then JPEG 90, a JPEG file", NoiseSpec(density=0.1, jpeg_quality=90), "file"),
+    ("grey: salt-and-pepper 0.3 then JPEG 90, a JPEG file", NoiseSpec(density=0.3, jpeg_quality=90), "file"),
+    ("grey: salt-and-pepper 0.3 then JPEG 75, a JPEG file", NoiseSpec(density=0.3, jpeg_quality=75), "file"),
+    ("grey: salt-and-pepper 0.3, PNG", NoiseSpec(density=0.3), "png"),
+    ("grey: random-valued 0.2, PNG", NoiseSpec("random-valued", 0.2), "png"),
+    ("grey: clean JPEG 90, a JPEG file (against itself)", NoiseSpec(density=0.0, jpeg_quality=90), "file"),
 )
 NAMED = ("prefill-unet", "blind-unet", "jpeg-unet")
 
 
-def upload(pixels: np.ndarray, spec: NoiseSpec, quality: int | None, fmt: str, seed: int) -> tuple[bytes, np.ndarray]:
-    """The bytes a user would send and the pixels they decode to."""
-    noisy = add_noise(pixels, spec, seed=seed)
-    if quality is not None:  # the JPEG file itself; its decoded pixels are what add_noise's re-encode returns
-        data, _ = encode(DecodedImage(noisy), "jpeg", quality)
-        noisy = decode(data, MAX_PIXELS).pixels
-        if fmt == "jpeg":
-            return data, noisy
-    data, _ = encode(DecodedImage(noisy), "png", 95)
-    return data, noisy
+def upload(pixels: np.ndarray, spec: NoiseSpec, kind: str, seed: int) -> tuple[bytes, np.ndarray]:
+    """(the bytes a user would send, the pixels they decode to): the saved file itself (JPEG or lossy WebP),
+    whose pixels are what add_noise's re-encode returns, or a PNG of its pixels (or of the unsaved noise)."""
+    if kind == "file" and spec.lossy is not None:
+        fmt, quality = spec.lossy
+        raw = add_noise(pixels, replace(spec, jpeg_quality=None, webp_quality=None), seed=seed)
+        data, _ = encode(DecodedImage(raw), fmt, quality, lossy_webp=True)  # as add_noise's re-encode writes it
+    else:
+        data, _ = encode(DecodedImage(add_noise(pixels, spec, seed=seed)), "png")
+    return data, decode(data, MAX_PIXELS).pixels
 
 
 @contextmanager
@@ -97,14 +98,14 @@ def main() -> None:
     print(f"| upload | auto | models auto ran (uploads) | auto's model time / the default first's (median) "
           f"| suggested model against the upload (dB) | {' | '.join(NAMED)} |")
     print(f"|---|---:|---|---:|---|{'---:|' * len(NAMED)}")
-    for label, spec, quality, fmt in CASES:
+    for label, spec, kind in CASES:
         scores: dict[str, list[float]] = {name: [] for name in ("auto", *NAMED)}
         ran: Counter[str] = Counter()
         moved: list[float] = []  # PSNR of the suggested model's output against the upload (KEEP_FIRST_DB)
         times: list[float] = []  # auto's model time over the default-first order's, upload by upload
         for i, pixels in enumerate(greys if label.startswith("grey:") else photos):
-            data, sent = upload(pixels, spec, quality, fmt, seed=i)
-            reference = sent if spec.density == 0 and quality else pixels
+            data, sent = upload(pixels, spec, kind, seed=i)
+            reference = sent if spec.density == 0 and spec.lossy else pixels
             chosen = pipeline.denoise_auto(data, registry, MAX_PIXELS)
             with default_first():
                 before = pipeline.denoise_auto(data, registry, MAX_PIXELS)

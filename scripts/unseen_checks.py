@@ -29,15 +29,14 @@ import argparse
 import json
 import shlex
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from auto_checks import upload  # the bytes a user would send: one implementation for both scripts
 from PIL import Image
 
 from app import pipeline
-from app.imaging import DecodedImage, decode, encode
-from app.noise import NoiseSpec, add_noise, impulse_estimate
+from app.noise import NoiseSpec, impulse_estimate
 from app.quality import psnr
 from app.registry import AUTO, ModelRegistry
 from app.settings import MAX_PIXELS, REPO_MODELS, Settings
@@ -84,18 +83,6 @@ NAMED = ("prefill-unet", "blind-unet", "jpeg-unet")
 def mean(scores: list[float]) -> float:
     """The mean PSNR as the tables take it: identical images (inf) count as PSNR_CAP (100 dB)."""
     return float(np.mean(np.minimum(scores, PSNR_CAP)))
-
-
-def upload(pixels: np.ndarray, spec: NoiseSpec, kind: str, seed: int) -> tuple[bytes, np.ndarray]:
-    """(the bytes a user would send, the pixels they decode to): the saved file itself, or a PNG of its pixels
-    (or of the unsaved noise)."""
-    if kind == "file" and spec.lossy is not None:
-        fmt, quality = spec.lossy
-        raw = add_noise(pixels, replace(spec, jpeg_quality=None, webp_quality=None), seed=seed)
-        data, _ = encode(DecodedImage(raw), fmt, quality, lossy_webp=True)  # what add_noise's re-encode writes
-    else:
-        data, _ = encode(DecodedImage(add_noise(pixels, spec, seed=seed)), "png")
-    return data, decode(data, MAX_PIXELS).pixels
 
 
 def best_classical(reference: np.ndarray, noisy: np.ndarray) -> float:

@@ -297,18 +297,23 @@ def test_auto_and_the_hint_on_a_grey_jpeg_file_of_dense_salt_and_pepper(client, 
 
 
 def test_auto_checks_sends_what_a_user_would(astronaut):
-    """scripts/auto_checks.py: a JPEG file whose pixels are the noise module's own save (add_noise with
-    jpeg_quality), or a PNG of those pixels; never-saved noise as a PNG."""
+    """scripts/auto_checks.py (and unseen_checks.py, which shares it): the saved file itself, a JPEG or a lossy
+    WebP whose pixels are the noise module's own save (add_noise with jpeg_quality or webp_quality), or a PNG of
+    those pixels; never-saved noise as a PNG."""
+    from app.imaging import LOSSY_WEBP, decode
     from tests.conftest import load_script
 
     checks = load_script("auto_checks")
-    saved = add_noise(astronaut, NoiseSpec(density=0.1, jpeg_quality=90), seed=3)
-    data, sent = checks.upload(astronaut, NoiseSpec(density=0.1), 90, "jpeg", seed=3)
-    assert data[:3] == b"\xff\xd8\xff" and np.array_equal(sent, saved)
-    data, sent = checks.upload(astronaut, NoiseSpec(density=0.1), 90, "png", seed=3)
-    assert data[:4] == b"\x89PNG" and np.array_equal(sent, saved)
-    data, sent = checks.upload(astronaut, NoiseSpec("random-valued", 0.2), None, "png", seed=3)
-    assert np.array_equal(sent, add_noise(astronaut, NoiseSpec("random-valued", 0.2), seed=3))
+    saves = ((NoiseSpec(density=0.1, jpeg_quality=90), "JPEG"), (NoiseSpec(density=0.1, webp_quality=80), LOSSY_WEBP))
+    for spec, fmt in saves:
+        saved = add_noise(astronaut, spec, seed=3)
+        data, sent = checks.upload(astronaut, spec, "file", seed=3)
+        assert decode(data, 10**7).source_format == fmt and np.array_equal(sent, saved)
+        data, sent = checks.upload(astronaut, spec, "png", seed=3)
+        assert data[:4] == b"\x89PNG" and np.array_equal(sent, saved)
+    unsaved = NoiseSpec("random-valued", 0.2)
+    data, sent = checks.upload(astronaut, unsaved, "file", seed=3)  # no save: a PNG
+    assert data[:4] == b"\x89PNG" and np.array_equal(sent, add_noise(astronaut, unsaved, seed=3))
 
 
 def _every_kind_of_upload(photo: np.ndarray) -> dict[str, np.ndarray]:
