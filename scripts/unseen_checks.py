@@ -40,7 +40,8 @@ from app.noise import NoiseSpec, impulse_estimate
 from app.quality import psnr
 from app.registry import AUTO, ModelRegistry
 from app.settings import MAX_PIXELS, REPO_MODELS, Settings
-from training.evaluate import PSNR_CAP, NoiseKind, corrupt, load_as_stored, noise_seed, over_expose
+from training.__main__ import build_parser
+from training.evaluate import PSNR_CAP, NoiseKind, noise_modes, table_photos, uploads
 
 EVAL = Path(__file__).resolve().parents[1] / "docs" / "eval"
 
@@ -148,31 +149,15 @@ def light_table(photos: list[np.ndarray], registry: ModelRegistry) -> None:
 
 def table_uploads_under_the_floor(table: Path, data_root: str) -> dict[tuple[str, float], int]:
     """{(noise mode, density): uploads whose estimate is under LEFT_ALONE_MIN_IMPULSES} for a committed table,
-    its uploads remade from its recorded command (`training evaluate`'s noise, seeds and exposure)."""
-    words = shlex.split(json.loads((table / "summary.json").read_text())["command"])
-    options: dict[str, list[str]] = {}
-    key = ""
-    for word in words[4:]:  # past "python -m training evaluate", which every table's command starts with
-        if word.startswith("--"):
-            key = word
-            options[key] = []
-        else:
-            options[key].append(word)
-    data = Path(options["--data"][0].replace("../shared/data", data_root))
-    quality = options.get("--jpeg-quality")
-    kind = NoiseKind(options.get("--kind", ["salt-pepper"])[0], float(options.get("--spread", ["30"])[0]),
-                     int(quality[0]) if quality else None)
-    gain = float(options.get("--exposure", ["1"])[0])
-    files = sorted(p for p in data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp", ".tif"))
-    photos = [over_expose(load_as_stored(f), gain) for f in files]
-    modes = options.get("--noise") or (["per-channel", "per-pixel"] if photos[0].ndim == 3 else ["per-pixel"])
-    counts = {}
-    for mode in modes:
-        for density in map(float, options["--densities"]):
-            counts[mode, density] = sum(
-                impulse_estimate(corrupt(photo, density, mode == "per-channel", noise_seed(f.name, density, mode),
-                                         kind)[1]).fraction < pipeline.LEFT_ALONE_MIN_IMPULSES
-                for f, photo in zip(files, photos))
+    its uploads remade from its recorded command, read by `training`'s own parser (its defaults included) and
+    made by `training.evaluate.uploads`, as the table's were."""
+    args = build_parser().parse_args(shlex.split(json.loads((table / "summary.json").read_text())["command"])[3:])
+    files, images = table_photos(Path(args.data.replace("../shared/data", data_root)), args.limit, args.exposure)
+    modes = noise_modes(images, args.noise)
+    counts = {(mode, density): 0 for mode in modes for density in args.densities}
+    kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
+    for _, mode, density, _, noisy in uploads(files, images, args.densities, modes, kind):
+        counts[mode, density] += impulse_estimate(noisy).fraction < pipeline.LEFT_ALONE_MIN_IMPULSES
     return counts
 
 

@@ -211,6 +211,13 @@ def _train_speed(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand's options: also how a table's recorded `evaluate` command is read back, with these
+    defaults (scripts/unseen_checks.py)."""
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -340,9 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", help="where the model is exported (default <runs-dir>/models; never the shipped one unless named)")
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     p.set_defaults(func=_reproduce)
-
-    args = parser.parse_args(argv)
-    args.func(args)
+    return parser
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import json
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +129,31 @@ def corrupt(clean: np.ndarray, density: float, per_channel: bool, seed: int, noi
     return (noisy if density == 0 else clean), noisy
 
 
+def table_photos(data: Path, limit: int = 0, exposure: float = 1.0) -> tuple[list[Path], list[np.ndarray]]:
+    """A table's photo files and their clean pixels (made brighter and clipped by `exposure`)."""
+    files = list_images(data)[: limit or None]
+    return files, [over_expose(load_as_stored(f), exposure) for f in files]
+
+
+def noise_modes(images: list[np.ndarray], noises: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The noise layouts a table scores: those given, else both for colour photos and per pixel for grey."""
+    if noises:
+        return tuple(noises)
+    return ("per-channel", "per-pixel") if any(im.ndim == 3 for im in images) else ("per-pixel",)
+
+
+def uploads(files: list[Path], images: list[np.ndarray], densities: Sequence[float], noises: Sequence[str],
+            kind: NoiseKind) -> Iterator[tuple[Path, str, float, np.ndarray, np.ndarray]]:
+    """(photo, noise mode, density, reference, noisy) for every case of a table, in its rows' order, each with
+    its own seed (`noise_seed`): what `evaluate` scores, and what a script that asks about a table's uploads
+    (scripts/unseen_checks.py --tables) remakes."""
+    for noise in noises:
+        for density in densities:
+            for path, clean in zip(files, images):
+                seed = noise_seed(path.name, density, noise)
+                yield (path, noise, density, *corrupt(clean, density, noise == "per-channel", seed, kind))
+
+
 def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], noises: tuple[str, ...] | None = None,
              methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True,
              exposure: float = 1.0, x8: tuple[str, ...] = (), kind: NoiseKind = NoiseKind(),
@@ -143,10 +168,9 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
 
     if not all(0.0 <= d < 1.0 for d in densities):
         raise ValueError("densities must be in [0, 1)")
-    files = list_images(data)[: limit or None]
-    images = [over_expose(load_as_stored(f), exposure) for f in files]
+    files, images = table_photos(data, limit, exposure)
     colour = any(im.ndim == 3 for im in images)
-    noises = noises or (("per-channel", "per-pixel") if colour else ("per-pixel",))
+    noises = noise_modes(images, noises)
     chosen = {name: fn for name, fn in METHODS.items()
               if (methods is None or name in methods) and (colour or name not in COLOUR_ONLY)}
     chosen.update(model_methods(model_paths, threads, x8))
@@ -155,9 +179,9 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
         methods = auto_methods(auto_models, kind.jpeg_quality is not None, threads, ensembles)
         chosen.update({AUTO if ensemble == 1 else f"{AUTO} x8": m for ensemble, m in zip(ensembles, methods)})
     rows: list[Row] = []
-    jobs = [(f, im, noise, d) for noise in noises for d in densities for f, im in zip(files, images)]
-    for path, clean, noise, density in tqdm(jobs, desc=f"evaluate {data.name}", disable=not progress, mininterval=2):
-        reference, noisy = corrupt(clean, density, noise == "per-channel", noise_seed(path.name, density, noise), kind)
+    jobs = uploads(files, images, densities, noises, kind)
+    for path, noise, density, reference, noisy in tqdm(jobs, desc=f"evaluate {data.name}", disable=not progress,
+                                                       mininterval=2, total=len(files) * len(densities) * len(noises)):
         for name, fn in chosen.items():
             started = time.perf_counter()
             out = fn(noisy)
