@@ -24,7 +24,13 @@ def psnr(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
         raise ValueError(f"shape mismatch: {reference.shape} vs {test.shape}")
     squared = sum(float(np.sum((a.astype(np.float64) - b.astype(np.float64)) ** 2))
                   for a, b in zip(_strips(reference), _strips(test)))
-    mse = squared / max(1, reference.size)
+    return psnr_of(squared, reference.size, peak)
+
+
+def psnr_of(squared: float, count: int, peak: float = 255.0) -> float:
+    """PSNR in dB from a sum of squared errors over `count` values (`inf` for none): for callers that sum
+    only some of the errors, over the whole image's count."""
+    mse = squared / max(1, count)
     if mse == 0.0:
         return math.inf
     return 10.0 * math.log10(peak * peak / mse)
