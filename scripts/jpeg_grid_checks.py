@@ -7,6 +7,8 @@ never saved, with each kind of noise unsaved, and with noise then a JPEG save at
   python scripts/jpeg_grid_checks.py --time                                     # and its time on 24 MP
   python scripts/jpeg_grid_checks.py --data ../shared/data/CBSD68 --limit 10 --phase-model models/jpeg-unet.onnx
                                          # the model on saves cut off their grid, lined up or not
+  python scripts/jpeg_grid_checks.py --data ../shared/data/CBSD68 --limit 68 --blocks
+                                         # the raw score by how many blocks it was read from (MIN_BLOCKS)
 
 Prints, per case, the score's min / median / max over the photos and how many pass `SAVED_SCORE`. The
 photos are used as they are: a photo that was itself a JPEG once, unresized, scores as saved when clean.
@@ -120,6 +122,48 @@ def phase_table(model: Path, images: list[tuple[str, np.ndarray]], ensemble: int
               flush=True)
 
 
+# `--blocks`: light salt-and-pepper never saved (few blocks escape its extremes; two seeds) and noise then a save
+BLOCK_CASES = (
+    ("salt-pepper 0.015", NoiseSpec(density=0.015), False), ("salt-pepper 0.02", NoiseSpec(density=0.02), False),
+    ("salt-pepper 0.025", NoiseSpec(density=0.025), False),
+    ("salt-pepper 0.04, whole pixels", NoiseSpec(density=0.04, per_channel=False), False),
+    ("salt-pepper 0.06, whole pixels", NoiseSpec(density=0.06, per_channel=False), False),
+    ("salt-pepper 0.1 + JPEG 75", NoiseSpec(density=0.1, jpeg_quality=75), True),
+    ("salt-pepper 0.3 + JPEG 90", NoiseSpec(density=0.3, jpeg_quality=90), True),
+    ("salt-pepper 0.3 + JPEG 75", NoiseSpec(density=0.3, jpeg_quality=75), True),
+    ("salt-pepper 0.5 + JPEG 90", NoiseSpec(density=0.5, jpeg_quality=90), True),
+    ("impulse-range 0.3 + JPEG 90", NoiseSpec("impulse-range", 0.3, jpeg_quality=90), True),
+)
+BLOCK_BINS = ((24, 32), (32, 48), (48, 10**9))
+
+
+def block_table(images: list[tuple[str, np.ndarray]]) -> None:
+    """The score before the rule for few blocks (the lattice on the grid less the strongest reference), by the
+    fewest blocks free of clipped values among the three grids: what MIN_BLOCKS and FEW_BLOCKS rest on."""
+    from app import jpeg_grid
+
+    found: dict[bool, list[tuple[int, float]]] = {False: [], True: []}
+    for _, spec, saved in BLOCK_CASES:
+        for seed in (0,) if saved else (0, 100):
+            for i, (_, pixels) in enumerate(images):
+                noisy = add_noise(pixels, spec, seed=i + seed)
+                grids = [jpeg_grid._blocks(noisy, 0, 0)]
+                grids += [jpeg_grid._blocks(noisy, dy, dx) for dy, dx in jpeg_grid.OFF_GRID]
+                if min(len(g) for g in grids) < 2:
+                    continue  # nothing to measure a lattice on
+                raw = jpeg_grid._lattice_strength(grids[0]) - max(map(jpeg_grid._lattice_strength, grids[1:]))
+                found[saved].append((min(len(g) for g in grids), raw))
+    print(f"{sum(map(len, found.values()))} uploads; the score without the rule for few blocks\n")
+    print("| blocks | never saved: uploads | highest | at or over SAVED_SCORE | saved: uploads | lowest | under it |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for low, high in BLOCK_BINS:
+        unsaved = [score for n, score in found[False] if low <= n < high]
+        saved = [score for n, score in found[True] if low <= n < high]
+        print(f"| {low}-{high - 1 if high < 10**9 else 'more'} | {len(unsaved)} | {max(unsaved, default=0):.2f} "
+              f"| {sum(s >= SAVED_SCORE for s in unsaved)} | {len(saved)} | {min(saved, default=0):.2f} "
+              f"| {sum(s < SAVED_SCORE for s in saved)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a folder of colour photos (default: scikit-image's)")
@@ -128,8 +172,12 @@ def main() -> None:
     parser.add_argument("--phase-model", type=Path, help="also score this model (jpeg-unet) on JPEG saves cropped "
                         "off their grid, with the service's grid alignment and without")
     parser.add_argument("--ensemble", type=int, default=1, help="with --phase-model: 1 or 8")
+    parser.add_argument("--blocks", action="store_true", help="the score by the blocks it was read from")
     args = parser.parse_args()
     images = photos(args.data, args.limit)
+    if args.blocks:
+        block_table(images)
+        return
     if args.phase_model:
         phase_table(args.phase_model, images, args.ensemble)
         return

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from app.jpeg_grid import MIN_BLOCKS, SAVED_SCORE, grid_phase, grid_score, saved_as_jpeg
+from app import jpeg_grid
+from app.jpeg_grid import FEW_BLOCKS, MIN_BLOCKS, SAVED_SCORE, grid_phase, grid_score, saved_as_jpeg
 from app.noise import NoiseSpec, add_noise, reencode
 
 
@@ -51,6 +52,25 @@ def test_light_salt_and_pepper_never_saved_is_not_taken_for_saved_from_a_few_blo
     pixels = getattr(data, photo)()
     pixels = np.ascontiguousarray(pixels[::2, ::2]) if half else pixels
     assert not saved_as_jpeg(add_noise(pixels, NoiseSpec(density=density), seed=seed))
+
+
+@pytest.mark.parametrize(("blocks", "score"), [(MIN_BLOCKS - 1, 0.0), (MIN_BLOCKS, 0.2), (FEW_BLOCKS - 1, 0.2),
+                                              (FEW_BLOCKS, 0.4)])
+@pytest.mark.parametrize("fewest", ["on the grid", "off it"])
+def test_a_score_from_few_blocks_counts_half_and_from_fewer_nothing(monkeypatch, blocks, score, fewest):
+    """The rule for few blocks on its own: the lattice measure gives 0.5 on the grid and 0.1 off it (0.4), and
+    the fewest blocks of the three grids decide. On CBSD68 a never-saved upload scored 0.34 from 25 blocks:
+    halved, it would still pass SAVED_SCORE, so under MIN_BLOCKS there is no verdict at all."""
+    plenty = FEW_BLOCKS * 10
+
+    def blocks_of(pixels, top, left, max_blocks=0):  # the grid's blocks hold 1s, the others' 0s
+        on = (top, left) == (0, 0)
+        count = blocks if on == (fewest == "on the grid") else plenty
+        return np.full((count, 8, 8), 1.0 if on else 0.0, np.float32)
+
+    monkeypatch.setattr(jpeg_grid, "_blocks", blocks_of)
+    monkeypatch.setattr(jpeg_grid, "_lattice_strength", lambda coefficients: 0.5 if coefficients.any() else 0.1)
+    assert grid_score(np.zeros((8, 8), np.uint8)) == pytest.approx(score)
 
 
 def test_noise_added_after_a_save_is_not_taken_for_saved(astronaut):
