@@ -482,7 +482,8 @@ def test_auto_runs_a_default_that_is_not_extremes_only_first(tmp_path, astronaut
 def test_auto_asks_once_whether_the_pixels_were_saved_as_jpeg(client, monkeypatch):
     """A clean colour PNG that reads as impulse-noisy (texture) with no values at 0 or 255: auto skips the
     default (too few extremes), asks whether the pixels carry a JPEG save to name the model, runs it, finds
-    it barely changed the upload (KEEP_FIRST_DB) and runs the default for its output. The default's run
+    it barely changed the upload (`psnr_away_from_extremes`: no value is at an extreme here) and runs the
+    default, whose output is close to it (KEEP_FIRST_DB) and is returned. The default's run
     needs the same answer for its hint: it is given, not asked again (13 ms at 512x512). The photo: the whole
     astronaut at a third of its size, its values squeezed into 1..254, which blind-unet changes by less than
     KEEP_FIRST_DB allows (the first assertion says so). Until stop 39 the photo was at a quarter of its size:
