@@ -154,7 +154,8 @@ def block_table(images: list[tuple[str, np.ndarray]]) -> None:
                 raw = jpeg_grid._lattice_strength(grids[0]) - max(map(jpeg_grid._lattice_strength, grids[1:]))
                 found[saved].append((min(len(g) for g in grids), raw))
     print(f"{sum(map(len, found.values()))} uploads; the score without the rule for few blocks\n")
-    print("| blocks | never saved: uploads | highest | at or over SAVED_SCORE | saved: uploads | lowest | under it |")
+    print("| blocks | never saved: uploads | highest | at or over SAVED_SCORE | saved: uploads | lowest "
+          "| under it |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for low, high in BLOCK_BINS:
         unsaved = [score for n, score in found[False] if low <= n < high]

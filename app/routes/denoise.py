@@ -43,9 +43,9 @@ async def denoise(
     model: str | None = Form(None, description=f"model name from GET /models; default: the service's default; "
                              f"{AUTO}: the default's output, or where the default leaves most of the impulses "
                              "alone (at any estimate, where X-Try-Model needs 5%), the output of the model "
-                             "X-Try-Model would name, unless its output is close to the default's (X-Models-Run lists what "
-                             "ran; the default is not run where that cannot change the choice: a JPEG or lossy "
-                             "WebP file, 5% of "
+                             "X-Try-Model would name, unless its output is close to the default's (X-Models-Run "
+                             "lists what ran; the default is not run where that cannot change the choice: a JPEG or "
+                             "lossy WebP file, 5% of "
                              "values or more that look like impulses other than 0 and the maximum, or too few "
                              "values at 0 or the maximum for it to take the impulses)"),
     format: FormatName | None = Form(None, description="output format; default: from Accept, else PNG"),
