@@ -7,6 +7,7 @@ filter of each photo (training/baselines.py, as the tables' "best classical (per
   python scripts/unseen_checks.py --data ../shared/data/CBSD68 --limit 8 --int8   # about 5 minutes
   python scripts/unseen_checks.py --light --data ../shared/data/CBSD68 --int8     # all 68 photos, about 3 minutes
   python scripts/unseen_checks.py --tables    # which committed tables' uploads are under 5%, about 1 minute
+  python scripts/unseen_checks.py --clipped --data ../shared/data/CBSD68   # blind-unet - default by clipping
 
 The first table: lossy WebP saves (files, and PNGs of their pixels), JPEG qualities and densities the tables do
 not hold, other spreads, salt alone, whole-pixel noise, random-valued noise saved as JPEG, and grey photos in
@@ -31,6 +32,7 @@ import argparse
 import json
 import shlex
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +171,44 @@ def table_uploads_under_the_floor(table: Path, data_root: str) -> dict[tuple[str
     return counts
 
 
+CLIPPED_BINS = (0.0, 0.001, 0.01, 0.05, 1.01)
+
+
+def clipped_table(data: Path) -> None:
+    """Stop 41: is there a photo whose clipped regions tell that `blind-unet` is the better model there, as it is
+    on the x1.6-clipped photos? Per committed table and density, the per-photo PSNR of blind-unet-int8 minus
+    prefill-unet-int8 (docs/eval's per_image.csv, per channel), binned by the clean photo's share of values at 0
+    or 255 inside solid clipped blocks (what the models' rule keeps as content: `app.impulse_share`)."""
+    import csv
+
+    from app.impulse_share import solid_rule_shares
+    from training.evaluate import over_expose
+
+    print("| table | density | clipped share | photos "
+          "| blind-unet-int8 minus prefill-unet-int8: mean, least, most (dB) |")
+    print("|---|---:|---|---:|---|")
+    for table, exposure in (("CBSD68", 1.0), ("CBSD68-exposure1.6", 1.6)):
+        shares = {}
+        for path in sorted(data.iterdir()):
+            pixels = over_expose(np.asarray(Image.open(path).convert("RGB")), exposure)
+            flagged = float(solid_rule_shares(pixels, 255).sum()) / 3  # isolated extremes, of all values
+            shares[path.name] = max(0.0, pipeline.extremes_fraction(pixels) - flagged)  # float error: not below 0
+        scores: dict[tuple[str, str], dict[str, float]] = {}
+        with open(EVAL / table / "per_image.csv") as f:
+            for row in csv.DictReader(f):
+                if row["noise"] == "per-channel":
+                    scores.setdefault((row["density"], row["image"]), {})[row["method"]] = min(float(row["psnr"]),
+                                                                                               PSNR_CAP)
+        for density in ("0.0", "0.1", "0.3"):
+            gaps = [(shares[image], s["blind-unet-int8"] - s["prefill-unet-int8"])
+                    for (d, image), s in scores.items() if d == density]
+            for low, high in pairwise(CLIPPED_BINS):
+                held = [gap for share, gap in gaps if low <= share < high]
+                if held:
+                    print(f"| {table} | {density} | {low:g}-{min(high, 1):g} | {len(held)} | {np.mean(held):+.2f}, "
+                          f"{min(held):+.2f}, {max(held):+.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a folder of colour photos (default: scikit-image's)")
@@ -177,7 +217,11 @@ def main() -> None:
     parser.add_argument("--int8", action="store_true", help="let the int8 twins answer, as on the CPU")
     parser.add_argument("--tables", action="store_true", help="the committed tables' uploads under the hint's 5%%")
     parser.add_argument("--data-root", default="../shared/data", help="with --tables: where the test sets are")
+    parser.add_argument("--clipped", action="store_true", help="blind-unet against the default by clipped share")
     args = parser.parse_args()
+    if args.clipped:
+        clipped_table(args.data)
+        return
     if args.tables:
         for table in sorted(p for p in EVAL.iterdir() if (p / "summary.json").exists()):
             summary = json.loads((table / "summary.json").read_text())["summary"]
