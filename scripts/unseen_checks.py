@@ -174,7 +174,7 @@ def table_uploads_under_the_floor(table: Path, data_root: str) -> dict[tuple[str
 CLIPPED_BINS = (0.0, 0.001, 0.01, 0.05, 1.01)
 
 
-def clipped_table(data: Path) -> None:
+def clipped_table(data: Path, tables: Path = EVAL) -> None:
     """Stop 41: is there a photo whose clipped regions tell that `blind-unet` is the better model there, as it is
     on the x1.6-clipped photos? Per committed table and density, the per-photo PSNR of blind-unet-int8 minus
     prefill-unet-int8 (docs/eval's per_image.csv, per channel), binned by the clean photo's share of values at 0
@@ -182,19 +182,17 @@ def clipped_table(data: Path) -> None:
     import csv
 
     from app.impulse_share import solid_rule_shares
-    from training.evaluate import over_expose
 
     print("| table | density | clipped share | photos "
           "| blind-unet-int8 minus prefill-unet-int8: mean, least, most (dB) |")
     print("|---|---:|---|---:|---|")
     for table, exposure in (("CBSD68", 1.0), ("CBSD68-exposure1.6", 1.6)):
         shares = {}
-        for path in sorted(data.iterdir()):
-            pixels = over_expose(np.asarray(Image.open(path).convert("RGB")), exposure)
+        for path, pixels in zip(*table_photos(data, 0, exposure)):  # the table's own photos, as it made them
             flagged = float(solid_rule_shares(pixels, 255).sum()) / 3  # isolated extremes, of all values
             shares[path.name] = max(0.0, pipeline.extremes_fraction(pixels) - flagged)  # float error: not below 0
         scores: dict[tuple[str, str], dict[str, float]] = {}
-        with open(EVAL / table / "per_image.csv") as f:
+        with open(tables / table / "per_image.csv") as f:
             for row in csv.DictReader(f):
                 if row["noise"] == "per-channel":
                     scores.setdefault((row["density"], row["image"]), {})[row["method"]] = min(float(row["psnr"]),

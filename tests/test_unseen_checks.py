@@ -55,3 +55,33 @@ def test_a_table_s_uploads_are_remade_from_its_recorded_command(tmp_path):
     (table / "summary.json").write_text(json.dumps({"command": command, "summary": {}}))
     counts = checks.table_uploads_under_the_floor(table, str(tmp_path / "data"))
     assert counts == {("per-channel", 0.0): 1, ("per-channel", 0.3): 0}
+
+
+def test_the_clipped_table_bins_each_photo_by_its_clipped_share(tmp_path, capsys):
+    """`--clipped`: a photo with a solid clipped block and one with none land in different bins of each table
+    (the x1.6 one brightened first), each with its blind-unet-int8 minus prefill-unet-int8 from per_image.csv."""
+    import csv
+
+    from PIL import Image
+
+    checks = load_script("unseen_checks")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    dark = np.full((32, 32, 3), 60, np.uint8)
+    clipped = dark.copy()
+    clipped[:16, :16] = 255  # a quarter of the values in one solid block
+    Image.fromarray(dark).save(photos / "dark.png")
+    Image.fromarray(clipped).save(photos / "clipped.png")
+    for table in ("CBSD68", "CBSD68-exposure1.6"):
+        (tmp_path / table).mkdir()
+        with open(tmp_path / table / "per_image.csv", "w", newline="") as f:
+            rows = csv.writer(f)
+            rows.writerow(["dataset", "image", "noise", "density", "method", "psnr", "ssim", "seconds"])
+            for image, gap in (("dark.png", -1.0), ("clipped.png", 0.5)):
+                rows.writerow(["x", image, "per-channel", "0.1", "prefill-unet-int8", 30.0, 0.9, 0.1])
+                rows.writerow(["x", image, "per-channel", "0.1", "blind-unet-int8", 30.0 + gap, 0.9, 0.1])
+    checks.clipped_table(photos, tmp_path)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| CBSD68")]
+    assert "| CBSD68 | 0.1 | 0-0.001 | 1 | -1.00, -1.00, -1.00 |" in lines
+    assert "| CBSD68 | 0.1 | 0.05-1 | 1 | +0.50, +0.50, +0.50 |" in lines
+    assert len(lines) == 4  # both tables, two bins each
