@@ -99,15 +99,22 @@ def _lattice_strength(coefficients: np.ndarray) -> float:
     return float(np.where(count >= MIN_COEFFICIENTS, size, 0.0).max(axis=0).mean())
 
 
-def _score_at(pixels: np.ndarray, top: int, left: int) -> float:
-    """The lattice on the grid whose blocks start at (top, left), less the same on two grids off it; half that
-    from fewer than FEW_BLOCKS blocks, 0 from fewer than MIN_BLOCKS."""
+def raw_score(pixels: np.ndarray, top: int = 0, left: int = 0) -> tuple[float, int]:
+    """(the lattice on the grid whose blocks start at (top, left), less the same on two grids off it; the fewest
+    blocks any of the three was read from): the score before the rule for few blocks, which
+    `scripts/jpeg_grid_checks.py --blocks` measures."""
     on = _blocks(pixels, top, left)
     off = [_blocks(pixels, (top + dy) % BLOCK, (left + dx) % BLOCK) for dy, dx in OFF_GRID]
     blocks = min(len(on), *(len(b) for b in off))
+    score = _lattice_strength(on) - max(_lattice_strength(b) for b in off)
+    return score, blocks
+
+
+def _score_at(pixels: np.ndarray, top: int, left: int) -> float:
+    """`raw_score`, half of it from fewer than FEW_BLOCKS blocks, 0 from fewer than MIN_BLOCKS."""
+    score, blocks = raw_score(pixels, top, left)
     if blocks < MIN_BLOCKS:
         return 0.0
-    score = _lattice_strength(on) - max(_lattice_strength(b) for b in off)
     return score if blocks >= FEW_BLOCKS else score / 2
 
 

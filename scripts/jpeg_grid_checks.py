@@ -140,19 +140,15 @@ BLOCK_BINS = ((24, 32), (32, 48), (48, 10**9))
 def block_table(images: list[tuple[str, np.ndarray]]) -> None:
     """The score before the rule for few blocks (the lattice on the grid less the strongest reference), by the
     fewest blocks free of clipped values among the three grids: what MIN_BLOCKS and FEW_BLOCKS rest on."""
-    from app import jpeg_grid
+    from app.jpeg_grid import raw_score
 
     found: dict[bool, list[tuple[int, float]]] = {False: [], True: []}
     for _, spec, saved in BLOCK_CASES:
         for seed in (0,) if saved else (0, 100):
             for i, (_, pixels) in enumerate(images):
-                noisy = add_noise(pixels, spec, seed=i + seed)
-                grids = [jpeg_grid._blocks(noisy, 0, 0)]
-                grids += [jpeg_grid._blocks(noisy, dy, dx) for dy, dx in jpeg_grid.OFF_GRID]
-                if min(len(g) for g in grids) < 2:
-                    continue  # nothing to measure a lattice on
-                raw = jpeg_grid._lattice_strength(grids[0]) - max(map(jpeg_grid._lattice_strength, grids[1:]))
-                found[saved].append((min(len(g) for g in grids), raw))
+                score, blocks = raw_score(add_noise(pixels, spec, seed=i + seed))
+                if blocks >= 2:  # fewer: nothing to measure a lattice on
+                    found[saved].append((blocks, score))
     print(f"{sum(map(len, found.values()))} uploads; the score without the rule for few blocks\n")
     print("| blocks | never saved: uploads | highest | at or over SAVED_SCORE | saved: uploads | lowest "
           "| under it |")
