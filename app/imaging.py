@@ -6,6 +6,8 @@ What comes out of `decode`:
 - `alpha`: the alpha channel, carried through untouched (only colour is denoised), or None.
 - `source_format`: Pillow's name for the file's format, but "WEBP lossy" (`LOSSY_WEBP`) for a lossy WebP: the
   pipeline treats its pixels as it treats a JPEG file's, saved lossily after any noise they hold.
+- `jpeg_quality`: for a JPEG file, the quality of its save (`app.jpeg_quality`), which the pipeline's choice of
+  model for a grey one reads.
 - EXIF orientation is applied, so the array is upright; the EXIF block itself is not copied to the
   output (its orientation tag would rotate the image twice). The ICC profile is kept and written back.
 Limits are checked on the header, before pixels are decoded, so a tiny file that claims 40000x40000
@@ -24,8 +26,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import EmptyFile, ImageTooLarge, InvalidImage, InvalidParameter, UnsupportedImage
 from app.formats import DECODERS, INPUT_DESCRIPTION, OUTPUT_FORMATS
+from app.jpeg_quality import ijg_quality
 
 LOSSY_WEBP = "WEBP lossy"  # a WebP file whose picture is VP8 (lossy), not VP8L (lossless)
+JPEG_FORMATS = ("JPEG", "MPO")  # Pillow's names for JPEG files ("MPO": a camera's, with a preview picture)
 
 
 @dataclass
@@ -34,6 +38,8 @@ class DecodedImage:
     alpha: np.ndarray | None = None
     source_format: str | None = None  # Pillow's format name, or LOSSY_WEBP
     icc_profile: bytes | None = None
+    # A JPEG file's: the IJG quality of its save (`app.jpeg_quality`), read from its header; None for any other
+    jpeg_quality: int | None = None
 
     @property
     def is_grey(self) -> bool:
@@ -55,7 +61,7 @@ class DecodedImage:
 
     def with_pixels(self, pixels: np.ndarray) -> "DecodedImage":
         """The same image (alpha, format, ICC profile) with new colour values."""
-        return DecodedImage(pixels, self.alpha, self.source_format, self.icc_profile)
+        return DecodedImage(pixels, self.alpha, self.source_format, self.icc_profile, self.jpeg_quality)
 
 
 # Rows compared at a time by `grey_in_colour`: a colour photo stops at its first band, and a 24 MP grey one
@@ -178,6 +184,8 @@ def decode(data: bytes, max_pixels: int, check_size: Callable[[int, int], None] 
         check_size(*image.size)
     source_format = LOSSY_WEBP if image.format == "WEBP" and _lossy_webp(data) else image.format
     icc = image.info.get("icc_profile")
+    tables = getattr(image, "quantization", None) if source_format in JPEG_FORMATS else None
+    quality = ijg_quality(tables[min(tables)]) if tables else None  # the first table: luminance, as libjpeg writes
     if _is_png_16bit_colour(data):
         pixels, alpha = _decode_png_16bit_colour(data)
         return DecodedImage(pixels, alpha, source_format, icc)
@@ -190,7 +198,7 @@ def decode(data: bytes, max_pixels: int, check_size: Callable[[int, int], None] 
         raise
     except Exception as e:  # truncated data, bad compression stream, ...
         raise InvalidImage(f"the image data is truncated or corrupt: {e}") from None
-    return DecodedImage(np.ascontiguousarray(pixels), alpha, source_format, icc)
+    return DecodedImage(np.ascontiguousarray(pixels), alpha, source_format, icc, quality)
 
 
 def to_8bit(array: np.ndarray) -> np.ndarray:

@@ -208,7 +208,7 @@ class Denoiser:
             out[target] = np.clip(np.rint(restored * top), 0, top).astype(pixels.dtype)
         if above or below or before or after:
             out = np.ascontiguousarray(out[above : out.shape[0] - below, before : out.shape[1] - after])
-        return DenoiseResult(DecodedImage(out, image.alpha, image.source_format, image.icc_profile), seconds)
+        return DenoiseResult(image.with_pixels(out), seconds)
 
     def _grid_padding(self, pixels: np.ndarray, ensemble: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """((rows above, below), (columns before, after)) to pad so that the upload's JPEG grid starts at the
