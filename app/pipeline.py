@@ -20,7 +20,7 @@ import numpy as np
 
 from app.cards import float_name
 from app.errors import ImageTooLarge, InvalidParameter, UnsupportedImage
-from app.imaging import LOSSY_WEBP, DecodedImage, decode
+from app.imaging import JPEG_FORMATS, LOSSY_WEBP, DecodedImage, decode
 from app.inference import ENSEMBLES, Denoiser, round_up
 from app.jpeg_grid import saved_as_jpeg
 from app.noise import ImpulseEstimate, NoiseSpec, add_noise, impulse_estimate
@@ -58,9 +58,9 @@ REAL_WORLD_MODEL = "blind-unet"
 # An upload that is a JPEG file was saved lossily after any noise it holds: for a colour one the dense model
 # trained on such photos (`jpeg-unet`) is suggested first. On CBSD68, salt-and-pepper 0.1 / 0.3 / 0.5 then
 # JPEG 90, it scores 28.14 / 24.81 / 22.29 dB against blind-unet's 24.31 / 21.22 / 17.83; on grey BSD68
-# blind-unet is the better one (33.14 / 30.20 / 27.52 against 29.44 / 26.84 / 24.42), so a grey JPEG gets
-# blind-unet (docs/eval, stop 34's models; docs/model-design.md stops 31-34). Camera JPEGs with a preview
-# picture decode as "MPO".
+# blind-unet is the better one at quality 90 (33.14 / 30.20 / 27.52 against 29.44 / 26.84 / 24.42), but not at
+# lower qualities: a grey JPEG goes by its quality (GREY_SAVED_BOUNDARY, below; docs/eval, stop 34's models;
+# docs/model-design.md stops 31-34 and 42). Camera JPEGs with a preview picture decode as "MPO".
 # Pixels saved as JPEG reach us in other files too (the demo page's /corrupt returns a PNG): `app.jpeg_grid`
 # sees the save's quantisation, and `python scripts/left_alone_checks.py` then names jpeg-unet for 5 of the 12
 # PNG crops with salt-and-pepper saved as JPEG (where clipping hides the save: blind-unet, as before), and for
@@ -72,7 +72,29 @@ REAL_WORLD_MODEL = "blind-unet"
 # for such a file until stop 40, is 0.8-2.5 dB under it. (A PNG of such pixels still goes to blind-unet:
 # `app.jpeg_grid` sees JPEG saves only.)
 SAVED_MODEL = "jpeg-unet"
-SAVED_FORMATS = ("JPEG", "MPO", LOSSY_WEBP)
+SAVED_FORMATS = (*JPEG_FORMATS, LOSSY_WEBP)
+# A grey photo saved as JPEG after its noise: which of the two is better depends on how hard the save was and
+# how dense the noise is (`python scripts/grey_jpeg_checks.py --data ../shared/data/Set12`, stop 42: 12 grey
+# photos, salt-and-pepper 0.05-0.5, qualities 50-95). `jpeg-unet` leads by 2.2-4.4 dB at quality 50 up to density
+# 0.3, `blind-unet` by 3.1-6.4 dB at 90-95 at every density; between them the lead changes hands at a lower
+# density the higher the quality. A JPEG file's header gives its quality (`DecodedImage.jpeg_quality`), and the
+# impulse estimate (`app.noise.impulse_estimate`) tracks the density on these uploads (medians 0.07-0.14 at
+# density 0.05, 0.40-0.41 at 0.5), so `jpeg-unet` gets a grey JPEG file whose estimate is under the boundary of
+# its quality: the estimate where the lead changed hands on Set12 (the script's last table, rounded to 0.01),
+# linear between the qualities measured. Above all of Set12's estimates at quality 50 (0.41): 0.45, the
+# estimate of the densest noise; from quality 85 `blind-unet` led at every density measured. Checked on
+# BSD68's photos, which it was not read from (docs/model-design.md, stop 42).
+GREY_SAVED_BOUNDARY = ((50, 0.45), (60, 0.40), (65, 0.37), (70, 0.32), (75, 0.24), (80, 0.12), (85, 0.0))
+
+
+def grey_saved_boundary(quality: int | None) -> float:
+    """The impulse estimate under which `SAVED_MODEL` restores a grey JPEG file saved at IJG `quality` better
+    than `REAL_WORLD_MODEL` (GREY_SAVED_BOUNDARY, linear between its qualities, flat beyond them); 0 (never)
+    where the quality is unknown: a grey photo in a lossy WebP file, or saved as JPEG and then as a PNG."""
+    if quality is None:
+        return 0.0
+    qualities, estimates = zip(*GREY_SAVED_BOUNDARY, strict=True)
+    return float(np.interp(quality, qualities, estimates))
 SUGGESTED = (SAVED_MODEL, REAL_WORLD_MODEL)  # what the hint (and so model=auto) may name, first choice first
 LEFT_ALONE_MIN_IMPULSES = 0.05  # the clean crops' estimate: 0.002-0.040, saved as JPEG 90 or not
 # model=auto asks at any estimate: it checks what the second model did itself (KEEP_FIRST_DB), where the hint
@@ -166,17 +188,21 @@ def model_to_try(result: Denoised, used: str, available: Collection[str]) -> str
     (`model_for_impulses`)."""
     if not result.left_impulses_alone:
         return None
-    return model_for_impulses(result.image, result.jpeg_pixels, used, available)
+    return model_for_impulses(result.image, result.jpeg_pixels, result.impulse_fraction, used, available)
 
 
-def model_for_impulses(image: DecodedImage, jpeg_pixels: bool, used: str, available: Collection[str]) -> str | None:
+def model_for_impulses(image: DecodedImage, jpeg_pixels: bool, impulse_fraction: float, used: str,
+                       available: Collection[str]) -> str | None:
     """The served model for impulses that `used` left alone: for a colour JPEG file, or colour pixels saved as
-    JPEG in another file (`jpeg_pixels`), `SAVED_MODEL` before `REAL_WORLD_MODEL`; for any other upload
+    JPEG in another file (`jpeg_pixels`), `SAVED_MODEL` before `REAL_WORLD_MODEL`; the same for a grey JPEG
+    file whose estimate (`impulse_fraction`) is under `grey_saved_boundary` of its quality; for any other upload
     `REAL_WORLD_MODEL`. Never `used` itself, nor the float model of a twin that ran in its place (the hint
     would name the model the user just sent the photo to). A grey photo in a colour file (`looks_grey`) is
     grey: `python scripts/unseen_checks.py --data ../shared/data/CBSD68 --limit 8 --int8` has `blind-unet`
-    3.7 dB over `jpeg-unet` on grey photos saved as WebP (which has no grey mode), as on grey JPEG files."""
-    saved = (image.source_format in SAVED_FORMATS or jpeg_pixels) and not image.looks_grey
+    3.7 dB over `jpeg-unet` on grey photos saved as WebP 80 (which has no grey mode, nor a quality to read)."""
+    saved = image.source_format in SAVED_FORMATS or jpeg_pixels
+    if saved and image.looks_grey:
+        saved = impulse_fraction < grey_saved_boundary(image.jpeg_quality)
     for name in SUGGESTED if saved else (REAL_WORLD_MODEL,):
         if name != float_name(used) and name in available:
             return name
@@ -313,7 +339,7 @@ def _named_before_the_default(image: DecodedImage, estimate: ImpulseEstimate, de
     certain = _out_of_reach(image.source_format, estimate.elsewhere)
     if not certain and extremes_fraction(image.pixels) >= LEFT_ALONE_SHARE * estimate.fraction:
         return None
-    return model_for_impulses(image, jpeg_pixels(), used, available)
+    return model_for_impulses(image, jpeg_pixels(), estimate.fraction, used, available)
 
 
 def psnr_away_from_extremes(upload: np.ndarray, output: np.ndarray) -> float:
@@ -404,7 +430,7 @@ def denoise_auto_image(image: DecodedImage, registry: ModelRegistry, options: De
     if suggestion is None:
         kept = run(default)
         if kept.leaves_impulses(AUTO_MIN_IMPULSES):  # the hint's rule (`model_to_try`) at auto's estimate
-            suggestion = model_for_impulses(image, jpeg_pixels(), default.name, registry.models)
+            suggestion = model_for_impulses(image, jpeg_pixels(), estimate.fraction, default.name, registry.models)
         if suggestion is None:
             return Chosen(kept, default.name, runs)
     second = registry.get(suggestion)

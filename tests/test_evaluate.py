@@ -192,8 +192,9 @@ def test_auto_is_scored_on_the_upload_a_user_would_send(tmp_path, camera, monkey
     """`evaluate --auto` scores model=auto as the service runs it, on the file a user would send: a JPEG file
     where the table's noise was saved as JPEG (auto reads the format: for a JPEG file the default, which
     restores only the impulses that stayed exact, is judged to have left them alone), a PNG otherwise. A grey
-    JPEG file of dense salt-and-pepper goes to blind-unet (on the CPU its int8 twin answers), and the "auto" row
-    is then that model's row; "auto x8" (requests with ensemble=8) is that model's 8-fold row."""
+    JPEG file of dense salt-and-pepper goes to blind-unet at quality 90 (on the CPU its int8 twin answers), and
+    the "auto" row is then that model's row; "auto x8" (requests with ensemble=8) is that model's 8-fold row. At
+    quality 50 it goes to jpeg-unet (`pipeline.grey_saved_boundary`): the file's quality reaches auto too."""
     from app import pipeline
     from training.evaluate import NoiseKind
 
@@ -202,8 +203,8 @@ def test_auto_is_scored_on_the_upload_a_user_would_send(tmp_path, camera, monkey
     Image.fromarray(camera).save(data / "a.png")
     sent = []
     choose = pipeline.denoise_auto_image
-    monkeypatch.setattr(pipeline, "denoise_auto_image", lambda image, *args: sent.append(image.source_format) or
-                        choose(image, *args))
+    monkeypatch.setattr(pipeline, "denoise_auto_image", lambda image, *args:
+                        sent.append((image.source_format, image.jpeg_quality)) or choose(image, *args))
     models = [MODELS / f"{name}.onnx" for name in ("prefill-unet", "blind-unet-int8")]
     rows = evaluate(data, (0.3,), models, methods=[], threads=2, progress=False, kind=NoiseKind(jpeg_quality=90),
                     auto_models=MODELS, x8=("blind-unet-int8", "auto"))
@@ -211,5 +212,9 @@ def test_auto_is_scored_on_the_upload_a_user_would_send(tmp_path, camera, monkey
     assert score["auto"] == score["blind-unet-int8"] > score["prefill-unet"] + 5
     assert score["auto x8"] == score["blind-unet-int8 x8"] != score["auto"]
     rows = evaluate(data, (0.3,), models[:1], methods=[], threads=2, progress=False, auto_models=MODELS)
-    assert sent == ["JPEG", "JPEG", "PNG"]
+    assert sent == [("JPEG", 90), ("JPEG", 90), ("PNG", None)]
     assert {r.method: r.psnr for r in rows}["auto"] > 30  # exact salt-and-pepper: the default's output
+    rows = evaluate(data, (0.1,), [MODELS / "jpeg-unet.onnx"], methods=[], threads=2, progress=False,
+                    kind=NoiseKind(jpeg_quality=50), auto_models=MODELS)
+    assert sent[-1] == ("JPEG", 50)
+    assert {r.method: r.psnr for r in rows}["auto"] == {r.method: r.psnr for r in rows}["jpeg-unet"]

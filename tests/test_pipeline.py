@@ -277,6 +277,47 @@ def test_a_grey_jpeg_file_is_left_alone_by_a_model_that_changes_only_extremes(so
     assert pipeline.model_to_try(result, used, {"prefill-unet", "blind-unet", "jpeg-unet"}) == expected
 
 
+@pytest.mark.parametrize(("quality", "impulses", "expected"), [
+    (30, 0.44, "jpeg-unet"),  # below the qualities measured: quality 50's boundary, 0.45
+    (50, 0.44, "jpeg-unet"),
+    (50, 0.46, "blind-unet"),
+    (62, 0.38, "jpeg-unet"),  # between 60 (0.40) and 65 (0.37): 0.388
+    (62, 0.39, "blind-unet"),
+    (75, 0.23, "jpeg-unet"),
+    (75, 0.25, "blind-unet"),
+    (84, 0.02, "jpeg-unet"),  # 0.024
+    (85, 0.001, "blind-unet"),  # from 85 up, never
+    (95, 0.0, "blind-unet"),
+    (None, 0.0, "blind-unet"),  # no quality known (a lossy WebP, a PNG)
+])
+def test_a_grey_jpeg_file_goes_by_its_quality_and_its_estimate(quality, impulses, expected):
+    """Stop 42: `jpeg-unet` under the boundary of the file's quality, `blind-unet` above it, for a grey JPEG
+    file and a grey photo in an RGB one; a colour JPEG file gets `jpeg-unet` at any quality."""
+    served = {"prefill-unet", "blind-unet", "jpeg-unet"}
+    for pixels in (np.full((4, 4), 90, np.uint8), np.full((4, 4, 3), 90, np.uint8)):
+        image = DecodedImage(pixels, source_format="JPEG" if quality else "WEBP lossy", jpeg_quality=quality)
+        assert pipeline.model_for_impulses(image, False, impulses, "prefill-unet", served) == expected
+    colour = DecodedImage(np.zeros((4, 4, 3), np.uint8) + np.array([90, 120, 60], np.uint8), source_format="JPEG",
+                          jpeg_quality=quality)
+    assert pipeline.model_for_impulses(colour, False, impulses, "prefill-unet", served) == "jpeg-unet"
+
+
+@pytest.mark.parametrize(("quality", "expected"), [(50, pipeline.SAVED_MODEL), (95, pipeline.REAL_WORLD_MODEL)])
+def test_auto_on_a_grey_jpeg_file_returns_the_better_model_for_its_quality(client, camera, quality, expected):
+    """The cameraman crop with salt-and-pepper 0.1, saved at quality 50 and 95 (estimates 0.18 and 0.11):
+    auto runs one model, the one that restores this file better (by 5.1 and 5.6 dB when written)."""
+    from app.imaging import encode
+    from app.quality import psnr
+
+    data = encode(DecodedImage(add_noise(camera, NoiseSpec(density=0.1), seed=4)), "jpeg", quality)[0]
+    registry = client.app.state.services.registry
+    chosen = pipeline.denoise_auto(data, registry, 10**7)
+    assert [name for name, _ in chosen.runs] == [registry.get(expected).name] and chosen.model == chosen.runs[0][0]
+    other = pipeline.SAVED_MODEL if expected == pipeline.REAL_WORLD_MODEL else pipeline.REAL_WORLD_MODEL
+    rival = pipeline.denoise(data, registry.get(other).denoiser, 10**7).image.pixels
+    assert psnr(camera, chosen.result.image.pixels) > psnr(camera, rival) + 1
+
+
 def test_auto_and_the_hint_on_a_grey_jpeg_file_of_dense_salt_and_pepper(client, camera):
     """The default changes about half of what the estimate calls impulses in a grey JPEG file of
     salt-and-pepper 0.3 (many impulses stay exact in grey), but restores none of the JPEG's damage around

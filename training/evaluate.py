@@ -68,12 +68,13 @@ def model_methods(paths: list[Path], threads: int = 0, x8: tuple[str, ...] = ())
     return methods
 
 
-def auto_methods(models_dir: Path, saved: bool, threads: int = 0,
+def auto_methods(models_dir: Path, jpeg_quality: int | None, threads: int = 0,
                  ensembles: tuple[int, ...] = (1,)) -> list[Callable[[np.ndarray], np.ndarray]]:
     """`model=auto` as the service runs it (`app.pipeline.denoise_auto_image`, the service's settings: on the
     CPU the int8 twins answer for their float models) over the models in `models_dir`, on the upload a user
-    would send: a JPEG file where the table's noise was saved as JPEG (`saved`), a PNG otherwise. Its choice
-    reads the file's format, so a table of saved photos scored as PNGs would score another route. One method
+    would send: a JPEG file of `jpeg_quality` where the table's noise was saved as JPEG, a PNG otherwise. Its
+    choice reads the file's format (and a grey JPEG file's quality), so a table of saved photos scored as PNGs
+    would score another route. One method
     per entry of `ensembles` (8: as a request with `ensemble=8`, each model auto runs as the mean of its 8
     turned copies), all over one loaded registry."""
     from app import pipeline
@@ -83,11 +84,12 @@ def auto_methods(models_dir: Path, saved: bool, threads: int = 0,
     registry = ModelRegistry(Settings(models_dir=models_dir, threads=threads))
     registry.load()
     registry.warm_up()
-    source_format = "JPEG" if saved else "PNG"
+    source_format = "PNG" if jpeg_quality is None else "JPEG"
 
     def method(options: pipeline.DenoiseOptions) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda noisy: pipeline.denoise_auto_image(DecodedImage(noisy, source_format=source_format),
-                                                         registry, options).result.image.pixels
+        return lambda noisy: pipeline.denoise_auto_image(
+            DecodedImage(noisy, source_format=source_format, jpeg_quality=jpeg_quality), registry, options
+        ).result.image.pixels
 
     return [method(pipeline.DenoiseOptions(ensemble=ensemble)) for ensemble in ensembles]
 
@@ -176,7 +178,7 @@ def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], 
     chosen.update(model_methods(model_paths, threads, x8))
     if auto_models is not None:
         ensembles = (1, 8) if AUTO in x8 else (1,)
-        methods = auto_methods(auto_models, kind.jpeg_quality is not None, threads, ensembles)
+        methods = auto_methods(auto_models, kind.jpeg_quality, threads, ensembles)
         chosen.update({AUTO if ensemble == 1 else f"{AUTO} x8": m for ensemble, m in zip(ensembles, methods)})
     rows: list[Row] = []
     jobs = uploads(files, images, densities, noises, kind)

@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Which model restores a grey photo saved as JPEG after its salt-and-pepper: by the file's quality and the
+upload's impulse estimate, the two things `model=auto` knows (`app.pipeline.GREY_SAVED_BOUNDARY`).
+
+  python scripts/grey_jpeg_checks.py --data ../shared/data/Set12            # 12 grey photos, about 6 minutes
+  python scripts/grey_jpeg_checks.py --data ../shared/data/BSD68 --limit 20 --qualities 60 75 90
+
+Each photo (made grey) gets salt-and-pepper at each density, seeded by its index, and is saved as a JPEG file
+at each quality (`scripts/auto_checks.upload`, as a user would send it); `blind-unet` and `jpeg-unet` restore
+the file (the int8 twin answers for `blind-unet`, as on the CPU service), and so does `model=auto`
+(`app.pipeline.denoise_auto`). PSNR against the clean photo; a clean upload (density 0) is scored against the
+JPEG itself, as the tables' clean JPEG cells are. The last table gives, per quality, the estimate at which the
+mean of `jpeg-unet` minus `blind-unet` changes sign (linear between the densities either side), where the rule's
+boundary should lie, and the boundary the rule has.
+
+Why: until stop 42 a grey JPEG always went to `blind-unet` (stop 34 had measured quality 90 alone, where it
+leads by 3.7 dB), but on BSD68 at quality 75 `jpeg-unet` led by 1.1 dB at density 0.1 (docs/eval/BSD68-sp-jpeg75).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from auto_checks import upload  # the bytes a user would send: one implementation for the check scripts
+from PIL import Image
+
+from app import pipeline
+from app.noise import NoiseSpec
+from app.quality import psnr
+from app.registry import ModelRegistry
+from app.settings import MAX_PIXELS, REPO_MODELS, Settings
+from training.evaluate import PSNR_CAP
+
+MODELS = (pipeline.REAL_WORLD_MODEL, pipeline.SAVED_MODEL)
+
+
+def crossing(estimates: list[float], gains: list[float]) -> str:
+    """The estimate at which the gain changes sign from positive to negative, linear between the two cells
+    either side (in order of estimate); "above all" or "below all" where it never does."""
+    order = np.argsort(estimates)
+    e, g = np.asarray(estimates)[order], np.asarray(gains)[order]
+    if g[-1] > 0:
+        return f"above all (> {e[-1]:.3f})"
+    first = int(np.argmax(g <= 0))
+    if first == 0:
+        return f"below all (< {e[0]:.3f})"
+    a, b = first - 1, first
+    return f"{e[a] + (e[b] - e[a]) * g[a] / (g[a] - g[b]):.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="a folder of photos (made grey)")
+    parser.add_argument("--limit", type=int, default=0, help="the first N photos (0: all)")
+    parser.add_argument("--qualities", type=int, nargs="+", default=[50, 60, 65, 70, 75, 80, 85, 90, 95])
+    parser.add_argument("--densities", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5])
+    args = parser.parse_args()
+    files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+    photos = [np.asarray(Image.open(p).convert("L")) for p in files[: args.limit or None]]
+    registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=True))
+    registry.load()
+    registry.warm_up()
+    print(f"{len(photos)} grey photos from {args.data}, mean PSNR (dB)\n")
+    print(f"| quality | density | estimate (median) | {' | '.join(MODELS)} | auto | models auto returned "
+          f"| {MODELS[1]} minus {MODELS[0]}: mean (least, most) |")
+    print("|---:|---:|---:|---:|---:|---:|---|---|")
+    crossings = []
+    for quality in args.qualities:
+        estimates, gains = [], []
+        for density in args.densities:
+            spec = NoiseSpec(density=density, jpeg_quality=quality)
+            scores: dict[str, list[float]] = {name: [] for name in (*MODELS, "auto")}
+            picked: dict[str, int] = {}
+            cell_estimates = []
+            for i, pixels in enumerate(photos):
+                data, sent = upload(pixels, spec, "file", seed=i)
+                reference = sent if density == 0 else pixels
+                for name in MODELS:
+                    out = pipeline.denoise(data, registry.get(name).denoiser, MAX_PIXELS)
+                    scores[name].append(min(psnr(reference, out.image.pixels), PSNR_CAP))
+                chosen = pipeline.denoise_auto(data, registry, MAX_PIXELS)
+                scores["auto"].append(min(psnr(reference, chosen.result.image.pixels), PSNR_CAP))
+                picked[chosen.model] = picked.get(chosen.model, 0) + 1
+                cell_estimates.append(chosen.result.impulse_fraction)
+            gap = np.subtract(scores[MODELS[1]], scores[MODELS[0]])
+            means = " | ".join(f"{np.mean(scores[name]):.2f}" for name in (*MODELS, "auto"))
+            returned = ", ".join(f"{name} ({count})" for name, count in sorted(picked.items()))
+            print(f"| {quality} | {density:g} | {np.median(cell_estimates):.3f} | {means} | {returned} "
+                  f"| {gap.mean():+.2f} ({gap.min():+.2f}, {gap.max():+.2f}) |", flush=True)
+            if density > 0:  # where the sign changes among noisy uploads: a clean one is judged on its own
+                estimates.append(float(np.median(cell_estimates)))
+                gains.append(float(gap.mean()))
+        crossings.append((quality, crossing(estimates, gains)))
+    print(f"\n| quality | {MODELS[1]} leads below the estimate | the rule's boundary |")
+    print("|---:|---|---:|")
+    for quality, where in crossings:
+        print(f"| {quality} | {where} | {pipeline.grey_saved_boundary(quality):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
