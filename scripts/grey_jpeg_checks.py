@@ -50,26 +50,16 @@ def crossing(estimates: list[float], gains: list[float]) -> str:
     return f"{e[a] + (e[b] - e[a]) * g[a] / (g[a] - g[b]):.3f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="a folder of photos (made grey)")
-    parser.add_argument("--limit", type=int, default=0, help="the first N photos (0: all)")
-    parser.add_argument("--qualities", type=int, nargs="+", default=[50, 60, 65, 70, 75, 80, 85, 90, 95])
-    parser.add_argument("--densities", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5])
-    args = parser.parse_args()
-    files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
-    photos = [np.asarray(Image.open(p).convert("L")) for p in files[: args.limit or None]]
-    registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=True))
-    registry.load()
-    registry.warm_up()
-    print(f"{len(photos)} grey photos from {args.data}, mean PSNR (dB)\n")
+def grey_jpeg_table(photos: list[np.ndarray], registry: ModelRegistry, qualities: list[int],
+                    densities: list[float]) -> None:
+    """The two tables of the module's docstring, for grey `photos`, with `registry`'s models."""
     print(f"| quality | density | estimate (median) | {' | '.join(MODELS)} | auto | models auto returned "
           f"| {MODELS[1]} minus {MODELS[0]}: mean (least, most) |")
     print("|---:|---:|---:|---:|---:|---:|---|---|")
     crossings = []
-    for quality in args.qualities:
+    for quality in qualities:
         estimates, gains = [], []
-        for density in args.densities:
+        for density in densities:
             spec = NoiseSpec(density=density, jpeg_quality=quality)
             scores: dict[str, list[float]] = {name: [] for name in (*MODELS, "auto")}
             picked: dict[str, int] = {}
@@ -92,11 +82,27 @@ def main() -> None:
             if density > 0:  # where the sign changes among noisy uploads: a clean one is judged on its own
                 estimates.append(float(np.median(cell_estimates)))
                 gains.append(float(gap.mean()))
-        crossings.append((quality, crossing(estimates, gains)))
+        crossings.append((quality, crossing(estimates, gains) if estimates else "no noisy upload"))
     print(f"\n| quality | {MODELS[1]} leads below the estimate | the rule's boundary |")
     print("|---:|---|---:|")
     for quality, where in crossings:
-        print(f"| {quality} | {where} | {pipeline.grey_saved_boundary(quality):.3f} |")
+        print(f"| {quality} | {where} | {pipeline.grey_saved_boundary(quality):.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="a folder of photos (made grey)")
+    parser.add_argument("--limit", type=int, default=0, help="the first N photos (0: all)")
+    parser.add_argument("--qualities", type=int, nargs="+", default=[50, 60, 65, 70, 75, 80, 85, 90, 95])
+    parser.add_argument("--densities", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5])
+    args = parser.parse_args()
+    files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+    photos = [np.asarray(Image.open(p).convert("L")) for p in files[: args.limit or None]]
+    registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=True))
+    registry.load()
+    registry.warm_up()
+    print(f"{len(photos)} grey photos from {args.data}, mean PSNR (dB)\n")
+    grey_jpeg_table(photos, registry, args.qualities, args.densities)
 
 
 if __name__ == "__main__":
