@@ -185,3 +185,34 @@ def test_x8_adds_the_eight_fold_row_of_the_candidate_and_scores_it(capsys, monke
     assert bt.merge_command(bt.EVAL / "CBSD68", Path("/m/cand.onnx"), Path("/out"), "/data", x8=True)[-7:] == [
         "--models", "/m/cand.onnx", "--x8", "cand", "--merge", "--out", "/out"]
     _reports_the_committed_row(bt, capsys, monkeypatch, ["--auto", "--x8"], "auto x8", "CBSD68-random-valued", "0.2")
+
+
+def test_the_scorecard_says_what_the_committed_tables_say():
+    """docs/eval/targets.md is `--scorecard`'s output from the committed tables: a table measured again without
+    the scorecard made again fails here, so the one page that shows every target cell never goes stale."""
+    bt = _script()
+    assert bt.SCORECARD_FILE.read_text() == bt.scorecard(), (
+        "docs/eval/targets.md is stale: python scripts/blind_targets.py --scorecard > docs/eval/targets.md")
+
+
+def test_the_scorecard_marks_a_cell_met_by_its_own_target(tmp_path, monkeypatch):
+    """A cell is bold where the method reaches what the cell requires, and counted; a method with no row in a
+    table leaves its cells blank (jpeg-unet in the tables of unsaved noise)."""
+    import json
+    import shutil
+
+    bt = _script()
+    for table, _ in bt.tables(["CBSD68", "BSD68"]):
+        shutil.copytree(bt.EVAL / table, tmp_path / table, ignore=shutil.ignore_patterns("*.csv", "*.png"))
+    path = tmp_path / "CBSD68-random-valued" / "summary.json"
+    record = json.loads(path.read_text())
+    rows = record["summary"]["per-channel"]
+    rows["auto"]["0.4"]["psnr"] = rows["best classical (per image)"]["0.4"]["psnr"] + 3.0  # exactly the target
+    path.write_text(json.dumps(record))
+    monkeypatch.setattr(bt, "EVAL", tmp_path)
+    before = bt.SCORECARD_FILE.read_text().splitlines()
+    after = bt.scorecard().splitlines()
+    cells = lambda line: [cell.strip() for cell in line.strip("|").split("|")]
+    line = cells(next(line for line in after if line.startswith("| CBSD68-random-valued per-channel 0.4 |")))
+    assert line[2].startswith("**") and line[-1] == ""  # auto met; no jpeg-unet row in that table
+    assert int(cells(after[-1])[2]) == int(cells(before[-1])[2]) + 1  # auto meets one more
