@@ -24,7 +24,7 @@ Speed, the last target, is `python -m training bench --models prefill-unet <cand
 With `--in-place` the rows go into the committed tables themselves (each `evaluate --merge`, recorded in
 the table's summary.json and README as `added_by`), and into the tables no target reads (UNCHECKED),
 with `--card` where the table's own command has it (the model's card then holds its scores): for a
-model that ships.
+model that ships; docs/eval/targets.md (`--scorecard`) is then written again.
 """
 
 from __future__ import annotations
@@ -189,6 +189,8 @@ def main() -> None:
         for table in UNCHECKED:
             subprocess.run(merge_command(EVAL / table, model, (EVAL / table).relative_to(ROOT), args.data, card=True),
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    if args.in_place:  # the committed tables moved: the page that shows them all follows
+        SCORECARD_FILE.write_text(scorecard())
     report(rows, name, work)
 
 

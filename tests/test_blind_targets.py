@@ -216,3 +216,23 @@ def test_the_scorecard_marks_a_cell_met_by_its_own_target(tmp_path, monkeypatch)
     line = cells(next(line for line in after if line.startswith("| CBSD68-random-valued per-channel 0.4 |")))
     assert line[2].startswith("**") and line[-1] == ""  # auto met; no jpeg-unet row in that table
     assert int(cells(after[-1])[2]) == int(cells(before[-1])[2]) + 1  # auto meets one more
+
+
+def test_an_in_place_run_writes_the_scorecard_again(tmp_path, monkeypatch, capsys):
+    """`--in-place` (the merges stubbed): the committed tables' page is written again from them."""
+    import shutil
+    import sys
+
+    bt = _script()
+    eval_dir = tmp_path / "docs" / "eval"
+    for table, _ in bt.tables(["CBSD68", "BSD68"]):
+        shutil.copytree(bt.EVAL / table, eval_dir / table, ignore=shutil.ignore_patterns("*.csv", "*.png"))
+    ran = []
+    monkeypatch.setattr(bt, "ROOT", tmp_path)
+    monkeypatch.setattr(bt, "EVAL", eval_dir)
+    monkeypatch.setattr(bt, "SCORECARD_FILE", eval_dir / "targets.md")
+    monkeypatch.setattr(bt.subprocess, "run", lambda command, **kwargs: ran.append(command))
+    monkeypatch.setattr(sys, "argv", ["blind_targets.py", "--auto", "--sets", "CBSD68", "BSD68", "--in-place"])
+    bt.main()
+    assert len(ran) == 13  # one merge per table the targets read
+    assert (eval_dir / "targets.md").read_text() == bt.scorecard()  # the copies hold no page until this run
