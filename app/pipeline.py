@@ -95,6 +95,8 @@ def grey_saved_boundary(quality: int | None) -> float:
         return 0.0
     qualities, estimates = zip(*GREY_SAVED_BOUNDARY, strict=True)
     return float(np.interp(quality, qualities, estimates))
+
+
 SUGGESTED = (SAVED_MODEL, REAL_WORLD_MODEL)  # what the hint (and so model=auto) may name, first choice first
 LEFT_ALONE_MIN_IMPULSES = 0.05  # the clean crops' estimate: 0.002-0.040, saved as JPEG 90 or not
 # model=auto asks at any estimate: it checks what the second model did itself (KEEP_FIRST_DB), where the hint
