@@ -2,7 +2,7 @@
 """Which model restores a grey photo saved as JPEG after its salt-and-pepper: by the file's quality and the
 upload's impulse estimate, the two things `model=auto` knows (`app.pipeline.GREY_SAVED_BOUNDARY`).
 
-  python scripts/grey_jpeg_checks.py --data ../shared/data/Set12            # 12 grey photos, about 6 minutes
+  python scripts/grey_jpeg_checks.py --data ../shared/data/Set12            # 12 grey photos, about 8 minutes on 2 cores
   python scripts/grey_jpeg_checks.py --data ../shared/data/BSD68 --limit 20 --qualities 60 75 90
 
 Each photo (made grey) gets salt-and-pepper at each density, seeded by its index, and is saved as a JPEG file
