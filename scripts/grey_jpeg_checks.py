@@ -31,7 +31,7 @@ from app.noise import NoiseSpec
 from app.quality import psnr
 from app.registry import ModelRegistry
 from app.settings import MAX_PIXELS, REPO_MODELS, Settings
-from training.evaluate import PSNR_CAP
+from training.evaluate import PSNR_CAP, table_photos
 
 MODELS = (pipeline.REAL_WORLD_MODEL, pipeline.SAVED_MODEL)
 
@@ -96,8 +96,8 @@ def main() -> None:
     parser.add_argument("--qualities", type=int, nargs="+", default=[50, 60, 65, 70, 75, 80, 85, 90, 95])
     parser.add_argument("--densities", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5])
     args = parser.parse_args()
-    files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
-    photos = [np.asarray(Image.open(p).convert("L")) for p in files[: args.limit or None]]
+    _, pixels = table_photos(args.data, args.limit)  # read as the tables read them
+    photos = [p if p.ndim == 2 else np.asarray(Image.fromarray(p).convert("L")) for p in pixels]  # as BSD68 from CBSD68
     registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=True))
     registry.load()
     registry.warm_up()
