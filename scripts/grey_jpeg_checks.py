@@ -4,6 +4,8 @@ upload's impulse estimate, the two things `model=auto` knows (`app.pipeline.GREY
 
   python scripts/grey_jpeg_checks.py --data ../shared/data/Set12            # 12 grey photos, about 8 minutes on 2 cores
   python scripts/grey_jpeg_checks.py --data ../shared/data/BSD68 --limit 20 --qualities 60 75 90
+  python scripts/grey_jpeg_checks.py --data ../shared/data/Set12 --format webp --qualities 10 20 30 40 50 60 75 90 \
+      --densities 0 0.05 0.1 0.3 0.5                                     # lossy WebP files, about 10 minutes
 
 Each photo (made grey) gets salt-and-pepper at each density, seeded by its index, and is saved as a JPEG file
 at each quality (`scripts/auto_checks.upload`, as a user would send it); `blind-unet` and `jpeg-unet` restore
@@ -12,6 +14,10 @@ the file (the int8 twin answers for `blind-unet`, as on the CPU service), and so
 JPEG itself, as the tables' clean JPEG cells are. The last table gives, per quality, the estimate at which the
 mean of `jpeg-unet` minus `blind-unet` changes sign (linear between the densities either side), where the rule's
 boundary should lie, and the boundary the rule has.
+
+With `--format webp` the files are lossy WebP, which has no grey mode: the outputs (colour) are scored by their
+luma, as `app.noise` turns a grey photo's WebP save back to grey, and the rule's column says that no quality is
+read (stop 43: `jpeg-unet` leads only at qualities up to about 30, docs/model-design.md).
 
 Why: until stop 42 a grey JPEG always went to `blind-unet` (stop 34 had measured quality 90 alone, where it
 leads by 3.7 dB), but on BSD68 at quality 75 `jpeg-unet` led by 1.1 dB at density 0.1 (docs/eval/BSD68-sp-jpeg75).
@@ -50,8 +56,14 @@ def crossing(estimates: list[float], gains: list[float]) -> str:
     return f"{e[a] + (e[b] - e[a]) * g[a] / (g[a] - g[b]):.3f}"
 
 
+def as_grey(pixels: np.ndarray) -> np.ndarray:
+    """Grey pixels as they are; an RGB output (of a WebP file, which has no grey mode) as Pillow's luma, as
+    `app.noise` turns a grey photo's WebP save back to grey."""
+    return pixels if pixels.ndim == 2 else np.asarray(Image.fromarray(pixels).convert("L"))
+
+
 def grey_jpeg_table(photos: list[np.ndarray], registry: ModelRegistry, qualities: list[int],
-                    densities: list[float]) -> None:
+                    densities: list[float], fmt: str = "jpeg") -> None:
     """The two tables of the module's docstring, for grey `photos`, with `registry`'s models."""
     print(f"| quality | density | estimate (median) | {' | '.join(MODELS)} | auto | models auto returned "
           f"| {MODELS[1]} minus {MODELS[0]}: mean (least, most) |")
@@ -60,18 +72,18 @@ def grey_jpeg_table(photos: list[np.ndarray], registry: ModelRegistry, qualities
     for quality in qualities:
         estimates, gains = [], []
         for density in densities:
-            spec = NoiseSpec(density=density, jpeg_quality=quality)
+            spec = NoiseSpec(density=density, **{f"{fmt}_quality": quality})
             scores: dict[str, list[float]] = {name: [] for name in (*MODELS, "auto")}
             picked: dict[str, int] = {}
             cell_estimates = []
             for i, pixels in enumerate(photos):
                 data, sent = upload(pixels, spec, "file", seed=i)
-                reference = sent if density == 0 else pixels
+                reference = as_grey(sent) if density == 0 else pixels
                 for name in MODELS:
                     out = pipeline.denoise(data, registry.get(name).denoiser, MAX_PIXELS)
-                    scores[name].append(min(psnr(reference, out.image.pixels), PSNR_CAP))
+                    scores[name].append(min(psnr(reference, as_grey(out.image.pixels)), PSNR_CAP))
                 chosen = pipeline.denoise_auto(data, registry, MAX_PIXELS)
-                scores["auto"].append(min(psnr(reference, chosen.result.image.pixels), PSNR_CAP))
+                scores["auto"].append(min(psnr(reference, as_grey(chosen.result.image.pixels)), PSNR_CAP))
                 picked[chosen.model] = picked.get(chosen.model, 0) + 1
                 cell_estimates.append(chosen.result.impulse_fraction)
             gap = np.subtract(scores[MODELS[1]], scores[MODELS[0]])
@@ -85,8 +97,9 @@ def grey_jpeg_table(photos: list[np.ndarray], registry: ModelRegistry, qualities
         crossings.append((quality, crossing(estimates, gains) if estimates else "no noisy upload"))
     print(f"\n| quality | {MODELS[1]} leads below the estimate | the rule's boundary |")
     print("|---:|---|---:|")
-    for quality, where in crossings:
-        print(f"| {quality} | {where} | {pipeline.grey_saved_boundary(quality):.2f} |")
+    for quality, where in crossings:  # a WebP file's quality is not read: its grey photo always gets blind-unet
+        rule = f"{pipeline.grey_saved_boundary(quality):.2f}" if fmt == "jpeg" else "none (not read)"
+        print(f"| {quality} | {where} | {rule} |")
 
 
 def main() -> None:
@@ -95,6 +108,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="the first N photos (0: all)")
     parser.add_argument("--qualities", type=int, nargs="+", default=[50, 60, 65, 70, 75, 80, 85, 90, 95])
     parser.add_argument("--densities", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5])
+    parser.add_argument("--format", choices=("jpeg", "webp"), default="jpeg", help="the lossy file the upload is")
     args = parser.parse_args()
     _, pixels = table_photos(args.data, args.limit)  # read as the tables read them
     photos = [p if p.ndim == 2 else np.asarray(Image.fromarray(p).convert("L")) for p in pixels]  # as BSD68 from CBSD68
@@ -102,7 +116,7 @@ def main() -> None:
     registry.load()
     registry.warm_up()
     print(f"{len(photos)} grey photos from {args.data}, mean PSNR (dB)\n")
-    grey_jpeg_table(photos, registry, args.qualities, args.densities)
+    grey_jpeg_table(photos, registry, args.qualities, args.densities, args.format)
 
 
 if __name__ == "__main__":

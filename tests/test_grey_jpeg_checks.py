@@ -27,3 +27,26 @@ def test_the_table_runs_on_a_photo(client, camera, capsys):
     assert "jpeg-unet (1)" in cells[1]
     assert lines[-2].startswith("| 50 |") and lines[-2].endswith("| 0.45 |")
     assert lines[-1].startswith("| 95 |") and lines[-1].endswith("| 0.00 |")
+
+
+def test_webp_files_are_scored_by_luma_and_keep_blind_unet(client, camera, capsys):
+    """A grey photo in a lossy WebP file decodes as colour: the table scores the outputs by their luma (else
+    psnr refuses the shapes), auto answers the noisy file with `blind-unet` (no quality is read), and the
+    rule's column says so."""
+    checks = load_script("grey_jpeg_checks")
+    registry = client.app.state.services.registry
+    checks.grey_jpeg_table([np.ascontiguousarray(camera[:64, :96])], registry, [50], [0.0, 0.1], fmt="webp")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    cells = [line for line in lines if line.count("|") == 9 and line[2].isdigit()]
+    assert [line.split(" | ")[:2] for line in cells] == [["| 50", "0"], ["| 50", "0.1"]]
+    assert "jpeg-unet (1)" not in cells[1] and "blind-unet" in cells[1]
+    assert lines[-1].startswith("| 50 |") and lines[-1].endswith("| none (not read) |")
+
+
+def test_as_grey_takes_pillows_luma_of_colour_and_keeps_grey():
+    checks = load_script("grey_jpeg_checks")
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert checks.as_grey(grey) is grey
+    colour = np.zeros((3, 4, 3), np.uint8)
+    colour[..., 0] = 100  # Pillow's L = 0.299 R + 0.587 G + 0.114 B
+    assert checks.as_grey(colour).shape == (3, 4) and int(checks.as_grey(colour)[0, 0]) == 30
