@@ -13,6 +13,7 @@ probability there (of `--weights`, as the settings are).
   python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --zones 0.45,0.55 --prior 0
   python scripts/blind_threshold.py --run runs/blind-unet-symmetric-stage1 --measure-prior
   python scripts/blind_threshold.py --run runs/s33-gpu-blind --zones 0.22,0.3 --ceiling 0.22 0.3 --cases dense
+  python scripts/blind_threshold.py --run runs/s43-cpu-blind --weights models/blind-unet.onnx --zones 0.22,0.3
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+
+def load_weights(model, run: Path, weights: str) -> None:
+    """`weights`: a file in the run folder, or a shipped .onnx model (its weights, through the loader `fit
+    --init` uses), so that a run's settings and the shipped model's are scored on the same patches."""
+    if weights.endswith(".onnx"):
+        from training.init_weights import load_initial_weights
+
+        load_initial_weights(model, Path(weights))
+    else:
+        model.load_weights(run / weights)
 
 
 def measure_prior(run: Path, config, train_files: list[Path], weights: str, batches: int = 40) -> None:
@@ -41,7 +53,7 @@ def measure_prior(run: Path, config, train_files: list[Path], weights: str, batc
     photos = [load_rgb(train_files[i]) for i in rng.choice(len(train_files), min(120, len(train_files)), replace=False)]
     sampler = PatchSampler(photos, recipe, config.patch, config.batch, 7)
     model = architectures.get(config.arch).build()
-    model.load_weights(run / weights)
+    load_weights(model, run, weights)
     detector = keras.Model(model.input, blind_unet.detector_probability(model))
     labels, probabilities = [], []
     for _ in range(batches):
@@ -64,7 +76,8 @@ def main() -> None:
                         help="the highest share the prior shift's estimate may reach (default: the prior: only downward)")
     parser.add_argument("--cases", default=None, help="other validation cases (training.data.VALIDATION_CASES), "
                         "e.g. dense; default: the run's")
-    parser.add_argument("--weights", default="best.weights.h5")
+    parser.add_argument("--weights", default="best.weights.h5", help="a file in the run folder, or a .onnx model "
+                        "(models/blind-unet.onnx: the shipped weights on the run's patches)")
     parser.add_argument("--measure-prior", action="store_true", help="print the training share and stop")
     args = parser.parse_args()
 
@@ -94,7 +107,7 @@ def main() -> None:
             for steps, ceiling in itertools.product(args.prior_steps or [blind_unet.PRIOR_STEPS], args.ceiling or [None]):
                 model = architectures.get(config.arch).build(dead_zone=(low, high), prior=prior or None,
                                                              prior_steps=steps, prior_ceiling=ceiling)
-                model.load_weights(run / args.weights)
+                load_weights(model, run, args.weights)
                 val = score_validation(partial(model, training=False), noisy, clean, labels, groups, 60.0)
                 shift = (f"{prior:.2f} {steps}" + (f" up to {ceiling:.2f}" if ceiling else "")) if prior else "none"
                 print(f"{low:.2f}-{high:.2f} {shift}: " + " / ".join(f"{m:.2f}" for m in val.by_case.values())
