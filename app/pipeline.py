@@ -203,8 +203,8 @@ def model_for_impulses(image: DecodedImage, jpeg_pixels: bool, impulse_fraction:
     grey: `python scripts/unseen_checks.py --data ../shared/data/CBSD68 --limit 8 --int8` has `blind-unet`
     3.7 dB over `jpeg-unet` on grey photos saved as WebP 80 (which has no grey mode, nor a quality to read),
     and `python scripts/grey_jpeg_checks.py --data ../shared/data/Set12 --format webp ...` (stop 43) has it ahead
-    on grey WebP files from quality 30-40 up, at every density; `jpeg-unet` leads (by up to 1.5 dB) only at
-    qualities 10-20, which is why a WebP file's quality is not read (docs/model-design.md, stop 43)."""
+    on grey WebP files at every density from quality 40 up; `jpeg-unet` leads (by up to 1.5 dB) only at
+    qualities of 30 and below, which is why a WebP file's quality is not read (docs/model-design.md, stop 43)."""
     saved = image.source_format in SAVED_FORMATS or jpeg_pixels
     if saved and image.looks_grey:
         saved = impulse_fraction < grey_saved_boundary(image.jpeg_quality)

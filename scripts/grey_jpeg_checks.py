@@ -17,7 +17,7 @@ boundary should lie, and the boundary the rule has.
 
 With `--format webp` the files are lossy WebP, which has no grey mode: the outputs (colour) are scored by their
 luma, as `app.noise` turns a grey photo's WebP save back to grey, and the rule's column says that no quality is
-read (stop 43: `jpeg-unet` leads only at qualities up to about 30, docs/model-design.md).
+read (stop 43: `jpeg-unet` leads only at qualities of 30 and below, docs/model-design.md).
 
 Why: until stop 42 a grey JPEG always went to `blind-unet` (stop 34 had measured quality 90 alone, where it
 leads by 3.7 dB), but on BSD68 at quality 75 `jpeg-unet` led by 1.1 dB at density 0.1 (docs/eval/BSD68-sp-jpeg75).
