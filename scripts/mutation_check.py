@@ -567,6 +567,13 @@ MUTANTS: list[Mutant] = [
     m("grey JPEG checks: the crossing taken at the first negative cell", "scripts/grey_jpeg_checks.py",
       'return f"{e[a] + (e[b] - e[a]) * g[a] / (g[a] - g[b]):.3f}"', 'return f"{e[b]:.3f}"',
       "tests/test_grey_jpeg_checks.py"),
+    m("grey JPEG checks: a WebP file's colour output scored as it came", "scripts/grey_jpeg_checks.py",
+      "return pixels if pixels.ndim == 2 else np.asarray(Image.fromarray(pixels).convert(\"L\"))",
+      "return pixels", "tests/test_grey_jpeg_checks.py"),
+    m("grey JPEG checks: a WebP row given the JPEG boundary", "scripts/grey_jpeg_checks.py",
+      'if fmt == "jpeg" else "none (not read)"', 'if fmt else "none (not read)"', "tests/test_grey_jpeg_checks.py"),
+    m("blind threshold: a shipped .onnx looked for in the run folder", "scripts/blind_threshold.py",
+      'if weights.endswith(".onnx"):', 'if weights.endswith(".h5"):', "tests/test_blind_threshold.py"),
 
 ]
 
