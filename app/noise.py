@@ -171,11 +171,17 @@ def reencode(pixels: np.ndarray, fmt: str, quality: int) -> np.ndarray:
         raise ValueError(f"lossy format must be one of {', '.join(LOSSY_FORMATS)}, not {fmt!r}")
     data, _ = encode(DecodedImage(pixels), fmt, quality, lossy_webp=True)
     back = decode(data, pixels.shape[0] * pixels.shape[1]).pixels
-    if pixels.ndim == 2 and back.ndim == 3:  # WebP keeps no grey mode: back to grey, as Pillow converts (luma)
-        from PIL import Image
+    return as_grey(back) if pixels.ndim == 2 else back  # WebP keeps no grey mode: back to grey
 
-        back = np.asarray(Image.fromarray(back).convert("L"))
-    return back
+
+def as_grey(pixels: np.ndarray) -> np.ndarray:
+    """Grey uint8 pixels as they are; RGB ones as Pillow's luma (0.299 R + 0.587 G + 0.114 B): how a grey photo
+    saved as WebP, which has no grey mode and so decodes as colour, is turned back to grey."""
+    if pixels.ndim == 2:
+        return pixels
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(pixels).convert("L"))
 
 
 def road(values: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:

@@ -30,10 +30,9 @@ from pathlib import Path
 
 import numpy as np
 from auto_checks import upload  # the bytes a user would send: one implementation for the check scripts
-from PIL import Image
 
 from app import pipeline
-from app.noise import NoiseSpec
+from app.noise import NoiseSpec, as_grey  # a WebP file's colour output scored by its luma, as its save
 from app.quality import psnr
 from app.registry import ModelRegistry
 from app.settings import MAX_PIXELS, REPO_MODELS, Settings
@@ -54,12 +53,6 @@ def crossing(estimates: list[float], gains: list[float]) -> str:
         return f"below all (< {e[0]:.3f})"
     a, b = first - 1, first
     return f"{e[a] + (e[b] - e[a]) * g[a] / (g[a] - g[b]):.3f}"
-
-
-def as_grey(pixels: np.ndarray) -> np.ndarray:
-    """Grey pixels as they are; an RGB output (of a WebP file, which has no grey mode) as Pillow's luma, as
-    `app.noise` turns a grey photo's WebP save back to grey."""
-    return pixels if pixels.ndim == 2 else np.asarray(Image.fromarray(pixels).convert("L"))
 
 
 def grey_jpeg_table(photos: list[np.ndarray], registry: ModelRegistry, qualities: list[int],
@@ -111,7 +104,7 @@ def main() -> None:
     parser.add_argument("--format", choices=("jpeg", "webp"), default="jpeg", help="the lossy file the upload is")
     args = parser.parse_args()
     _, pixels = table_photos(args.data, args.limit)  # read as the tables read them
-    photos = [p if p.ndim == 2 else np.asarray(Image.fromarray(p).convert("L")) for p in pixels]  # as BSD68 from CBSD68
+    photos = [as_grey(p) for p in pixels]  # as BSD68 from CBSD68
     registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=True))
     registry.load()
     registry.warm_up()

@@ -42,11 +42,3 @@ def test_webp_files_are_scored_by_luma_and_keep_blind_unet(client, camera, capsy
     assert "jpeg-unet (1)" not in cells[1] and "blind-unet" in cells[1]
     assert lines[-1].startswith("| 50 |") and lines[-1].endswith("| none (not read) |")
 
-
-def test_as_grey_takes_pillows_luma_of_colour_and_keeps_grey():
-    checks = load_script("grey_jpeg_checks")
-    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
-    assert checks.as_grey(grey) is grey
-    colour = np.zeros((3, 4, 3), np.uint8)
-    colour[..., 0] = 100  # Pillow's L = 0.299 R + 0.587 G + 0.114 B
-    assert checks.as_grey(colour).shape == (3, 4) and int(checks.as_grey(colour)[0, 0]) == 30

@@ -234,3 +234,14 @@ def test_reencode_is_the_service_encoder_and_decoder_and_keeps_grey_grey(astrona
     # the replies' WebP stays lossless: the lossy re-save is the noise module's alone
     data, _ = encode(DecodedImage(camera), "webp")
     assert np.array_equal(decode(data, camera.size).pixels[..., 0], camera)
+
+
+def test_as_grey_takes_pillows_luma_of_colour_and_keeps_grey():
+    """The one grey conversion of a WebP save (`reencode`, and the grey WebP check's scores)."""
+    from app.noise import as_grey
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert as_grey(grey) is grey
+    colour = np.zeros((3, 4, 3), np.uint8)
+    colour[..., 0] = 100  # Pillow's L = 0.299 R + 0.587 G + 0.114 B
+    assert as_grey(colour).shape == (3, 4) and int(as_grey(colour)[0, 0]) == 30
