@@ -574,6 +574,22 @@ MUTANTS: list[Mutant] = [
       'if fmt == "jpeg" else "none (not read)"', 'if fmt else "none (not read)"', "tests/test_grey_jpeg_checks.py"),
     m("blind threshold: a shipped .onnx looked for in the run folder", "scripts/blind_threshold.py",
       'if weights.endswith(".onnx"):', 'if weights.endswith(".h5"):', "tests/test_blind_threshold.py"),
+    m("second pass: noise per pixel given one too", "app/inference.py",
+      " and values < SECOND_PASS_MAX_PER_PIXEL * pixels", "", "tests/test_inference.py"),
+    m("second pass: exact extremes counted as values away from them", "app/inference.py",
+      "differs & (band != 0) & (band != top)", "differs", "tests/test_inference.py"),
+    m("second pass: only the first band of rows read", "app/inference.py",
+      "for top_row in range(0, before.shape[0], SECOND_PASS_BAND_ROWS):", "for top_row in range(0, 1):",
+      "tests/test_inference.py"),
+    m("second pass: grey photos given one", "app/inference.py",
+      "    if before.ndim != 3:\n        return False\n", "", "tests/test_inference.py"),
+    m("second pass: never run", "app/inference.py", "if not (second_pass and ensemble == 1 and self.second_pass",
+      "if not (False and ensemble == 1 and self.second_pass", "tests/test_inference.py"),
+    m("second pass: run after an ensemble too", "app/inference.py", "if not (second_pass and ensemble == 1 and",
+      "if not (second_pass and", "tests/test_inference.py"),
+    m("second pass: run on the upload again, not on the first pass's output", "app/inference.py",
+      "second = self._one_pass(first.image, ensemble, check)", "second = self._one_pass(image, ensemble, check)",
+      "tests/test_inference.py"),
 
 ]
 

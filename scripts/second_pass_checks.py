@@ -4,6 +4,8 @@ training photos (split as `fit` splits them; never a test photo), and how much t
 is what the service can see before it decides on a second.
 
   python scripts/second_pass_checks.py --model blind-unet --photos 16     # about 12 minutes on 2 cores
+  python scripts/second_pass_checks.py --ensemble 8 --passes 2 --groups "colour, per channel" --only \
+      "near-extreme 0.3" "near-extreme 0.5" "random-valued 0.2" "random-valued 0.4" --photos 8
 
 Why: a detector that judges each value against its neighbours misses impulses whose neighbours are impulses
 too, as iterative switching filters ("detect, fill, detect again") know; after one pass most of those
@@ -72,11 +74,11 @@ def capped_psnr(reference: np.ndarray, test: np.ndarray) -> float:
     return min(psnr(reference, test), PSNR_CAP)
 
 
-def passes(denoiser, pixels: np.ndarray, count: int) -> list[np.ndarray]:
+def passes(denoiser, pixels: np.ndarray, count: int, ensemble: int = 1) -> list[np.ndarray]:
     """The model's outputs after 1..count passes, each pass on the one before's output."""
     outputs = []
     for _ in range(count):
-        pixels = denoiser.denoise(DecodedImage(pixels), second_pass=False).image.pixels
+        pixels = denoiser.denoise(DecodedImage(pixels), ensemble, second_pass=False).image.pixels
         outputs.append(pixels)
     return outputs
 
@@ -89,6 +91,8 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--float", action="store_true", help="the float model, not its int8 twin")
     parser.add_argument("--only", nargs="*", default=None, help="case labels to run (default: all)")
+    parser.add_argument("--groups", nargs="*", default=None, help="group labels to run (default: all)")
+    parser.add_argument("--ensemble", type=int, default=1, choices=(1, 8), help="8: every pass as x8")
     args = parser.parse_args()
 
     registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=not args.float))
@@ -96,9 +100,10 @@ def main() -> None:
     registry.warm_up()
     model = registry.get(args.model)
     print(f"model: {model.name}; {args.photos} held-out photos per group (val-fraction 0.2, seed 0); "
-          f"mean PSNR (dB) after 1..{args.passes} passes", flush=True)
+          f"mean PSNR (dB) after 1..{args.passes} passes" + (f", each as x{args.ensemble}" if args.ensemble > 1
+                                                           else ""), flush=True)
     cases = [c for c in CASES if args.only is None or c[0] in args.only]
-    for group, folder, per_channel in GROUPS:
+    for group, folder, per_channel in [g for g in GROUPS if args.groups is None or g[0] in args.groups]:
         _, held_out = split_folders([f"{args.data_root}/{folder}"], 0.2, 0)
         photos = [read_photo(p) for p in held_out[: args.photos]]
         print(f"\n{group} ({folder})\n")
@@ -113,9 +118,9 @@ def main() -> None:
             changed, away, per_pixel, served, twice = [], [], [], [], 0
             for i, photo in enumerate(photos):
                 noisy = add_noise(photo, spec, seed=1000 + i)
-                outputs = passes(model.denoiser, noisy, args.passes)
+                outputs = passes(model.denoiser, noisy, args.passes, args.ensemble)
                 scores[i] = [capped_psnr(photo, out) for out in outputs]
-                result = model.denoiser.denoise(DecodedImage(noisy))  # as the service runs it
+                result = model.denoiser.denoise(DecodedImage(noisy), args.ensemble)  # as the service runs it
                 served.append(capped_psnr(photo, result.image.pixels))
                 twice += result.passes == 2
                 changed.append(changed_values(noisy, outputs[0])[0] / noisy.size)
