@@ -19,6 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.cpus import available_cpus
+from app.errors import DeadlineExceeded
 from app.imaging import DecodedImage
 from app.impulse_share import feed, solid_rule_shares, takes_share
 from app.jpeg_grid import grid_phase
@@ -220,12 +221,19 @@ class Denoiser:
         """Denoise the colour (or grey) values; alpha and metadata pass through untouched. A model whose
         architecture is in SECOND_PASS_ARCHITECTURES runs again on its own output where `second_pass_due`, in a
         single pass only (not with an ensemble; `second_pass=False`: one pass, for scripts that measure the
-        passes apart); its time is both passes'."""
+        passes apart); its time is both passes'.
+
+        A second pass that the request's deadline stops is dropped and the first pass's output returned: it
+        doubles the work, and a 60 MP photo took 191 s in one pass of the float model on 2 cores where the
+        deadline is 300 s (docs/benchmarks.md). A client that left or a drain still stops the work."""
         first = self._one_pass(image, ensemble, check)
         if not (second_pass and ensemble == 1 and self.second_pass
                 and second_pass_due(image.pixels, first.image.pixels, image.max_value)):
             return first
-        second = self._one_pass(first.image, ensemble, check)
+        try:
+            second = self._one_pass(first.image, ensemble, check)
+        except DeadlineExceeded:
+            return first
         return DenoiseResult(second.image, first.seconds + second.seconds, passes=2)
 
     def _one_pass(self, image: DecodedImage, ensemble: int = 1,

@@ -252,6 +252,35 @@ def test_the_blind_model_runs_again_on_its_output_where_noise_struck_channels_on
     assert Denoiser(MODELS / "prefill-unet.onnx", threads=2).denoise(DecodedImage(noisy)).passes == 1
 
 
+def test_a_second_pass_stopped_by_the_deadline_returns_the_first(astronaut):
+    """The deadline drops the second pass (the first pass's output comes back, 200); a client that left
+    still stops the work."""
+    from app.errors import ClientGone, DeadlineExceeded
+    from app.noise import NoiseSpec, add_noise
+
+    noisy = add_noise(np.ascontiguousarray(astronaut[:128, :128]), NoiseSpec("impulse-range", 0.3), seed=1)
+    blind = Denoiser(MODELS / "blind-unet.onnx", threads=2)
+    once = blind.denoise(DecodedImage(noisy), second_pass=False)
+
+    def stop_after(calls: int, reason: type[Exception]):
+        made = []
+
+        def check() -> None:
+            made.append(1)
+            if len(made) > calls:
+                raise reason("stop")
+        return check
+
+    late = blind.denoise(DecodedImage(noisy), check=stop_after(1, DeadlineExceeded))  # one tile a pass
+    assert late.passes == 1
+    np.testing.assert_array_equal(late.image.pixels, once.image.pixels)
+    with pytest.raises(ClientGone):
+        blind.denoise(DecodedImage(noisy), check=stop_after(1, ClientGone))
+    with pytest.raises(DeadlineExceeded):  # the first pass is not dropped
+        blind.denoise(DecodedImage(noisy), check=stop_after(0, DeadlineExceeded))
+    assert blind.denoise(DecodedImage(noisy), check=stop_after(2, DeadlineExceeded)).passes == 2
+
+
 def test_the_blind_models_eight_fold_ensemble_runs_once(astronaut):
     """After x8 a second pass gained +0.00-0.02 dB on held-out photos (app.inference), so x8 is one pass:
     the mean of the eight turned copies, as before."""
