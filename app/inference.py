@@ -44,24 +44,23 @@ ENSEMBLES = (1, 8)
 
 # A second pass of the blind model on its own output. Its detector judges each value by its neighbours and by
 # the other channels of its pixel, so where noise struck channels one at a time, an impulse among impulses is
-# missed: after the first pass has restored most of its neighbours, a second look finds it, as iterative
-# switching filters ("detect, fill, detect again") know. `python scripts/second_pass_checks.py --photos 16`
-# (16 held-out training photos a group, never a test photo; the int8 twin, as the CPU service runs it), mean
-# PSNR after one pass and after two: colour photos with noise per channel, random-valued 0.1-0.5 +0.07 /
-# +0.14 / +0.10 / +0.21 / +0.33 dB, near-extreme 0.1 / 0.3 / 0.5 +0.31 / +0.27 / +0.58 (per photo -0.00 to
-# +1.41); salt-and-pepper
-# saved as JPEG 90 +0.00-0.02. With noise per pixel, colour or grey, it gains +0.00-0.04 and costs the same time;
-# on exact salt-and-pepper (whose values the first pass restores exactly) and clean photos it gains nothing,
-# and on a clean photo it may cost (-1.26 dB on one at 84 dB, a handful of values). A third pass adds at most
-# 0.01. Nor does it gain after an 8-fold ensemble, whose mean of eight looks already takes what one more look
-# would (`--ensemble 8 --passes 2 --groups "colour, per channel" --photos 8`: +0.00 to +0.02 on near-extreme
-# 0.3 / 0.5 and random-valued 0.2 / 0.4, at twice the 8x), so it is for a single pass only. And a second pass
-# runs only where the first changed at least SECOND_PASS_MIN_AWAY of the values that
-# were not 0 or the maximum, on colour photos whose changed pixels average under SECOND_PASS_MAX_PER_PIXEL
-# changed values, the mark of noise per channel: 1.11-1.85 there (per photo up to 2.11, at near-extreme 0.5),
-# 2.27-2.78 with noise per pixel (per photo from 1.87), where most of a pixel's values are struck together.
-# The first pass changed no value away from the extremes on any clean photo (0.000 in every group), and
-# 0.072-0.095 of them with random-valued noise 0.1 (0.013 at 0.02, where a second pass gains nothing).
+# missed; once the first pass has restored most of its neighbours, a second look finds it, as iterative
+# switching filters know ("detect, fill, detect again").
+# Measured on held-out training photos, never a test photo (`python scripts/second_pass_checks.py --photos 16`,
+# 16 photos a group, the int8 twin as the CPU service runs it), mean PSNR after two passes against one:
+# - colour photos, noise per channel: random-valued 0.1-0.5 +0.07 / +0.14 / +0.10 / +0.21 / +0.33 dB,
+#   near-extreme 0.1 / 0.3 / 0.5 +0.31 / +0.27 / +0.58 (per photo -0.00 to +1.41), salt-and-pepper saved as
+#   JPEG 90 +0.00-0.02;
+# - noise per pixel, colour or grey: +0.00-0.04, for the same time again;
+# - exact salt-and-pepper (restored at 0 and the maximum alone) and clean photos: nothing, and a clean photo
+#   may lose a handful of values (-1.26 dB on one at 84 dB); a third pass: at most +0.01;
+# - after an 8-fold ensemble, whose mean of eight looks already takes what one more would: +0.00-0.02 on
+#   near-extreme 0.3 / 0.5 and random-valued 0.2 / 0.4 (`--ensemble 8 --passes 2`), so single passes only.
+# So a second pass runs where the first changed at least SECOND_PASS_MIN_AWAY of the values that were not 0 or
+# the maximum (0.000 on every clean photo; 0.072-0.095 with random-valued noise 0.1; 0.013 at 0.02, where it gains
+# nothing), on colour photos whose changed pixels average under SECOND_PASS_MAX_PER_PIXEL changed values, the
+# mark of noise per channel: means 1.11-1.85 there (per photo up to 2.11, at near-extreme 0.5) against
+# 2.27-2.78 with noise per pixel (per photo from 1.87), where a pixel's values are struck together.
 SECOND_PASS_ARCHITECTURES = frozenset({"blind-unet-chroma"})
 SECOND_PASS_MIN_AWAY = 0.05
 SECOND_PASS_MAX_PER_PIXEL = 2.0
