@@ -4,7 +4,7 @@ training photos (split as `fit` splits them; never a test photo), and how much t
 is what the service can see before it decides on a second.
 
   python scripts/second_pass_checks.py --model blind-unet --photos 16     # about 12 minutes on 2 cores
-  python scripts/second_pass_checks.py --ensemble 8 --passes 2 --groups "colour, per channel" --only \
+  python scripts/second_pass_checks.py --ensemble 8 --passes 2 --groups "colour, per channel" --only "clean" \
       "near-extreme 0.3" "near-extreme 0.5" "random-valued 0.2" "random-valued 0.4" --photos 8
 
 Why: a detector that judges each value against its neighbours misses impulses whose neighbours are impulses
