@@ -67,21 +67,45 @@ SECOND_PASS_MAX_PER_PIXEL = 2.0
 SECOND_PASS_BAND_ROWS = 512  # rows compared at a time: a 60 MP photo's whole comparison would be 180 MB
 
 
-def second_pass_due(before: np.ndarray, after: np.ndarray, top: int) -> bool:
-    """Whether the blind model's first pass (`before` -> `after`, uint8 or uint16, `top` the maximum value)
-    calls for a second: a colour photo whose values away from 0 and `top` the pass changed by at least
-    SECOND_PASS_MIN_AWAY, at under SECOND_PASS_MAX_PER_PIXEL changed values per changed pixel (noise per
-    channel). Compared in bands of rows, so the memory is a band's."""
-    if before.ndim != 3:
-        return False
+@dataclass(frozen=True)
+class PassChanges:
+    """What one pass changed (`pass_changes`): what `second_pass_due` reads, and what
+    scripts/second_pass_checks.py reports beside the scores it decides by."""
+
+    size: int  # values in the photo
+    values: int  # values changed
+    pixels: int  # pixels with a value changed
+    away: int  # values changed that were not 0 or the maximum
+
+    @property
+    def per_pixel(self) -> float:
+        """Changed values per changed pixel: about 1 where noise struck channels one at a time, up to 3 where
+        it struck whole pixels (1 on a grey photo)."""
+        return self.values / max(self.pixels, 1)
+
+
+def pass_changes(before: np.ndarray, after: np.ndarray, top: int) -> PassChanges:
+    """What a pass changed (`before` -> `after`, grey or colour, uint8 or uint16, `top` the maximum value),
+    compared in bands of rows, so the memory is a band's."""
     away = values = pixels = 0
     for top_row in range(0, before.shape[0], SECOND_PASS_BAND_ROWS):
         band = before[top_row : top_row + SECOND_PASS_BAND_ROWS]
         differs = band != after[top_row : top_row + SECOND_PASS_BAND_ROWS]
         values += int(np.count_nonzero(differs))
-        pixels += int(np.count_nonzero(differs.any(axis=2)))
+        pixels += int(np.count_nonzero(differs.any(axis=2) if differs.ndim == 3 else differs))
         away += int(np.count_nonzero(differs & (band != 0) & (band != top)))
-    return away >= SECOND_PASS_MIN_AWAY * before.size and values < SECOND_PASS_MAX_PER_PIXEL * pixels
+    return PassChanges(before.size, values, pixels, away)
+
+
+def second_pass_due(before: np.ndarray, after: np.ndarray, top: int) -> bool:
+    """Whether the blind model's first pass (`before` -> `after`) calls for a second: a colour photo whose
+    values away from 0 and `top` the pass changed by at least SECOND_PASS_MIN_AWAY, at under
+    SECOND_PASS_MAX_PER_PIXEL changed values per changed pixel (noise per channel)."""
+    if before.ndim != 3:
+        return False
+    changed = pass_changes(before, after, top)
+    return (changed.away >= SECOND_PASS_MIN_AWAY * changed.size
+            and changed.values < SECOND_PASS_MAX_PER_PIXEL * changed.pixels)
 
 
 def _turn(batch: np.ndarray, mode: int) -> np.ndarray:

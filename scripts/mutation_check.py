@@ -575,7 +575,7 @@ MUTANTS: list[Mutant] = [
     m("blind threshold: a shipped .onnx looked for in the run folder", "scripts/blind_threshold.py",
       'if weights.endswith(".onnx"):', 'if weights.endswith(".h5"):', "tests/test_blind_threshold.py"),
     m("second pass: noise per pixel given one too", "app/inference.py",
-      " and values < SECOND_PASS_MAX_PER_PIXEL * pixels", "", "tests/test_inference.py"),
+      "\n            and changed.values < SECOND_PASS_MAX_PER_PIXEL * changed.pixels)", ")", "tests/test_inference.py"),
     m("second pass: exact extremes counted as values away from them", "app/inference.py",
       "differs & (band != 0) & (band != top)", "differs", "tests/test_inference.py"),
     m("second pass: only the first band of rows read", "app/inference.py",

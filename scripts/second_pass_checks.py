@@ -29,8 +29,8 @@ import argparse
 import numpy as np
 
 from app.imaging import DecodedImage, read_photo
+from app.inference import pass_changes
 from app.noise import NoiseSpec, add_noise
-from app.pipeline import changed_values
 from app.quality import psnr
 from app.registry import ModelRegistry
 from app.settings import REPO_MODELS, Settings
@@ -123,11 +123,11 @@ def main() -> None:
                 result = model.denoiser.denoise(DecodedImage(noisy), args.ensemble)  # as the service runs it
                 served.append(capped_psnr(photo, result.image.pixels))
                 twice += result.passes == 2
-                changed.append(changed_values(noisy, outputs[0])[0] / noisy.size)
-                differs = noisy != outputs[0]
-                away.append(np.count_nonzero(differs & (noisy != 0) & (noisy != 255)) / noisy.size)
-                if differs.ndim == 3:
-                    per_pixel.append(np.count_nonzero(differs) / max(np.count_nonzero(differs.any(axis=2)), 1))
+                first = pass_changes(noisy, outputs[0], 255)  # what the rule reads
+                changed.append(first.values / first.size)
+                away.append(first.away / first.size)
+                if noisy.ndim == 3:
+                    per_pixel.append(first.per_pixel)
             gain = scores[:, 1] - scores[:, 0] if args.passes > 1 else np.zeros(1)
             print(f"| {label} | " + " | ".join(f"{s:.2f}" for s in scores.mean(axis=0))
                   + f" | {np.mean(served):.2f} ({twice} of {len(photos)}) | {gain.min():+.2f} / {gain.max():+.2f} | "
