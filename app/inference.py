@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,9 @@ from app.errors import DeadlineExceeded
 from app.imaging import DecodedImage
 from app.impulse_share import feed, solid_rule_shares, takes_share
 from app.jpeg_grid import grid_phase
+from app.leftover_impulses import fill_leftovers, leftovers_due
 from app.memory import BIG_REQUEST_PIXELS
+from app.pass_changes import PassChanges, pass_changes
 
 # cuDNN's default, EXHAUSTIVE, benchmarks every algorithm again whenever a convolution's input shape
 # changes, and the tiles of a large image come in several shapes: 1920x1080 in 1024 tiles took 546 ms of
@@ -61,51 +63,19 @@ ENSEMBLES = (1, 8)
 # nothing), on colour photos whose changed pixels average under SECOND_PASS_MAX_PER_PIXEL changed values, the
 # mark of noise per channel: means 1.11-1.85 there (per photo up to 2.11, at near-extreme 0.5) against
 # 2.27-2.78 with noise per pixel (per photo from 1.87), where a pixel's values are struck together.
-SECOND_PASS_ARCHITECTURES = frozenset({"blind-unet-chroma"})
+# The models that look again after their first pass (this second pass, and `app.leftover_impulses`): the blind
+# model's architecture, the float file and its int8 twin.
+LOOKS_AGAIN = frozenset({"blind-unet-chroma"})
 SECOND_PASS_MIN_AWAY = 0.05
 SECOND_PASS_MAX_PER_PIXEL = 2.0
-SECOND_PASS_BAND_ROWS = 512  # rows compared at a time: a 60 MP photo's whole comparison would be 180 MB
 
 
-@dataclass(frozen=True)
-class PassChanges:
-    """What one pass changed (`pass_changes`): what `second_pass_due` reads, and what
-    scripts/second_pass_checks.py reports beside the scores it decides by."""
-
-    size: int  # values in the photo
-    values: int  # values changed
-    pixels: int  # pixels with a value changed
-    away: int  # values changed that were not 0 or the maximum
-
-    @property
-    def per_pixel(self) -> float:
-        """Changed values per changed pixel: about 1 where noise struck channels one at a time, up to 3 where
-        it struck whole pixels (1 on a grey photo)."""
-        return self.values / max(self.pixels, 1)
-
-
-def pass_changes(before: np.ndarray, after: np.ndarray, top: int) -> PassChanges:
-    """What a pass changed (`before` -> `after`, grey or colour, uint8 or uint16, `top` the maximum value),
-    compared in bands of rows, so the memory is a band's."""
-    away = values = pixels = 0
-    for top_row in range(0, before.shape[0], SECOND_PASS_BAND_ROWS):
-        band = before[top_row : top_row + SECOND_PASS_BAND_ROWS]
-        differs = band != after[top_row : top_row + SECOND_PASS_BAND_ROWS]
-        values += int(np.count_nonzero(differs))
-        pixels += int(np.count_nonzero(differs.any(axis=2) if differs.ndim == 3 else differs))
-        away += int(np.count_nonzero(differs & (band != 0) & (band != top)))
-    return PassChanges(before.size, values, pixels, away)
-
-
-def second_pass_due(before: np.ndarray, after: np.ndarray, top: int) -> bool:
-    """Whether the blind model's first pass (`before` -> `after`) calls for a second: a colour photo whose
-    values away from 0 and `top` the pass changed by at least SECOND_PASS_MIN_AWAY, at under
+def second_pass_due(changes: PassChanges) -> bool:
+    """Whether the blind model's first pass, which made `changes`, calls for a second: a colour photo whose
+    values away from 0 and the maximum the pass changed by at least SECOND_PASS_MIN_AWAY, at under
     SECOND_PASS_MAX_PER_PIXEL changed values per changed pixel (noise per channel)."""
-    if before.ndim != 3:
-        return False
-    changed = pass_changes(before, after, top)
-    return (changed.away >= SECOND_PASS_MIN_AWAY * changed.size
-            and changed.values < SECOND_PASS_MAX_PER_PIXEL * changed.pixels)
+    return (changes.colour and changes.away >= SECOND_PASS_MIN_AWAY * changes.size
+            and changes.values < SECOND_PASS_MAX_PER_PIXEL * changes.pixels)
 
 
 def _turn(batch: np.ndarray, mode: int) -> np.ndarray:
@@ -142,8 +112,9 @@ def round_up(value: int, multiple: int) -> int:
 @dataclass
 class DenoiseResult:
     image: DecodedImage
-    seconds: float  # model time, decoding and encoding excluded
+    seconds: float  # model time (with the blind model's look for leftovers), decoding and encoding excluded
     passes: int = 1  # 2 where the blind model ran again on its own output (`second_pass_due`)
+    leftovers: int = 0  # values filled by the look for leftover impulses (`app.leftover_impulses`)
 
 
 class Denoiser:
@@ -169,7 +140,7 @@ class Denoiser:
         # upload is padded so that its own grid does, whatever it was cropped or turned by (`_grid_padding`).
         self.jpeg_grid = int(metadata.get("jpeg_grid", 0))
         self.architecture = metadata.get("architecture", "")  # what `model=auto` may know of it before a run
-        self.second_pass = self.architecture in SECOND_PASS_ARCHITECTURES
+        self.looks_again = self.architecture in LOOKS_AGAIN
         self.provider = self.session.get_providers()[0]
         if not tile_size and cpu_tile_size and self.provider == "CPUExecutionProvider":
             tile_size = cpu_tile_size
@@ -240,24 +211,48 @@ class Denoiser:
                        (slice(y, y + th), slice(x, x + tw)))
 
     def denoise(self, image: DecodedImage, ensemble: int = 1, check: Callable[[], None] | None = None,
-                second_pass: bool = True) -> DenoiseResult:
-        """Denoise the colour (or grey) values; alpha and metadata pass through untouched. A model whose
-        architecture is in SECOND_PASS_ARCHITECTURES runs again on its own output where `second_pass_due`, in a
-        single pass only (not with an ensemble; `second_pass=False`: one pass, for scripts that measure the
-        passes apart); its time is both passes'.
+                second_pass: bool = True, leftovers: bool = True) -> DenoiseResult:
+        """Denoise the colour (or grey) values; alpha and metadata pass through untouched.
 
-        A second pass that the request's deadline stops is dropped and the first pass's output returned: it
-        doubles the work, and a 60 MP photo took 191 s in one pass of the float model on 2 cores where the
-        deadline is 300 s (docs/benchmarks.md). A client that left or a drain still stops the work."""
+        A model whose architecture is in LOOKS_AGAIN (the blind model) then looks again at a colour photo,
+        as its first pass's changes (`pass_changes`) call for: a second pass on its own output where
+        `second_pass_due`, in a single pass only (not with an ensemble); then the weight-free look for the
+        impulses it left (`app.leftover_impulses`) where `leftovers_due`, after an ensemble too. Scripts that
+        measure the looks apart turn them off (`second_pass=False`, `leftovers=False`). The time is all of it.
+
+        A second pass or a look that the request's deadline stops is dropped, and what came before is
+        returned: a second pass doubles the work, and a 60 MP photo took 191 s in one pass of the float model
+        on 2 cores where the deadline is 300 s (docs/benchmarks.md). A client that left or a drain still stops
+        the work."""
         first = self._one_pass(image, ensemble, check)
-        if not (second_pass and ensemble == 1 and self.second_pass
-                and second_pass_due(image.pixels, first.image.pixels, image.max_value)):
+        if not (self.looks_again and not image.is_grey and (second_pass or leftovers)):
             return first
+        changes = pass_changes(image.pixels, first.image.pixels, image.max_value)
+        result = first
+        if second_pass and ensemble == 1 and second_pass_due(changes):
+            result = self._second_pass(first, ensemble, check)
+        if leftovers and leftovers_due(changes):
+            result = self._leftovers(image, result, check)
+        return result
+
+    def _second_pass(self, first: DenoiseResult, ensemble: int, check: Callable[[], None] | None) -> DenoiseResult:
+        """The model again on the first pass's output; the first pass's result where the deadline stops it."""
         try:
             second = self._one_pass(first.image, ensemble, check)
         except DeadlineExceeded:
             return first
         return DenoiseResult(second.image, first.seconds + second.seconds, passes=2)
+
+    def _leftovers(self, image: DecodedImage, result: DenoiseResult,
+                   check: Callable[[], None] | None) -> DenoiseResult:
+        """`result` with the impulses the model left filled (`app.leftover_impulses`, in place: its pixels are
+        this call's own output array); `result` as it was where the deadline stops the look."""
+        started = time.perf_counter()
+        try:
+            filled = fill_leftovers(image.pixels, result.image.pixels, image.max_value, check)
+        except DeadlineExceeded:
+            return result
+        return replace(result, leftovers=filled, seconds=result.seconds + time.perf_counter() - started)
 
     def _one_pass(self, image: DecodedImage, ensemble: int = 1,
                   check: Callable[[], None] | None = None) -> DenoiseResult:

@@ -11,7 +11,8 @@ Why: a detector that judges each value against its neighbours misses impulses wh
 too, as iterative switching filters ("detect, fill, detect again") know; after one pass most of those
 neighbours are restored, so a second look finds what the first could not. Each row: the mean PSNR (dB) after
 one, two and three passes; as the service runs it (`Denoiser.denoise`, a second pass where
-`app.inference.second_pass_due`), with how many photos it gave a second pass; the second pass's gain per photo
+`app.inference.second_pass_due`; without the look for leftover impulses that follows it,
+scripts/leftover_checks.py), with how many photos it gave a second pass; the second pass's gain per photo
 (least and most); and what that rule reads from the first pass (mean, least, most): the share of values it
 changed (the `X-Changed-Fraction` of that pass), the share changed that were not 0 or 255, and on colour photos
 the values changed per changed pixel (about 1 where noise struck channels one at a time, up to 3 where it
@@ -29,8 +30,8 @@ import argparse
 import numpy as np
 
 from app.imaging import DecodedImage, read_photo
-from app.inference import pass_changes
 from app.noise import NoiseSpec, add_noise
+from app.pass_changes import pass_changes
 from app.quality import psnr
 from app.registry import ModelRegistry
 from app.settings import REPO_MODELS, Settings
@@ -78,7 +79,7 @@ def passes(denoiser, pixels: np.ndarray, count: int, ensemble: int = 1) -> list[
     """The model's outputs after 1..count passes, each pass on the one before's output."""
     outputs = []
     for _ in range(count):
-        pixels = denoiser.denoise(DecodedImage(pixels), ensemble, second_pass=False).image.pixels
+        pixels = denoiser.denoise(DecodedImage(pixels), ensemble, second_pass=False, leftovers=False).image.pixels
         outputs.append(pixels)
     return outputs
 
@@ -120,7 +121,8 @@ def main() -> None:
                 noisy = add_noise(photo, spec, seed=1000 + i)
                 outputs = passes(model.denoiser, noisy, args.passes, args.ensemble)
                 scores[i] = [capped_psnr(photo, out) for out in outputs]
-                result = model.denoiser.denoise(DecodedImage(noisy), args.ensemble)  # as the service runs it
+                # its passes as served, without the look for leftover impulses
+                result = model.denoiser.denoise(DecodedImage(noisy), args.ensemble, leftovers=False)
                 served.append(capped_psnr(photo, result.image.pixels))
                 twice += result.passes == 2
                 first = pass_changes(noisy, outputs[0], 255)  # what the rule reads

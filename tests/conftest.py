@@ -35,6 +35,18 @@ def load_script(name: str):
     return module
 
 
+def stop_after(calls: int, reason: type[Exception]):
+    """A `check` for `Denoiser.denoise` that lets `calls` calls through (a tile, a band of the look for
+    leftovers) and raises `reason` from then on: a deadline or a client leaving at a chosen point."""
+    made = []
+
+    def check() -> None:
+        made.append(1)
+        if len(made) > calls:
+            raise reason("stop")
+    return check
+
+
 def png_bytes(array: np.ndarray, **kwargs) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, "PNG", **kwargs)

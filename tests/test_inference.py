@@ -4,19 +4,11 @@ import numpy as np
 import pytest
 
 from app.imaging import DecodedImage
-from app.inference import (
-    AUTO_TILE,
-    CUDA_OPTIONS,
-    SECOND_PASS_BAND_ROWS,
-    Denoiser,
-    _turn,
-    _turn_back,
-    choose_providers,
-    second_pass_due,
-)
+from app.inference import AUTO_TILE, CUDA_OPTIONS, Denoiser, _turn, _turn_back, choose_providers, second_pass_due
 from app.noise import salt_and_pepper
+from app.pass_changes import BAND_ROWS, pass_changes
 from app.quality import psnr
-from tests.conftest import MODELS
+from tests.conftest import MODELS, stop_after
 
 
 @pytest.fixture(scope="module")
@@ -211,17 +203,21 @@ def _struck(shape: tuple[int, ...], share: float, whole_pixels: bool, value: int
 def test_a_second_pass_is_due_after_a_pass_that_changed_channels_one_at_a_time():
     """The rule reads the first pass's changes: a share of values away from 0/max (5%), on colour photos,
     under 2 changed values per changed pixel (noise per channel)."""
-    assert second_pass_due(*_struck((64, 64, 3), 0.10, whole_pixels=False), 255)
-    assert not second_pass_due(*_struck((64, 64, 3), 0.10, whole_pixels=True), 255)  # noise per pixel
-    assert not second_pass_due(*_struck((64, 64, 3), 0.03, whole_pixels=False), 255)  # too few changed
-    assert not second_pass_due(*_struck((64, 64, 3), 0.10, whole_pixels=False, value=255), 255)  # exact salt
-    assert not second_pass_due(*_struck((64, 64), 0.10, whole_pixels=False), 255)  # grey
+
+    def due(before: np.ndarray, after: np.ndarray, top: int) -> bool:
+        return second_pass_due(pass_changes(before, after, top))
+
+    assert due(*_struck((64, 64, 3), 0.10, whole_pixels=False), 255)
+    assert not due(*_struck((64, 64, 3), 0.10, whole_pixels=True), 255)  # noise per pixel
+    assert not due(*_struck((64, 64, 3), 0.03, whole_pixels=False), 255)  # too few changed
+    assert not due(*_struck((64, 64, 3), 0.10, whole_pixels=False, value=255), 255)  # exact salt
+    assert not due(*_struck((64, 64), 0.10, whole_pixels=False), 255)  # grey
     # 16 bits: the maximum is 65535, and 255 is a value like any other
-    assert second_pass_due(*_struck((64, 64, 3), 0.10, whole_pixels=False, value=255 + 256), 65535)
-    assert not second_pass_due(*_struck((64, 64, 3), 0.10, whole_pixels=False, value=65535), 65535)
+    assert due(*_struck((64, 64, 3), 0.10, whole_pixels=False, value=255 + 256), 65535)
+    assert not due(*_struck((64, 64, 3), 0.10, whole_pixels=False, value=65535), 65535)
     # counted over every band of rows, not the first alone
-    tall = (SECOND_PASS_BAND_ROWS + 256, 16, 3)
-    assert second_pass_due(*_struck(tall, 0.4, whole_pixels=False, rows=slice(SECOND_PASS_BAND_ROWS, None)), 255)
+    tall = (BAND_ROWS + 256, 16, 3)
+    assert due(*_struck(tall, 0.4, whole_pixels=False, rows=slice(BAND_ROWS, None)), 255)
 
 
 @pytest.mark.parametrize("spec, passes", [
@@ -240,11 +236,11 @@ def test_the_blind_model_runs_again_on_its_output_where_noise_struck_channels_on
     clean = np.ascontiguousarray(astronaut[:256, :256])
     noisy = add_noise(clean, NoiseSpec(**spec), seed=1)
     blind = Denoiser(MODELS / "blind-unet.onnx", threads=2)
-    served = blind.denoise(DecodedImage(noisy))
-    once = blind.denoise(DecodedImage(noisy), second_pass=False).image.pixels
+    served = blind.denoise(DecodedImage(noisy), leftovers=False)
+    once = blind.denoise(DecodedImage(noisy), second_pass=False, leftovers=False).image.pixels
     assert served.passes == passes
     if passes == 2:
-        again = blind.denoise(DecodedImage(once), second_pass=False).image.pixels
+        again = blind.denoise(DecodedImage(once), second_pass=False, leftovers=False).image.pixels
         np.testing.assert_array_equal(served.image.pixels, again)
         assert psnr(clean, served.image.pixels) > psnr(clean, once) + 0.1
     else:
@@ -254,45 +250,39 @@ def test_the_blind_model_runs_again_on_its_output_where_noise_struck_channels_on
 
 def test_a_second_pass_stopped_by_the_deadline_returns_the_first(astronaut):
     """The deadline drops the second pass (the first pass's output comes back, 200); a client that left
-    still stops the work."""
+    still stops the work. (Without the look for leftovers that follows, which checks too.)"""
     from app.errors import ClientGone, DeadlineExceeded
     from app.noise import NoiseSpec, add_noise
 
     noisy = add_noise(np.ascontiguousarray(astronaut[:128, :128]), NoiseSpec("impulse-range", 0.3), seed=1)
     blind = Denoiser(MODELS / "blind-unet.onnx", threads=2)
-    once = blind.denoise(DecodedImage(noisy), second_pass=False)
+    once = blind.denoise(DecodedImage(noisy), second_pass=False, leftovers=False)
 
-    def stop_after(calls: int, reason: type[Exception]):
-        made = []
-
-        def check() -> None:
-            made.append(1)
-            if len(made) > calls:
-                raise reason("stop")
-        return check
-
-    late = blind.denoise(DecodedImage(noisy), check=stop_after(1, DeadlineExceeded))  # one tile a pass
+    # one tile a pass
+    late = blind.denoise(DecodedImage(noisy), leftovers=False, check=stop_after(1, DeadlineExceeded))
     assert late.passes == 1
     np.testing.assert_array_equal(late.image.pixels, once.image.pixels)
     with pytest.raises(ClientGone):
-        blind.denoise(DecodedImage(noisy), check=stop_after(1, ClientGone))
+        blind.denoise(DecodedImage(noisy), leftovers=False, check=stop_after(1, ClientGone))
     with pytest.raises(DeadlineExceeded):  # the first pass is not dropped
-        blind.denoise(DecodedImage(noisy), check=stop_after(0, DeadlineExceeded))
-    assert blind.denoise(DecodedImage(noisy), check=stop_after(2, DeadlineExceeded)).passes == 2
+        blind.denoise(DecodedImage(noisy), leftovers=False, check=stop_after(0, DeadlineExceeded))
+    assert blind.denoise(DecodedImage(noisy), leftovers=False, check=stop_after(2, DeadlineExceeded)).passes == 2
 
 
 def test_the_blind_models_eight_fold_ensemble_runs_once(astronaut):
-    """After x8 a second pass gained +0.00-0.02 dB on held-out photos (app.inference), so x8 is one pass:
-    the mean of the eight turned copies, as before."""
+    """After x8 a second pass gained +0.00-0.02 dB on held-out photos (app.inference), so x8 is one pass: the
+    mean of the eight turned copies, as before, then the look for leftover impulses (which gained there too)."""
+    from app.leftover_impulses import fill_leftovers
     from app.noise import NoiseSpec, add_noise
 
     noisy = add_noise(np.ascontiguousarray(astronaut[:128, :128]), NoiseSpec("impulse-range", 0.3), seed=1)
     blind = Denoiser(MODELS / "blind-unet.onnx", threads=2)
     assert blind.denoise(DecodedImage(noisy)).passes == 2
     served = blind.denoise(DecodedImage(noisy), ensemble=8)
-    assert served.passes == 1
-    np.testing.assert_array_equal(served.image.pixels,
-                                  blind.denoise(DecodedImage(noisy), ensemble=8, second_pass=False).image.pixels)
+    assert served.passes == 1 and served.leftovers > 0
+    once = blind.denoise(DecodedImage(noisy), ensemble=8, second_pass=False, leftovers=False).image.pixels
+    assert fill_leftovers(noisy, once, 255) == served.leftovers  # in place
+    np.testing.assert_array_equal(served.image.pixels, once)
 
 
 def test_the_service_runs_blind_unet_in_its_cards_cpu_tiles(client):
