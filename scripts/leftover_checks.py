@@ -1,0 +1,159 @@
+#!/usr/bin/env python
+"""The look for leftover impulses after the blind model (`app.leftover_impulses`): what it gains, case by case,
+on held-out training photos (split as `fit` splits them; never a test photo) and on scikit-image's colour
+photos, and what its rule reads from the model's first pass.
+
+  python scripts/leftover_checks.py --photos 8                   # about 8 minutes on 2 cores
+  python scripts/leftover_checks.py --photos 8 --thresholds 40 50 60 --groups "colour, per channel"
+  python scripts/leftover_checks.py --photos 4 --ensemble 8 --groups "colour, per channel" --only "clean" \
+      "random-valued 0.02" "random-valued 0.3" "near-extreme 0.5"
+  python scripts/leftover_checks.py --photos 8 --value-road-only --thresholds 50 90 --groups "colour, per channel"
+
+Each row: the mean PSNR (dB) of the model as the service runs it without the look (its second pass where
+due), and the gain of the look at each threshold (`LEFTOVER_ROAD`; the shipped one marked), mean and least of
+a photo, with the share of values it filled; the rule's choice (`leftovers_due`: photos it looks at) and the
+share of values the first pass changed away from 0 and 255 (least, most), which the rule reads; and the
+look's time over the model's (its passes), at the shipped threshold (the photos are 481x321, so a few tiles).
+The gains are
+those of the look wherever it runs, so the rows where the rule does not look show what it would cost there.
+
+Groups: colour photos (CBSD432's held-out share) with noise per channel and per pixel, and scikit-image's
+astronaut, coffee, chelsea and rocket (from another source) per channel. The model runs as the CPU service
+runs it (its int8 twin where the registry prefers it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from app import leftover_impulses
+from app.imaging import DecodedImage, read_photo
+from app.leftover_impulses import LEFTOVER_ROAD, fill_leftovers, leftovers_due
+from app.noise import NoiseSpec, add_noise
+from app.pass_changes import pass_changes
+from app.quality import psnr
+from app.registry import ModelRegistry
+from app.settings import REPO_MODELS, Settings
+from training.data import split_folders
+
+PSNR_CAP = 100.0  # identical outputs count as 100 dB, as the tables do
+
+CASES = (
+    ("clean", NoiseSpec(density=0.0)),
+    ("clean, JPEG 90", NoiseSpec(density=0.0, jpeg_quality=90)),
+    ("salt-and-pepper 0.02", NoiseSpec(density=0.02)),
+    ("salt-and-pepper 0.1", NoiseSpec(density=0.1)),
+    ("salt-and-pepper 0.5", NoiseSpec(density=0.5)),
+    ("salt-and-pepper 0.1 then JPEG 90", NoiseSpec(density=0.1, jpeg_quality=90)),
+    ("near-extreme 0.02", NoiseSpec("impulse-range", 0.02)),
+    ("near-extreme 0.1", NoiseSpec("impulse-range", 0.1)),
+    ("near-extreme 0.3", NoiseSpec("impulse-range", 0.3)),
+    ("near-extreme 0.5", NoiseSpec("impulse-range", 0.5)),
+    ("random-valued 0.01", NoiseSpec("random-valued", 0.01)),
+    ("random-valued 0.02", NoiseSpec("random-valued", 0.02)),
+    ("random-valued 0.05", NoiseSpec("random-valued", 0.05)),
+    ("random-valued 0.1", NoiseSpec("random-valued", 0.1)),
+    ("random-valued 0.2", NoiseSpec("random-valued", 0.2)),
+    ("random-valued 0.3", NoiseSpec("random-valued", 0.3)),
+    ("random-valued 0.4", NoiseSpec("random-valued", 0.4)),
+)
+
+GROUPS = (  # (label, photo folder or "scikit-image", noise per channel)
+    ("colour, per channel", "CBSD432", True),
+    ("colour, per pixel", "CBSD432", False),
+    ("scikit-image, per channel", "scikit-image", True),
+)
+SCIKIT_IMAGE = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def capped_psnr(reference: np.ndarray, test: np.ndarray) -> float:
+    return min(psnr(reference, test), PSNR_CAP)
+
+
+def fill_at(threshold: int, upload: np.ndarray, output: np.ndarray,
+            by_colour: bool = True) -> tuple[np.ndarray, int]:
+    """(a copy of `output` filled by `fill_leftovers`, how many values) with LEFTOVER_ROAD set to `threshold`
+    (and LEFTOVER_BY_COLOUR to `by_colour`) for this call."""
+    shipped = leftover_impulses.LEFTOVER_ROAD, leftover_impulses.LEFTOVER_BY_COLOUR
+    leftover_impulses.LEFTOVER_ROAD, leftover_impulses.LEFTOVER_BY_COLOUR = threshold, by_colour
+    try:
+        filled = output.copy()
+        return filled, fill_leftovers(upload, filled, 255)
+    finally:
+        leftover_impulses.LEFTOVER_ROAD, leftover_impulses.LEFTOVER_BY_COLOUR = shipped
+
+
+def group_photos(folder: str, data_root: str, count: int) -> list[np.ndarray]:
+    if folder == "scikit-image":
+        from skimage import data
+
+        return [getattr(data, name)()[..., :3] for name in SCIKIT_IMAGE][:count]
+    _, held_out = split_folders([f"{data_root}/{folder}"], 0.2, 0)
+    return [read_photo(p) for p in held_out[:count]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="blind-unet")
+    parser.add_argument("--data-root", default="../shared/data")
+    parser.add_argument("--photos", type=int, default=8, help="photos per group (scikit-image has 4)")
+    parser.add_argument("--thresholds", type=int, nargs="+", default=[LEFTOVER_ROAD])
+    parser.add_argument("--float", action="store_true", help="the float model, not its int8 twin")
+    parser.add_argument("--only", nargs="*", default=None, help="case labels to run (default: all)")
+    parser.add_argument("--groups", nargs="*", default=None, help="group labels to run (default: all)")
+    parser.add_argument("--ensemble", type=int, default=1, choices=(1, 8))
+    parser.add_argument("--value-road-only", action="store_true",
+                        help="the value's ROAD alone, without its colour difference's: what the colour adds")
+    args = parser.parse_args()
+
+    registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=not args.float))
+    registry.load()
+    registry.warm_up()
+    model = registry.get(args.model)
+    print(f"model: {model.name}" + (f", x{args.ensemble}" if args.ensemble > 1 else "")
+          + (", the look by the value's ROAD alone" if args.value_road_only else "") + f"; up to {args.photos}"
+          " photos per group; mean PSNR (dB) without the look, and the look's gain (least of a photo; share of "
+          "values filled)", flush=True)
+    cases = [c for c in CASES if args.only is None or c[0] in args.only]
+    for group, folder, per_channel in [g for g in GROUPS if args.groups is None or g[0] in args.groups]:
+        photos = group_photos(folder, args.data_root, args.photos)
+        print(f"\n{group} ({folder}, {len(photos)} photos)\n")
+        heads = [f"ROAD > {t}{' (shipped)' if t == LEFTOVER_ROAD else ''}" for t in args.thresholds]
+        print("| case | without the look | " + " | ".join(heads) + " | the rule looks at | first pass changed "
+              "away from 0 and 255: least, most | the look's time / the model's (median) |")
+        print("|---|---:|" + "---|" * len(heads) + "---:|---|---:|")
+        for label, spec in cases:
+            spec = NoiseSpec(spec.kind, spec.density, spec.salt_ratio, per_channel, spec.spread,
+                             spec.jpeg_quality, spec.webp_quality)
+            base, away, cost, looked = [], [], [], 0
+            gains, filled = {t: [] for t in args.thresholds}, {t: [] for t in args.thresholds}
+            for i, photo in enumerate(photos):
+                noisy = add_noise(photo, spec, seed=1000 + i)
+                reference = noisy if spec.density == 0 else photo  # a clean upload: against itself
+                first = model.denoiser.denoise(DecodedImage(noisy), args.ensemble, second_pass=False,
+                                               leftovers=False).image.pixels
+                result = model.denoiser.denoise(DecodedImage(noisy), args.ensemble, leftovers=False)
+                served = result.image.pixels
+                changes = pass_changes(noisy, first, 255)
+                away.append(changes.away / changes.size)
+                looked += leftovers_due(changes)
+                base.append(capped_psnr(reference, served))
+                for t in args.thresholds:
+                    started = time.perf_counter()
+                    out, count = fill_at(t, noisy, served, not args.value_road_only)
+                    if t == LEFTOVER_ROAD:
+                        cost.append((time.perf_counter() - started) / result.seconds)
+                    gains[t].append(capped_psnr(reference, out) - base[-1])
+                    filled[t].append(count / out.size)
+            cells = " | ".join(f"{np.mean(gains[t]):+.2f} ({min(gains[t]):+.2f}; {np.mean(filled[t]):.4f})"
+                               for t in args.thresholds)
+            timing = f"{np.median(cost):.3f}" if cost else "-"  # the shipped threshold not asked for
+            print(f"| {label} | {np.mean(base):.2f} | {cells} | {looked} of {len(photos)} | "
+                  f"{min(away):.5f}, {max(away):.5f} | {timing} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
