@@ -3,7 +3,8 @@ their neighbours and in their colour difference, are filled from the pixel's oth
 
 Why: the blind model's detector is cautious where impulses are few. On scikit-image's chelsea with
 random-valued noise 0.02 per channel it left 36% of the impulses alone, 1,155 of the 1,236 that were 20-40
-levels off and 491 of the 2,312 that were 40-80 off, and a ROAD switching filter beat it by 2.5 dB there.
+levels off and 491 of the 2,312 that were 40-80 off, and a ROAD switching filter beat it by 2.5 dB there
+(a probe: docs/model-design.md, stop 45).
 ROAD alone (Garnett et al. 2005: the sum of a value's 4 smallest absolute differences to its 8 neighbours)
 takes them badly: after the model it flags texture and edges too, and gains 40-80% as much for twice the
 fills (`scripts/leftover_checks.py --value-road-only`). An impulse that struck one channel stands out in a
