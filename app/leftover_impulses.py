@@ -43,15 +43,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 
 from app.noise import road
 from app.pass_changes import PassChanges
 
 # A value stands out above this ROAD, in its value and in its colour difference, on the 0..255 scale (scaled
-# for 16-bit photos). Chosen on the held-out photos above between 40, 50 and 60 (90 gave half the gain): 40
-# gained most on dense noise, 60 on light noise, 50 was within 0.1 dB of the better of the two everywhere.
+# for 16-bit photos). Chosen on the held-out photos above between 40, 50 and 60: 40 gained most on dense
+# noise, 60 on light noise, 50 was within 0.1 dB of the better of the two everywhere.
 LEFTOVER_ROAD = 50
 # The look runs where the model's first pass changed at least this share of a colour photo's values that were
 # not 0 or the maximum: 0.006 at the least with random-valued noise 0.01 per channel, 0.00002 at the most on
@@ -99,6 +98,8 @@ def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int,
 
 def _leftovers(upload: np.ndarray, output: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
     """(where the leftover impulses are, what each value would be filled with) on one band."""
+    import cv2  # where it is used, as app.imaging and app.impulse_share import it
+
     threshold = LEFTOVER_ROAD * (top // 255)
     values = output.astype(np.int32)
     others = (values.sum(axis=2, keepdims=True) - values) // 2
