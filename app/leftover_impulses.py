@@ -1,10 +1,9 @@
 """A weight-free last look after the blind model: the impulses it left alone that still stand out, both from
 their neighbours and in their colour difference, are filled from the pixel's other channels.
 
-Why: the blind model's detector is cautious where impulses are few. On scikit-image's chelsea with
-random-valued noise 0.02 per channel it left 36% of the impulses alone, 1,155 of the 1,236 that were 20-40
-levels off and 491 of the 2,312 that were 40-80 off, and a ROAD switching filter beat it by 2.5 dB there
-(a probe: docs/model-design.md, stop 45).
+Why: the blind model's detector is cautious where impulses are few. With random-valued noise 0.05 per channel
+it came out 1.00 and 1.44 dB under the best classical filter on one photo each of `scripts/unseen_checks.py`'s
+CBSD68 and scikit-image tables, and a second pass finds nothing new there.
 ROAD alone (Garnett et al. 2005: the sum of a value's 4 smallest absolute differences to its 8 neighbours)
 takes them badly: after the model it flags texture and edges too, and gains 40-80% as much for twice the
 fills (`scripts/leftover_checks.py --value-road-only`). An impulse that struck one channel stands out in a
@@ -57,9 +56,6 @@ LEFTOVER_ROAD = 50
 # clean photos, clean JPEGs and exact salt-and-pepper, where the look has nothing to find and would cost
 # (-2.7 dB on clean photos at over 70 dB, -0.07 on salt-and-pepper 0.02).
 LEFTOVER_MIN_AWAY = 0.003
-# False: the value's ROAD alone, without its colour difference's (scripts/leftover_checks.py --value-road-only
-# measures what the colour difference adds; never False in the service).
-LEFTOVER_BY_COLOUR = True
 LEFTOVER_BAND_ROWS = 64  # rows worked at a time: ROAD's dozen arrays for a band, not for a 60 MP photo
 CONTEXT_ROWS = 2  # a band's ROAD one row past its edge, whose own ROAD needs the next row
 
@@ -70,8 +66,8 @@ def leftovers_due(changes: PassChanges) -> bool:
     return changes.colour and changes.away >= LEFTOVER_MIN_AWAY * changes.size
 
 
-def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int,
-                   check: Callable[[], None] | None = None) -> int:
+def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int, check: Callable[[], None] | None = None,
+                   threshold: int = LEFTOVER_ROAD, by_colour: bool = True) -> int:
     """Fill `output`'s leftover impulses in place and say how many values were filled: `upload` and `output`
     are the (H, W, 3) colour values before and after the model, uint8 or uint16, `top` their maximum.
 
@@ -79,7 +75,8 @@ def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int,
     output as the model left it (the fills are written after the last band), so the same values as the whole
     photo at once; in place, since a copy of a 60 MP output is 172 MB where the request's bound is 1.7 GB.
     `check()` runs before each band and raises to stop the work, as between the model's tiles; `output` is
-    then as it was."""
+    then as it was. `threshold` and `by_colour` (False: the value's ROAD alone) are for
+    scripts/leftover_checks.py, which measures the alternatives; the service keeps the defaults."""
     h, w = upload.shape[:2]
     places, values = [], []
     for y in range(0, h, LEFTOVER_BAND_ROWS):
@@ -87,7 +84,7 @@ def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int,
             check()
         end = min(h, y + LEFTOVER_BAND_ROWS)
         lo, hi = max(0, y - CONTEXT_ROWS), min(h, end + CONTEXT_ROWS)
-        found, fill = _leftovers(upload[lo:hi], output[lo:hi], top)
+        found, fill = _leftovers(upload[lo:hi], output[lo:hi], top, threshold, by_colour)
         at = np.flatnonzero(found[y - lo : end - lo])  # within the band's own rows
         places.append(at + y * w * upload.shape[2])
         values.append(fill[y - lo : end - lo].reshape(-1)[at])
@@ -96,16 +93,18 @@ def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int,
     return int(where.size)
 
 
-def _leftovers(upload: np.ndarray, output: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+def _leftovers(upload: np.ndarray, output: np.ndarray, top: int, threshold: int,
+               by_colour: bool) -> tuple[np.ndarray, np.ndarray]:
     """(where the leftover impulses are, what each value would be filled with) on one band."""
     import cv2  # where it is used, as app.imaging and app.impulse_share import it
 
-    threshold = LEFTOVER_ROAD * (top // 255)
+    scaled = threshold * (top // 255)
     values = output.astype(np.int32)
     others = (values.sum(axis=2, keepdims=True) - values) // 2
     difference = values - others
-    stands_out = ((output == upload) & (output != 0) & (output != top)
-                  & (road(output) > threshold) & ((road(difference) > threshold) | (not LEFTOVER_BY_COLOUR)))
+    stands_out = (output == upload) & (output != 0) & (output != top) & (road(output) > scaled)
+    if by_colour:
+        stands_out &= road(difference) > scaled
     padded = np.pad(stands_out, ((1, 1), (1, 1), (0, 0)))
     h, w = stands_out.shape[:2]
     neighbour = np.zeros_like(stands_out)

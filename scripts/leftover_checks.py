@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 from second_pass_checks import capped_psnr  # identical outputs count as 100 dB, as the tables do
 
-from app import leftover_impulses
 from app.imaging import DecodedImage, read_photo
 from app.leftover_impulses import LEFTOVER_ROAD, fill_leftovers, leftovers_due
 from app.noise import NoiseSpec, add_noise
@@ -69,15 +69,10 @@ SCIKIT_IMAGE = ("astronaut", "coffee", "chelsea", "rocket")
 
 def fill_at(threshold: int, upload: np.ndarray, output: np.ndarray,
             by_colour: bool = True) -> tuple[np.ndarray, int]:
-    """(a copy of `output` filled by `fill_leftovers`, how many values) with LEFTOVER_ROAD set to `threshold`
-    (and LEFTOVER_BY_COLOUR to `by_colour`) for this call."""
-    shipped = leftover_impulses.LEFTOVER_ROAD, leftover_impulses.LEFTOVER_BY_COLOUR
-    leftover_impulses.LEFTOVER_ROAD, leftover_impulses.LEFTOVER_BY_COLOUR = threshold, by_colour
-    try:
-        filled = output.copy()
-        return filled, fill_leftovers(upload, filled, 255)
-    finally:
-        leftover_impulses.LEFTOVER_ROAD, leftover_impulses.LEFTOVER_BY_COLOUR = shipped
+    """(a copy of `output` filled by `fill_leftovers` at `threshold`, by the colour difference too or by the
+    value's ROAD alone, how many values it filled)."""
+    filled = output.copy()
+    return filled, fill_leftovers(upload, filled, 255, threshold=threshold, by_colour=by_colour)
 
 
 def group_photos(folder: str, data_root: str, count: int) -> list[np.ndarray]:
@@ -120,8 +115,7 @@ def main() -> None:
               "away from 0 and 255: least, most | the look's time / the model's (median) |")
         print("|---|---:|" + "---|" * len(heads) + "---:|---|---:|")
         for label, spec in cases:
-            spec = NoiseSpec(spec.kind, spec.density, spec.salt_ratio, per_channel, spec.spread,
-                             spec.jpeg_quality, spec.webp_quality)
+            spec = replace(spec, per_channel=per_channel)
             base, away, cost, looked = [], [], [], 0
             gains, filled = {t: [] for t in args.thresholds}, {t: [] for t in args.thresholds}
             for i, photo in enumerate(photos):

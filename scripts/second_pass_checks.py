@@ -26,6 +26,7 @@ registry prefers it).
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 
@@ -113,8 +114,7 @@ def main() -> None:
               "first pass: mean, least, most | of them away from 0 and 255 | values per changed pixel |")
         print("|---|" + "---:|" * args.passes + "---:|---|---|---|---|")
         for label, spec in cases:
-            spec = NoiseSpec(spec.kind, spec.density, spec.salt_ratio, per_channel, spec.spread,
-                             spec.jpeg_quality, spec.webp_quality)
+            spec = replace(spec, per_channel=per_channel)
             scores = np.zeros((len(photos), args.passes))
             changed, away, per_pixel, served, twice = [], [], [], [], 0
             for i, photo in enumerate(photos):
