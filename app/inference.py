@@ -21,7 +21,7 @@ import onnxruntime as ort
 from app.cpus import available_cpus
 from app.errors import DeadlineExceeded
 from app.imaging import DecodedImage
-from app.impulse_share import feed, solid_rule_shares, takes_share
+from app.impulse_share import feed, photo_shares, takes_share
 from app.jpeg_grid import grid_phase
 from app.leftover_impulses import fill_leftovers, leftovers_due
 from app.memory import BIG_REQUEST_PIXELS
@@ -269,7 +269,7 @@ class Denoiser:
             pixels = np.pad(pixels, widths, mode="reflect" if min(pixels.shape[:2]) > self.jpeg_grid else "symmetric")
         top = np.float32(image.max_value)
         # the photo's own p, not its padding's: every tile, and every turned copy of an ensemble, gets the same
-        shares = solid_rule_shares(image.pixels, image.max_value) if self.takes_share else None
+        shares = photo_shares(image.pixels, image.max_value) if self.takes_share else None
         out = np.empty_like(pixels)
         seconds = 0.0
         tiles = list(self._tiles(*pixels.shape[:2]))

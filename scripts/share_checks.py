@@ -11,6 +11,21 @@ with the photo's p (as served now) and with the padded photo's (as the tables we
 
   python scripts/share_checks.py --data ../shared/data/CBSD68 ../shared/data/BSD68   # ~15 minutes, 2 cores
   python scripts/share_checks.py --time 6000x4000   # what the photo's p costs beside the served model's run
+  python scripts/share_checks.py --slack 1 2 3 4 5  # held-out photos: p lowered to the noise's (stop 46)
+  python scripts/share_checks.py --k-changes         # which committed tables' photos that change moves (stop 46)
+
+`--slack` (stop 46) compares, on held-out training photos (split as `fit` splits them; never a test photo),
+the solid rule's share (what the service fed until stop 45) with `photo_shares` at each slack: the mean PSNR
+with the former, then each slack's mean gain (least of a photo). Each photo goes through the float model once
+(one tile; no second pass or look), with the seeds the tables use.
+
+`--k-changes` (stop 46) remakes every upload of every committed table (docs/eval/*/summary.json, by its
+command) and counts, per cell, the photos where `photo_shares` gives another k than the solid rule's share
+for some channel and extreme. The graphs read the share only through k (`_isolated`), so every row of a cell
+with none is unchanged, for every model, its int8 twin and its x8 rows alike: only cells with some need
+running again. `--score MODEL` also runs MODEL's first pass (the float model, one tile, no second pass or
+look) on each photo whose k changes, with both shares, and prints the cell's mean PSNR change over all its
+photos: how far its rows can move.
 """
 
 from __future__ import annotations
@@ -34,7 +49,7 @@ CASES = (
 
 
 def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) -> None:
-    """Median seconds of `solid_rule_shares` and of `model`'s whole denoise (the p included) on a noisy photo of
+    """Median seconds of `photo_shares` and of `model`'s whole denoise (the p included) on a noisy photo of
     `size` (WxH: scikit-image's astronaut resized, salt-and-pepper 0.1 per channel)."""
     import time
 
@@ -42,7 +57,7 @@ def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) ->
     from skimage import data
 
     from app.imaging import DecodedImage
-    from app.impulse_share import solid_rule_shares
+    from app.impulse_share import photo_shares
     from app.inference import Denoiser
     from app.noise import NoiseSpec, add_noise
 
@@ -59,10 +74,124 @@ def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) ->
             seconds.append(time.perf_counter() - started)
         return float(np.median(seconds))
 
-    share = median(lambda: solid_rule_shares(noisy, 255))
+    share = median(lambda: photo_shares(noisy, 255))
     whole = median(lambda: denoiser.denoise(DecodedImage(noisy)))
     print(f"{size}: the photo's p {share:.3f} s, {model}'s denoise {whole:.2f} s with it: {share / whole:.1%} "
           f"(medians of {repeats})")
+
+
+# (group, folder, noise per channel, [(label, model, kind, density, exposure)]) for `--slack`
+SLACK_CASES = (
+    ("colour, per channel", "CBSD432", True, [
+        ("clean", "prefill-unet", "salt-pepper", 0.0, 1.0),
+        ("clean, x1.6 clipped", "prefill-unet", "salt-pepper", 0.0, 1.6),
+        *[(f"salt-and-pepper {d:g}", "prefill-unet", "salt-pepper", d, 1.0) for d in (0.005, 0.02, 0.1, 0.3, 0.9)],
+        *[(f"salt-and-pepper {d:g}, x1.6", "prefill-unet", "salt-pepper", d, 1.6) for d in (0.02, 0.1, 0.3, 0.5)],
+        ("random-valued 0.1", "blind-unet", "random-valued", 0.1, 1.0),
+        ("random-valued 0.3", "blind-unet", "random-valued", 0.3, 1.0),
+        ("random-valued 0.2, x1.6", "blind-unet", "random-valued", 0.2, 1.6),
+    ]),
+    ("colour, per pixel", "CBSD432", False, [
+        (f"salt-and-pepper {d:g}", "prefill-unet", "salt-pepper", d, 1.0) for d in (0.005, 0.1)]),
+    ("grey", "Train400", False, [
+        ("clean", "prefill-unet", "salt-pepper", 0.0, 1.0),
+        ("clean, x1.6 clipped", "prefill-unet", "salt-pepper", 0.0, 1.6),
+        *[(f"salt-and-pepper {d:g}", "prefill-unet", "salt-pepper", d, 1.0) for d in (0.005, 0.02, 0.1)],
+        *[(f"salt-and-pepper {d:g}, x1.6", "prefill-unet", "salt-pepper", d, 1.6) for d in (0.02, 0.1)],
+    ]),
+)
+
+
+def slack_checks(slacks: list[float], data_root: Path, photos: int) -> None:
+    """The `--slack` table (see the module's docstring)."""
+    from app.impulse_share import photo_shares, solid_rule_shares
+    from app.inference import Denoiser
+    from app.quality import psnr
+    from training.data import split_folders
+    from training.evaluate import NoiseKind, corrupt, load_as_stored, noise_seed, over_expose
+
+    denoisers: dict[str, Denoiser] = {}
+    print("| photos | case | model | solid rule's p | " + " | ".join(f"slack {s:g}" for s in slacks) + " |")
+    print("|---|---|---|---:|" + "---|" * len(slacks))
+    for group, folder, per_channel, cases in SLACK_CASES:
+        _, held_out = split_folders([str(data_root / folder)], 0.2, 0)
+        files = held_out[:photos]
+        stored = [load_as_stored(f) for f in files]
+        noise = "per-channel" if per_channel else "per-pixel"
+        for label, model, kind, density, exposure in cases:
+            denoiser = denoisers.setdefault(model, Denoiser(ROOT / "models" / f"{model}.onnx", threads=2))
+            base, gains = [], [[] for _ in slacks]
+            for path, photo in zip(files, stored):
+                reference, noisy = corrupt(over_expose(photo, exposure), density, per_channel,
+                                           noise_seed(path.name, density, noise), NoiseKind(kind))
+                planes = noisy if noisy.ndim == 3 else np.repeat(noisy[..., None], 3, axis=2)
+                x = planes[None].astype(np.float32) / 255.0
+
+                def score(shares: np.ndarray) -> float:
+                    out = np.clip(np.rint(denoiser._run_once(x, shares=shares)[0] * 255.0), 0, 255).astype(np.uint8)
+                    return min(psnr(reference, out if noisy.ndim == 3 else out[..., 0]), 100.0)
+
+                base.append(score(solid_rule_shares(noisy, 255)))
+                for column, slack in zip(gains, slacks):
+                    column.append(score(photo_shares(noisy, 255, slack)) - base[-1])
+            cells = " | ".join(f"{np.mean(g):+.2f} ({np.min(g):+.2f})" for g in gains)
+            print(f"| {group} ({len(files)}) | {label} | {model} | {np.mean(base):.2f} | {cells} |", flush=True)
+
+
+def k_changes(score: str | None = None, tables: list[str] | None = None) -> None:
+    """The `--k-changes` table (see the module's docstring)."""
+    import json
+    import shlex
+
+    from app.impulse_share import photo_shares, solid_rule_shares
+    from training.__main__ import build_parser
+    from training.architectures.prefill_unet import KEEP_STEPS
+    from training.evaluate import NoiseKind, noise_modes, table_photos, uploads
+
+    steps = np.asarray(KEEP_STEPS, np.float32)
+    denoiser = None
+    if score:
+        from app.inference import Denoiser
+        from app.quality import psnr
+
+        denoiser = Denoiser(ROOT / "models" / f"{score}.onnx", threads=2)
+
+    def first_pass(noisy: np.ndarray, shares: np.ndarray) -> np.ndarray:
+        planes = noisy if noisy.ndim == 3 else np.repeat(noisy[..., None], 3, axis=2)
+        out = denoiser._run_once(planes[None].astype(np.float32) / 255.0, shares=shares)[0]
+        out = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+        return out if noisy.ndim == 3 else out[..., 0]
+
+    def k(shares: np.ndarray) -> np.ndarray:
+        return 4 + (shares.reshape(-1, 1) >= steps).sum(axis=1)
+
+    print("| table | noise | density | photos whose k changes |" +
+          (f" {score}'s output changes | its mean change (dB) |" if score else ""))
+    print("|---|---|---:|---:|" + ("---:|---:|" if score else ""))
+    for summary in sorted((ROOT / "docs" / "eval").glob("*/summary.json")):
+        if tables and summary.parent.name not in tables:
+            continue
+        command = json.loads(summary.read_text())["command"]
+        args = build_parser().parse_args(shlex.split(command)[3:])  # after "python -m training"
+        data = Path(args.data.replace("../shared/data", str(ROOT.parent / "shared" / "data")))
+        files, images = table_photos(data, args.limit, args.exposure)
+        kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
+        changed: dict[tuple[str, float], list[float]] = {}
+        cases = uploads(files, images, args.densities, noise_modes(images, args.noise), kind)
+        for _, noise, density, reference, noisy in cases:
+            ours, solid = photo_shares(noisy, 255), solid_rule_shares(noisy, 255)
+            cell = changed.setdefault((noise, density), [])
+            if (k(ours) != k(solid)).any():
+                if denoiser is None:
+                    cell.append((0.0, False))
+                    continue
+                a, b = first_pass(noisy, ours), first_pass(noisy, solid)
+                gain = min(psnr(reference, a), 100.0) - min(psnr(reference, b), 100.0)
+                cell.append((gain, bool((a != b).any())))
+        for (noise, density), moves in changed.items():
+            gains = [gain for gain, _ in moves]
+            mean = f" {sum(1 for _, differs in moves if differs)} | {sum(gains) / len(files):+.3f} |" if score else ""
+            print(f"| {summary.parent.name} | {noise} | {density:g} | {len(moves)} of {len(files)} |{mean}", flush=True)
 
 
 def main() -> None:
@@ -77,7 +206,19 @@ def main() -> None:
     parser.add_argument("--time", metavar="WxH", help="only time the photo's p against a whole denoise")
     parser.add_argument("--limit", type=int, default=0, help="photos per folder (0: all)")
     parser.add_argument("--models", nargs="+", help="only these of the cases' models")
+    parser.add_argument("--slack", type=float, nargs="+", help="compare the solid rule's p with photo_shares' at these")
+    parser.add_argument("--photos", type=int, default=24, help="--slack: held-out photos a group")
+    parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--k-changes", action="store_true", help="count the committed tables' photos whose k moves")
+    parser.add_argument("--score", metavar="MODEL", help="--k-changes: also MODEL's mean PSNR change per cell")
+    parser.add_argument("--tables", nargs="+", help="--k-changes: only these tables (docs/eval folder names)")
     args = parser.parse_args()
+    if args.k_changes:
+        k_changes(args.score, args.tables)
+        return
+    if args.slack:
+        slack_checks(args.slack, args.data_root, args.photos)
+        return
     if args.time:
         time_share(args.time)
         return
