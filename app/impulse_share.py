@@ -89,7 +89,7 @@ def _counts(pixels: np.ndarray, max_value: int) -> tuple[np.ndarray, np.ndarray,
     import cv2
 
     planes = pixels[..., None] if pixels.ndim == 2 else pixels
-    h, w, channels = planes.shape
+    h, channels = planes.shape[0], planes.shape[2]
     flagged, far, far_hits = (np.zeros((2, channels), np.int64) for _ in range(3))
     half = (max_value + 1) // 2
     for top in range(0, h, BAND_ROWS):

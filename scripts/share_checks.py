@@ -80,6 +80,15 @@ def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) ->
           f"(medians of {repeats})")
 
 
+def first_pass(denoiser, noisy: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """`denoiser`'s model once on a photo that fits one tile, given `shares` as its `impulse_share` input: the
+    integer result (no second pass or look)."""
+    planes = noisy if noisy.ndim == 3 else np.repeat(noisy[..., None], 3, axis=2)
+    out = denoiser._run_once(planes[None].astype(np.float32) / 255.0, shares=shares)[0]
+    out = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+    return out if noisy.ndim == 3 else out[..., 0]
+
+
 # (group, folder, noise per channel, [(label, model, kind, density, exposure)]) for `--slack`
 SLACK_CASES = (
     ("colour, per channel", "CBSD432", True, [
@@ -124,16 +133,10 @@ def slack_checks(slacks: list[float], data_root: Path, photos: int) -> None:
             for path, photo in zip(files, stored):
                 reference, noisy = corrupt(over_expose(photo, exposure), density, per_channel,
                                            noise_seed(path.name, density, noise), NoiseKind(kind))
-                planes = noisy if noisy.ndim == 3 else np.repeat(noisy[..., None], 3, axis=2)
-                x = planes[None].astype(np.float32) / 255.0
-
-                def score(shares: np.ndarray) -> float:
-                    out = np.clip(np.rint(denoiser._run_once(x, shares=shares)[0] * 255.0), 0, 255).astype(np.uint8)
-                    return min(psnr(reference, out if noisy.ndim == 3 else out[..., 0]), 100.0)
-
-                base.append(score(solid_rule_shares(noisy, 255)))
+                base.append(min(psnr(reference, first_pass(denoiser, noisy, solid_rule_shares(noisy, 255))), 100.0))
                 for column, slack in zip(gains, slacks):
-                    column.append(score(photo_shares(noisy, 255, slack)) - base[-1])
+                    ours = first_pass(denoiser, noisy, photo_shares(noisy, 255, slack))
+                    column.append(min(psnr(reference, ours), 100.0) - base[-1])
             cells = " | ".join(f"{np.mean(g):+.2f} ({np.min(g):+.2f})" for g in gains)
             print(f"| {group} ({len(files)}) | {label} | {model} | {np.mean(base):.2f} | {cells} |", flush=True)
 
@@ -156,11 +159,6 @@ def k_changes(score: str | None = None, tables: list[str] | None = None) -> None
 
         denoiser = Denoiser(ROOT / "models" / f"{score}.onnx", threads=2)
 
-    def first_pass(noisy: np.ndarray, shares: np.ndarray) -> np.ndarray:
-        planes = noisy if noisy.ndim == 3 else np.repeat(noisy[..., None], 3, axis=2)
-        out = denoiser._run_once(planes[None].astype(np.float32) / 255.0, shares=shares)[0]
-        out = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
-        return out if noisy.ndim == 3 else out[..., 0]
 
     def k(shares: np.ndarray) -> np.ndarray:
         return 4 + (shares.reshape(-1, 1) >= steps).sum(axis=1)
@@ -185,7 +183,7 @@ def k_changes(score: str | None = None, tables: list[str] | None = None) -> None
                 if denoiser is None:
                     cell.append((0.0, False))
                     continue
-                a, b = first_pass(noisy, ours), first_pass(noisy, solid)
+                a, b = first_pass(denoiser, noisy, ours), first_pass(denoiser, noisy, solid)
                 gain = min(psnr(reference, a), 100.0) - min(psnr(reference, b), 100.0)
                 cell.append((gain, bool((a != b).any())))
         for (noise, density), moves in changed.items():
