@@ -23,10 +23,10 @@ values whose 5x5 median lies in the lower half of the range (and of pepper in th
 noise's share, nearly untouched by content, and p becomes the lesser of the solid rule's share and
 NOISE_SLACK times that estimate. The slack is there because near a clipped region a noise value kept costs
 far more than a content value filled (which is filled from the clipped values beside it): with the estimate
-itself (k for the true noise share) photos lost up to 3.6 dB at salt-and-pepper 0.005. Measured on held-out
+itself (k for the true noise share) photos lost up to 4.75 dB at salt-and-pepper 0.005. Measured on held-out
 training photos, never a test photo (`python scripts/share_checks.py --slack 1 2 3 4 5`; docs/model-design.md,
-stop 46): at 5 no case's mean fell and no photo lost more than 0.5 dB but two (-1.16 on a grey clean photo at
-89 dB, where one value is that much); clean photos clipped x1.6 gained 3.25 dB (colour) and 2.25 (grey).
+stop 46): at 5 no case's mean fell and no photo lost more than 0.5 dB but one (-1.16, a grey clean photo at
+89 dB, as at every slack); clean photos clipped x1.6 gained 3.25 dB (colour) and 2.25 (grey).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def photo_shares(pixels: np.ndarray, max_value: int, slack: float = NOISE_SLACK)
     rule's share, at most `slack` times the share of that extreme among the values whose FAR_MEDIAN x
     FAR_MEDIAN median lies in the other half of the range (kept as it is where under FAR_MIN_SHARE of the
     values lie there). See the module's docstring for why."""
-    flagged, far, far_hits = _counts(pixels, max_value)
+    flagged, far, far_hits = _counts(pixels, max_value, noise=True)
     values = float(pixels.shape[0] * pixels.shape[1])
     solid = flagged / values
     judged = far >= FAR_MIN_SHARE * values
@@ -83,9 +83,10 @@ def photo_shares(pixels: np.ndarray, max_value: int, slack: float = NOISE_SLACK)
     return _as_input(np.where(judged, np.minimum(solid, noise), solid))
 
 
-def _counts(pixels: np.ndarray, max_value: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per extreme (salt, then pepper) and channel, (2, C) int64: the values the solid rule flags; the values
-    far from that extreme (their FAR_MEDIAN median in the other half of the range); those of them at it."""
+def _counts(pixels: np.ndarray, max_value: int, noise: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per extreme (salt, then pepper) and channel, (2, C) int64: the values the solid rule flags; with
+    `noise`, also the values far from that extreme (their FAR_MEDIAN median in the other half of the range)
+    and those of them at it (zeros without)."""
     import cv2
 
     planes = pixels[..., None] if pixels.ndim == 2 else pixels
@@ -96,16 +97,27 @@ def _counts(pixels: np.ndarray, max_value: int) -> tuple[np.ndarray, np.ndarray,
         start, stop = max(0, top - REACH), min(h, top + BAND_ROWS + REACH)
         rows = slice(top - start, top - start + min(BAND_ROWS, h - top))
         band = planes[start:stop]
-        # cv2 replicates the photo's edge rows, and a band's REACH rows of context cover the median's reach
-        median = cv2.medianBlur(np.ascontiguousarray(band), FAR_MEDIAN).reshape(band.shape)[rows]
+        median = None
+        if noise:  # cv2 replicates the photo's edge rows; a band's REACH rows of context cover the median's reach
+            median = cv2.medianBlur(np.ascontiguousarray(band), FAR_MEDIAN).reshape(band.shape)[rows]
         for which, value in enumerate((max_value, 0)):
             extreme = (band == value).view(np.uint8)
-            away = median < half if value else median >= half
-            far[which] += np.count_nonzero(away, axis=(0, 1))
+            if median is not None:
+                away = (median < half if value else median >= half).view(np.uint8)
+                far[which] += _per_channel(away)
             if extreme.any():
                 flagged[which] += _flagged(extreme, rows)
-                far_hits[which] += np.count_nonzero(away & extreme[rows].view(bool), axis=(0, 1))
+                if median is not None:
+                    far_hits[which] += _per_channel(cv2.bitwise_and(away, extreme[rows]).reshape(away.shape))
     return flagged, far, far_hits
+
+
+def _per_channel(ones: np.ndarray) -> np.ndarray:
+    """How many ones each channel of an (H, W, up to 4) 0/1 uint8 map holds (OpenCV: numpy's count per channel
+    took 0.9 s of a 6000x4000 photo's 1.5)."""
+    import cv2
+
+    return np.asarray(cv2.sumElems(np.ascontiguousarray(ones))[: ones.shape[2]], np.int64)
 
 
 def _as_input(shares: np.ndarray) -> np.ndarray:

@@ -489,7 +489,7 @@ MUTANTS: list[Mutant] = [
       "shares = __import__('app.impulse_share').impulse_share.solid_rule_shares(image.pixels, image.max_value) "
       "if self.takes_share else None", "tests/test_impulse_share.py"),
     m("share: the noise read among values near the extreme, not far from it", "app/impulse_share.py",
-      "away = median < half if value else median >= half", "away = median >= half if value else median < half",
+      "(median < half if value else median >= half)", "(median >= half if value else median < half)",
       "tests/test_impulse_share.py"),
     m("share: no slack (k for the noise's own share)", "app/impulse_share.py",
       "NOISE_SLACK = 5.0", "NOISE_SLACK = 1.0", "tests/test_impulse_share.py"),

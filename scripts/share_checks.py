@@ -49,7 +49,7 @@ CASES = (
 
 
 def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) -> None:
-    """Median seconds of `photo_shares` and of `model`'s whole denoise (the p included) on a noisy photo of
+    """Median seconds of `photo_shares` (and of the solid rule's share alone) and of `model`'s whole denoise (the p included) on a noisy photo of
     `size` (WxH: scikit-image's astronaut resized, salt-and-pepper 0.1 per channel)."""
     import time
 
@@ -57,7 +57,7 @@ def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) ->
     from skimage import data
 
     from app.imaging import DecodedImage
-    from app.impulse_share import photo_shares
+    from app.impulse_share import photo_shares, solid_rule_shares
     from app.inference import Denoiser
     from app.noise import NoiseSpec, add_noise
 
@@ -74,10 +74,11 @@ def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) ->
             seconds.append(time.perf_counter() - started)
         return float(np.median(seconds))
 
+    solid = median(lambda: solid_rule_shares(noisy, 255))
     share = median(lambda: photo_shares(noisy, 255))
     whole = median(lambda: denoiser.denoise(DecodedImage(noisy)))
-    print(f"{size}: the photo's p {share:.3f} s, {model}'s denoise {whole:.2f} s with it: {share / whole:.1%} "
-          f"(medians of {repeats})")
+    print(f"{size}: the photo's p {share:.3f} s (the solid rule's share alone {solid:.3f} s), {model}'s denoise "
+          f"{whole:.2f} s with it: {share / whole:.1%} (medians of {repeats})")
 
 
 def first_pass(denoiser, noisy: np.ndarray, shares: np.ndarray) -> np.ndarray:
