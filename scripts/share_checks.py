@@ -79,6 +79,13 @@ def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) ->
     whole = median(lambda: denoiser.denoise(DecodedImage(noisy)))
     print(f"{size}: the photo's p {share:.3f} s (the solid rule's share alone {solid:.3f} s), {model}'s denoise "
           f"{whole:.2f} s with it: {share / whole:.1%} (medians of {repeats})")
+    import tracemalloc
+
+    tracemalloc.start()
+    photo_shares(noisy, 255)
+    print(f"{size}: the photo's p allocates {tracemalloc.get_traced_memory()[1] / 2**20:.0f} MiB at its peak "
+          "(tracemalloc: numpy's and OpenCV's arrays)")
+    tracemalloc.stop()
 
 
 def first_pass(denoiser, noisy: np.ndarray, shares: np.ndarray) -> np.ndarray:
