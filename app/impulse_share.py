@@ -11,9 +11,10 @@ the same p.
 
 This is the one place outside the graph that knows the solid rule; tests/test_impulse_share.py checks it
 against the graph's own p on photos of every kind. It runs on the integer pixels, in bands of rows, so its
-memory stays a few megabytes whatever the photo; a 6000x4000 photo takes 0.08 s, 0.6% of the served model's
-run (`python scripts/share_checks.py --time 6000x4000`, stop 38; since stop 46, with the noise's share below,
-0.21 s and 1.5% on another host, where the solid rule's share alone took 0.16 s).
+memory stays a band's worth whatever the photo (57 MiB at its peak for a 60 MP photo, freed before the first
+tile); a 6000x4000 photo takes 0.08 s, 0.6% of the served model's run (`python scripts/share_checks.py --time
+6000x4000`, stop 38; since stop 46, with the noise's share below, 0.21 s and 1.5% on another host, where the
+solid rule's share alone took 0.16 s; `--time 7740x7740` for the 60 MP figures).
 
 What the service feeds (`photo_shares`, stop 46) is that share lowered where the photo's extremes are not
 noise. k is meant to follow the share of the photo's *noise*; the solid rule's share also counts content
@@ -27,7 +28,8 @@ far more than a content value filled (which is filled from the clipped values be
 itself (k for the true noise share) photos lost up to 4.75 dB at salt-and-pepper 0.005. Measured on held-out
 training photos, never a test photo (`python scripts/share_checks.py --slack 1 2 3 4 5`; docs/model-design.md,
 stop 46): at 5 no case's mean fell by 0.01 dB or more and no photo lost more than 0.5 dB but one (-1.16, a
-grey clean photo at 89 dB, about as much at every slack); clean photos clipped x1.6 gained 3.25 dB (colour) and 2.25 (grey).
+grey clean photo at 89 dB, about as much at every slack); clean photos clipped x1.6 gained 3.25 dB (colour)
+and 2.25 (grey).
 """
 
 from __future__ import annotations

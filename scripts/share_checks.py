@@ -49,8 +49,9 @@ CASES = (
 
 
 def time_share(size: str, model: str = "prefill-unet-int8", repeats: int = 5) -> None:
-    """Median seconds of `photo_shares` (and of the solid rule's share alone) and of `model`'s whole denoise (the p included) on a noisy photo of
-    `size` (WxH: scikit-image's astronaut resized, salt-and-pepper 0.1 per channel)."""
+    """Median seconds of `photo_shares` (and of the solid rule's share alone) and of `model`'s whole denoise
+    (the p included) on a noisy photo of `size` (WxH: scikit-image's astronaut resized, salt-and-pepper 0.1 per
+    channel); then what `photo_shares` allocates at its peak."""
     import time
 
     from PIL import Image
@@ -166,7 +167,6 @@ def k_changes(score: str | None = None, tables: list[str] | None = None) -> None
         from app.quality import psnr
 
         denoiser = Denoiser(ROOT / "models" / f"{score}.onnx", threads=2)
-
 
     def k(shares: np.ndarray) -> np.ndarray:
         return 4 + (shares.reshape(-1, 1) >= steps).sum(axis=1)
