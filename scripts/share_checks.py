@@ -150,8 +150,10 @@ def slack_checks(slacks: list[float], data_root: Path, photos: int) -> None:
             print(f"| {group} ({len(files)}) | {label} | {model} | {np.mean(base):.2f} | {cells} |", flush=True)
 
 
-def k_changes(score: str | None = None, tables: list[str] | None = None) -> None:
-    """The `--k-changes` table (see the module's docstring)."""
+def k_changes(score: str | None = None, tables: list[str] | None = None, data_root: Path = ROOT.parent / "shared" / "data",
+              eval_dir: Path = ROOT / "docs" / "eval") -> None:
+    """The `--k-changes` table (see the module's docstring): the tables in `eval_dir`, their photos found under
+    `data_root` (their commands name ../shared/data)."""
     import json
     import shlex
 
@@ -174,12 +176,12 @@ def k_changes(score: str | None = None, tables: list[str] | None = None) -> None
     print("| table | noise | density | photos whose k changes |" +
           (f" {score}'s output changes | its mean change (dB) |" if score else ""))
     print("|---|---|---:|---:|" + ("---:|---:|" if score else ""))
-    for summary in sorted((ROOT / "docs" / "eval").glob("*/summary.json")):
+    for summary in sorted(eval_dir.glob("*/summary.json")):
         if tables and summary.parent.name not in tables:
             continue
         command = json.loads(summary.read_text())["command"]
         args = build_parser().parse_args(shlex.split(command)[3:])  # after "python -m training"
-        data = Path(args.data.replace("../shared/data", str(ROOT.parent / "shared" / "data")))
+        data = Path(args.data.replace("../shared/data", str(data_root)))
         files, images = table_photos(data, args.limit, args.exposure)
         kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
         changed: dict[tuple[str, float], list[float]] = {}
@@ -220,7 +222,7 @@ def main() -> None:
     parser.add_argument("--tables", nargs="+", help="--k-changes: only these tables (docs/eval folder names)")
     args = parser.parse_args()
     if args.k_changes:
-        k_changes(args.score, args.tables)
+        k_changes(args.score, args.tables, args.data_root)
         return
     if args.slack:
         slack_checks(args.slack, args.data_root, args.photos)
