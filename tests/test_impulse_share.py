@@ -73,8 +73,8 @@ def _clipped() -> np.ndarray:
 
 def test_a_clean_photos_clipped_highlights_are_not_taken_for_noise():
     """On a clean photo made x1.6 brighter the solid rule flags thin highlights and specks (salt p 0.024-0.039
-    a channel here: k 10-12); few of them lie among dark values, so the service's p is under a fifth of that
-    (0.003-0.005: k 6-7)."""
+    a channel here: k 9-11); few of them lie among dark values, so the service's p is under a fifth of that
+    (0.003-0.005: k 6)."""
     clipped = _clipped()
     solid, ours = solid_rule_shares(clipped, 255).ravel(), photo_shares(clipped, 255).ravel()
     assert solid[:3].min() > 0.02
