@@ -122,9 +122,10 @@ SLACK_CASES = (
 
 def slack_checks(slacks: list[float], data_root: Path, photos: int) -> None:
     """The `--slack` table (see the module's docstring)."""
+    from second_pass_checks import capped_psnr  # identical outputs count as 100 dB, as the tables do
+
     from app.impulse_share import photo_shares, solid_rule_shares
     from app.inference import Denoiser
-    from app.quality import psnr
     from training.data import split_folders
     from training.evaluate import NoiseKind, corrupt, load_as_stored, noise_seed, over_expose
 
@@ -142,10 +143,10 @@ def slack_checks(slacks: list[float], data_root: Path, photos: int) -> None:
             for path, photo in zip(files, stored):
                 reference, noisy = corrupt(over_expose(photo, exposure), density, per_channel,
                                            noise_seed(path.name, density, noise), NoiseKind(kind))
-                base.append(min(psnr(reference, first_pass(denoiser, noisy, solid_rule_shares(noisy, 255))), 100.0))
+                base.append(capped_psnr(reference, first_pass(denoiser, noisy, solid_rule_shares(noisy, 255))))
                 for column, slack in zip(gains, slacks):
                     ours = first_pass(denoiser, noisy, photo_shares(noisy, 255, slack))
-                    column.append(min(psnr(reference, ours), 100.0) - base[-1])
+                    column.append(capped_psnr(reference, ours) - base[-1])
             cells = " | ".join(f"{np.mean(g):+.2f} ({np.min(g):+.2f})" for g in gains)
             print(f"| {group} ({len(files)}) | {label} | {model} | {np.mean(base):.2f} | {cells} |", flush=True)
 
@@ -165,8 +166,9 @@ def k_changes(score: str | None = None, tables: list[str] | None = None, data_ro
     steps = np.asarray(KEEP_STEPS, np.float32)
     denoiser = None
     if score:
+        from second_pass_checks import capped_psnr  # identical outputs count as 100 dB, as the tables do
+
         from app.inference import Denoiser
-        from app.quality import psnr
 
         denoiser = Denoiser(ROOT / "models" / f"{score}.onnx", threads=2)
 
@@ -194,7 +196,7 @@ def k_changes(score: str | None = None, tables: list[str] | None = None, data_ro
                     cell.append((0.0, False))
                     continue
                 a, b = first_pass(denoiser, noisy, ours), first_pass(denoiser, noisy, solid)
-                gain = min(psnr(reference, a), 100.0) - min(psnr(reference, b), 100.0)
+                gain = capped_psnr(reference, a) - capped_psnr(reference, b)
                 cell.append((gain, bool((a != b).any())))
         for (noise, density), moves in changed.items():
             gains = [gain for gain, _ in moves]
@@ -203,9 +205,10 @@ def k_changes(score: str | None = None, tables: list[str] | None = None, data_ro
 
 
 def main() -> None:
+    from second_pass_checks import capped_psnr  # identical outputs count as 100 dB, as the tables do
+
     from app.imaging import DecodedImage
     from app.inference import Denoiser
-    from app.quality import psnr
     from training.data import list_images
     from training.evaluate import NoiseKind, corrupt, load_as_stored, noise_seed, over_expose
 
@@ -257,8 +260,8 @@ def main() -> None:
                         b = padded.denoise(DecodedImage(noisy)).image.pixels
                         differ = int((a != b).sum())
                         changed, values, total = changed + bool(differ), values + differ, total + a.size
-                        scores[0].append(min(psnr(reference, a), 100.0))
-                        scores[1].append(min(psnr(reference, b), 100.0))
+                        scores[0].append(capped_psnr(reference, a))
+                        scores[1].append(capped_psnr(reference, b))
                     mean = [float(np.mean(s)) for s in scores]
                     label = kind + (f" + JPEG {quality}" if quality else "")
                     print(f"| {folder.name} ({len(photos)}) | {model} | {label} | {exposure:g} | {density:g} | {changed} | "
