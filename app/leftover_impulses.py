@@ -41,23 +41,29 @@ served (its second pass included), least of a photo in brackets:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from app.noise import road
+from app.noise import road, sum_of_four_smallest
 from app.pass_changes import PassChanges
 
-# A value stands out above this ROAD, in its value and in its colour difference, on the 0..255 scale (scaled
-# for 16-bit photos). Chosen on the held-out photos above between 40, 50 and 60: 40 gained most on dense
-# noise, 60 on light noise, 50 was within 0.1 dB of the better of the two everywhere.
-LEFTOVER_ROAD = 50
+# The looks' thresholds, high to low: a value is taken where its ROAD, in its value and in its colour
+# difference, exceeds the look's threshold, on the 0..255 scale (scaled for 16-bit photos). One look at 50 was
+# stop 45's; the cascade and its levels were chosen on held-out photos (the module's docstring).
+LEFTOVER_LEVELS = (80, 70, 60, 50, 40, 30)
+# ... and where its colour difference's ROAD exceeds this many times the 5x5 median of that ROAD around it in
+# the model's output: an impulse stands out from its surroundings, a coloured texture's values do not (0: off).
+LEFTOVER_RELATIVE = 3.0
 # The look runs where the model's first pass changed at least this share of a colour photo's values that were
 # not 0 or the maximum: 0.006 at the least with random-valued noise 0.01 per channel, 0.00002 at the most on
 # clean photos, clean JPEGs and exact salt-and-pepper, where the look has nothing to find and would cost
 # (-2.7 dB on clean photos at over 70 dB, -0.07 on salt-and-pepper 0.02).
 LEFTOVER_MIN_AWAY = 0.003
-LEFTOVER_BAND_ROWS = 64  # rows worked at a time: ROAD's dozen arrays for a band, not for a 60 MP photo
-CONTEXT_ROWS = 2  # a band's ROAD one row past its edge, whose own ROAD needs the next row
+LEFTOVER_BAND_ROWS = 64  # rows judged at a time: ROAD's dozen arrays for a band, not for a 60 MP photo
+CONTEXT_ROWS = 3  # a band's 5x5 median of ROADs (2 rows past its edge), whose ROADs need the next row
+CHUNK = 1 << 16  # candidates a look judges at a time: their 3x3 neighbourhoods, a few MB
+NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 
 
 def leftovers_due(changes: PassChanges) -> bool:
@@ -66,52 +72,171 @@ def leftovers_due(changes: PassChanges) -> bool:
     return changes.colour and changes.away >= LEFTOVER_MIN_AWAY * changes.size
 
 
+@dataclass
+class Candidates:
+    """The values that may be taken by some look: those the model left as uploaded, not 0 or the maximum,
+    standing out above the last look's threshold in the model's output. Flat indices into the (H, W, 3) photo,
+    with how far each stood out there (`before`: the lesser of its two ROADs), how far it stands out now, as
+    the looks so far left the output (`now`), and whether its colour difference's ROAD now exceeds
+    LEFTOVER_RELATIVE times the 5x5 median of that ROAD around it in the model's output (`apart`; `needs` is
+    the least ROAD that does)."""
+
+    at: np.ndarray  # int64 flat indices, ascending
+    before: np.ndarray  # int64
+    needs: np.ndarray  # int64
+    now: np.ndarray  # int64
+    apart: np.ndarray  # bool
+    left: np.ndarray  # bool: not taken yet
+
+
 def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int, check: Callable[[], None] | None = None,
-                   threshold: int = LEFTOVER_ROAD, by_colour: bool = True) -> int:
+                   levels: tuple[int, ...] = LEFTOVER_LEVELS, relative: float = LEFTOVER_RELATIVE,
+                   by_colour: bool = True) -> int:
     """Fill `output`'s leftover impulses in place and say how many values were filled: `upload` and `output`
     are the (H, W, 3) colour values before and after the model, uint8 or uint16, `top` their maximum.
 
-    Worked in bands of LEFTOVER_BAND_ROWS rows with CONTEXT_ROWS of context each side, each judged on the
-    output as the model left it (the fills are written after the last band), so the same values as the whole
-    photo at once; in place, since a copy of a 60 MP output is 172 MB where the request's bound is 1.7 GB.
-    `check()` runs before each band and raises to stop the work, as between the model's tiles; `output` is
-    then as it was. `threshold` and `by_colour` (False: the value's ROAD alone) are for
+    First the candidates, judged on the model's output in bands of LEFTOVER_BAND_ROWS rows with CONTEXT_ROWS of
+    context each side (the same as the whole photo at once, tested); then one look per threshold of `levels`,
+    high to low, on the candidates alone, each judged on the output as the looks before it left it, and
+    written after it (a candidate is judged again only where a look filled a value of a pixel next to it).
+    In place, since a copy of a 60 MP output is 172 MB where the request's bound is 1.7 GB. `check()` runs
+    before each band and each look and raises to stop the work, as between the model's tiles; `output` is then
+    as it was. `levels`, `relative` and `by_colour` (False: the value's ROAD alone, no relative test) are for
     scripts/leftover_checks.py, which measures the alternatives; the service keeps the defaults."""
+    scale = top // 255
+    thresholds = sorted((level * scale for level in levels), reverse=True)
+    found = _candidates(upload, output, top, thresholds[-1], relative if by_colour else 0.0, by_colour, check)
+    done: list[np.ndarray] = []
+    try:
+        for threshold in thresholds:
+            if check is not None:
+                check()
+            taken = _look(found, threshold, output.shape[1])
+            at = found.at[taken]
+            np.put(output, at, _fills(output, at, top))
+            found.left[taken] = False
+            done.append(at)
+            _judge_again(output, found, at, by_colour)
+    except BaseException:
+        if done:  # a filled value was as uploaded (`Candidates`): the upload's value puts it back
+            every = np.concatenate(done)
+            np.put(output, every, upload.reshape(-1)[every])
+        raise
+    return int(sum(d.size for d in done))
+
+
+def _candidates(upload: np.ndarray, output: np.ndarray, top: int, floor: int, relative: float, by_colour: bool,
+                check: Callable[[], None] | None) -> Candidates:
+    """Every value that stands out above `floor` in the model's output (see `Candidates`), band by band."""
+    import cv2  # where it is used, as app.imaging and app.impulse_share import it
+
     h, w = upload.shape[:2]
-    places, values = [], []
+    parts: list[tuple[np.ndarray, ...]] = []
     for y in range(0, h, LEFTOVER_BAND_ROWS):
         if check is not None:
             check()
         end = min(h, y + LEFTOVER_BAND_ROWS)
         lo, hi = max(0, y - CONTEXT_ROWS), min(h, end + CONTEXT_ROWS)
-        found, fill = _leftovers(upload[lo:hi], output[lo:hi], top, threshold, by_colour)
-        at = np.flatnonzero(found[y - lo : end - lo])  # within the band's own rows
-        places.append(at + y * w * upload.shape[2])
-        values.append(fill[y - lo : end - lo].reshape(-1)[at])
-    where = np.concatenate(places)
-    np.put(output, where, np.concatenate(values))
-    return int(where.size)
+        band, values = output[lo:hi], output[lo:hi].astype(np.int32)
+        difference_road = road(values - (values.sum(axis=2, keepdims=True) - values) // 2)
+        stands = road(band)
+        if by_colour:
+            stands = np.minimum(stands, difference_road)
+        eligible = (band == upload[lo:hi]) & (band != 0) & (band != top)
+        own = slice(y - lo, end - lo)
+        at = np.flatnonzero(eligible[own] & (stands[own] > floor))
+        needs = np.zeros(at.size, np.int64)
+        if relative:  # ROADs are integers: exceeding relative * m is reaching floor(relative * m) + 1
+            around = cv2.medianBlur(difference_road.astype(np.float32), 5)[own].reshape(-1)[at]
+            needs = np.floor(relative * around).astype(np.int64) + 1
+        parts.append((at + y * w * 3, stands[own].reshape(-1)[at].astype(np.int64), needs,
+                      difference_road[own].reshape(-1)[at] >= needs))
+    at, before, needs, apart = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return Candidates(at, before, needs, before.copy(), apart, np.ones(at.size, bool))
 
 
-def _leftovers(upload: np.ndarray, output: np.ndarray, top: int, threshold: int,
-               by_colour: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(where the leftover impulses are, what each value would be filled with) on one band."""
-    import cv2  # where it is used, as app.imaging and app.impulse_share import it
+def _look(found: Candidates, threshold: int, w: int) -> np.ndarray:
+    """One look: the positions in `found` it takes. A candidate not taken yet is taken where it now stands out
+    above `threshold` (`now`, `apart`), and no neighbour in its channel is taken by this look too or stood out
+    above `threshold` in the model's output (taken since or not): an impulse is a point, and a fine coloured
+    line or a coloured texture is not eaten one value a look."""
+    stands = np.flatnonzero(found.left & (found.now > threshold) & found.apart)
+    if not stands.size:
+        return stands
+    at = found.at[stands]
+    guard = np.sort(np.concatenate([at, found.at[found.before > threshold]]))  # repeats do no harm to a search
+    x = at // 3 % w
+    crowded = np.zeros(at.size, bool)
+    for dy, dx in NEIGHBOURS:  # a row above the first or below the last is no index in `guard`
+        near = at + (dy * w + dx) * 3
+        slot = np.minimum(np.searchsorted(guard, near), guard.size - 1)
+        crowded |= (x + dx >= 0) & (x + dx < w) & (guard[slot] == near)
+    return stands[~crowded]
 
-    scaled = threshold * (top // 255)
-    values = output.astype(np.int32)
-    others = (values.sum(axis=2, keepdims=True) - values) // 2
-    difference = values - others
-    stands_out = (output == upload) & (output != 0) & (output != top) & (road(output) > scaled)
-    if by_colour:
-        stands_out &= road(difference) > scaled
-    padded = np.pad(stands_out, ((1, 1), (1, 1), (0, 0)))
-    h, w = stands_out.shape[:2]
-    neighbour = np.zeros_like(stands_out)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            if dy != 1 or dx != 1:
-                neighbour |= padded[dy : dy + h, dx : dx + w]
-    median = cv2.medianBlur(difference.astype(np.float32), 3)  # per channel; edges replicated
-    fill = np.clip(others + np.rint(median).astype(np.int32), 0, top).astype(output.dtype)
-    return stands_out & ~neighbour, fill
+
+def _judge_again(output: np.ndarray, found: Candidates, filled: np.ndarray, by_colour: bool) -> None:
+    """`found.now` and `found.apart` again for the candidates left whose pixel is next to (or is) one with a
+    value just `filled`: their ROADs read those values (the colour difference reads every channel)."""
+    if not filled.size:
+        return
+    h, w = output.shape[:2]
+    y, x = np.divmod(filled // 3, w)
+    near = np.sort(np.concatenate([  # repeats do no harm to a search
+        ((y + dy) * w + x + dx)[(y + dy >= 0) & (y + dy < h) & (x + dx >= 0) & (x + dx < w)]
+        for dy in (-1, 0, 1) for dx in (-1, 0, 1)]))
+    pixel = found.at // 3
+    slot = np.minimum(np.searchsorted(near, pixel), near.size - 1)
+    again = np.flatnonzero(found.left & (near[slot] == pixel))
+    for start in range(0, again.size, CHUNK):
+        part = again[start : start + CHUNK]
+        found.now[part], found.apart[part] = _stands(output, found.at[part], found.needs[part], by_colour)
+
+
+def _neighbourhood(output: np.ndarray, at: np.ndarray, reflect: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(each value's colour difference, the colour differences of its 9 neighbours in its channel, itself
+    fifth): each (n,) int64, and the values themselves first. Edges reflected (as `road` pads) or replicated (as
+    OpenCV's median)."""
+    h, w = output.shape[:2]
+    y, rest = np.divmod(at, w * 3)
+    x, channel = np.divmod(rest, 3)
+    pixels = output.reshape(-1, 3)
+
+    def inside(i: np.ndarray, size: int) -> np.ndarray:
+        if reflect:
+            i = np.abs(np.where(i > size - 1, 2 * (size - 1) - i, i))
+        return np.clip(i, 0, size - 1)
+
+    values, differences = [], []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            three = pixels.take(inside(y + dy, h) * w + inside(x + dx, w), axis=0).astype(np.int64)
+            value = np.take_along_axis(three, channel[:, None], axis=1)[:, 0]
+            values.append(value)
+            differences.append(value - (three.sum(axis=1) - value) // 2)
+    return values, differences
+
+
+def _stands(output: np.ndarray, at: np.ndarray, needs: np.ndarray, by_colour: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For values `at` (flat indices) of `output` as it is now: how far each stands out (the lesser of its two
+    ROADs, or its value's alone), and whether its colour difference's ROAD reaches `needs`; as `_candidates`
+    computes them on the whole photo."""
+    values, differences = _neighbourhood(output, at, reflect=True)
+
+    def road_of(planes: list[np.ndarray]) -> np.ndarray:
+        centre = planes[4]
+        return sum_of_four_smallest([np.abs(p - centre) for i, p in enumerate(planes) if i != 4],
+                                    np.minimum, np.maximum)
+
+    value_road = road_of(values)
+    if not by_colour:
+        return value_road, np.ones(at.size, bool)
+    difference_road = road_of(differences)
+    return np.minimum(value_road, difference_road), difference_road >= needs
+
+
+def _fills(output: np.ndarray, at: np.ndarray, top: int) -> np.ndarray:
+    """What values `at` are filled with: the mean of the pixel's other two values plus the 3x3 median of the
+    colour difference around it (edges replicated, as OpenCV's median), from `output` as it is now."""
+    values, differences = _neighbourhood(output, at, reflect=False)
+    median = np.partition(np.stack(differences), 4, axis=0)[4]
+    return np.clip(values[4] - differences[4] + median, 0, top).astype(output.dtype)

@@ -4,14 +4,18 @@ on held-out training photos (split as `fit` splits them; never a test photo) and
 photos, and what its rule reads from the model's first pass.
 
   python scripts/leftover_checks.py --photos 8                   # about 8 minutes on 2 cores
+  python scripts/leftover_checks.py --photos 16 --looks 50/0 80,70,60,50,40,30/3 80,70,60,50,40,30/0
   python scripts/leftover_checks.py --photos 8 --thresholds 40 50 60 --groups "colour, per channel"
   python scripts/leftover_checks.py --photos 4 --ensemble 8 --groups "colour, per channel" --only "clean" \
       "random-valued 0.02" "random-valued 0.3" "near-extreme 0.5"
   python scripts/leftover_checks.py --photos 8 --value-road-only --thresholds 50 90 --groups "colour, per channel"
 
 Each row: the mean PSNR (dB) of the model as the service runs it without the look (its second pass where
-due), and the gain of the look at each threshold (`LEFTOVER_ROAD`; the shipped one marked), mean and least of
-a photo, with the share of values it filled; the rule's choice (`leftovers_due`: photos it looks at) and the
+due), and the gain of each look asked for (the shipped one marked), mean and least of a photo, with the share
+of values it filled. `--looks LEVELS/RELATIVE`: looks at each threshold of LEVELS, high to low, taking values
+whose colour difference's ROAD exceeds RELATIVE times its 5x5 median around them too (0: no such test;
+`LEFTOVER_LEVELS`, `LEFTOVER_RELATIVE`: stop 47); `--thresholds T ...`: one look each, at T, with no relative
+test (stop 45's look, at 50); the rule's choice (`leftovers_due`: photos it looks at) and the
 share of values the first pass changed away from 0 and 255 (least, most), which the rule reads; and the
 look's time over the model's (its passes), at the shipped threshold (the photos are 481x321, so a few tiles).
 The gains are
@@ -32,7 +36,7 @@ import numpy as np
 from second_pass_checks import capped_psnr  # identical outputs count as 100 dB, as the tables do
 
 from app.imaging import DecodedImage, read_photo
-from app.leftover_impulses import LEFTOVER_ROAD, fill_leftovers, leftovers_due
+from app.leftover_impulses import LEFTOVER_LEVELS, LEFTOVER_RELATIVE, fill_leftovers, leftovers_due
 from app.noise import NoiseSpec, add_noise
 from app.pass_changes import pass_changes
 from app.registry import ModelRegistry
@@ -67,12 +71,29 @@ GROUPS = (  # (label, photo folder or "scikit-image", noise per channel)
 SCIKIT_IMAGE = ("astronaut", "coffee", "chelsea", "rocket")
 
 
-def fill_at(threshold: int, upload: np.ndarray, output: np.ndarray,
+Look = tuple[tuple[int, ...], float]  # (thresholds, relative), as `fill_leftovers` takes them
+SHIPPED: Look = (tuple(LEFTOVER_LEVELS), LEFTOVER_RELATIVE)
+
+
+def parse_look(text: str) -> Look:
+    """"80,70,60/3" -> ((80, 70, 60), 3.0)."""
+    levels, _, relative = text.partition("/")
+    return tuple(int(t) for t in levels.split(",")), float(relative or 0)
+
+
+def look_name(look: Look) -> str:
+    levels, relative = look
+    name = ("ROAD > " if len(levels) == 1 else "looks ") + ",".join(map(str, levels))
+    return name + (f", x{relative:g} around" if relative else "") + (" (shipped)" if look == SHIPPED else "")
+
+
+def fill_at(look: Look, upload: np.ndarray, output: np.ndarray,
             by_colour: bool = True) -> tuple[np.ndarray, int]:
-    """(a copy of `output` filled by `fill_leftovers` at `threshold`, by the colour difference too or by the
-    value's ROAD alone, how many values it filled)."""
+    """(a copy of `output` filled by `fill_leftovers` with `look`'s thresholds and relative test, by the colour
+    difference too or by the value's ROAD alone, how many values it filled)."""
     filled = output.copy()
-    return filled, fill_leftovers(upload, filled, 255, threshold=threshold, by_colour=by_colour)
+    levels, relative = look
+    return filled, fill_leftovers(upload, filled, 255, levels=levels, relative=relative, by_colour=by_colour)
 
 
 def group_photos(folder: str, data_root: str, count: int) -> list[np.ndarray]:
@@ -89,7 +110,8 @@ def main() -> None:
     parser.add_argument("--model", default="blind-unet")
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--photos", type=int, default=8, help="photos per group (scikit-image has 4)")
-    parser.add_argument("--thresholds", type=int, nargs="+", default=[LEFTOVER_ROAD])
+    parser.add_argument("--looks", nargs="*", default=[], help="LEVELS/RELATIVE, e.g. 80,70,60,50,40,30/3")
+    parser.add_argument("--thresholds", type=int, nargs="*", default=[], help="one look at each, no relative test")
     parser.add_argument("--float", action="store_true", help="the float model, not its int8 twin")
     parser.add_argument("--only", nargs="*", default=None, help="case labels to run (default: all)")
     parser.add_argument("--groups", nargs="*", default=None, help="group labels to run (default: all)")
@@ -106,18 +128,19 @@ def main() -> None:
           + (", the look by the value's ROAD alone" if args.value_road_only else "") + f"; up to {args.photos}"
           " photos per group; mean PSNR (dB) without the look, and the look's gain (least of a photo; share of "
           "values filled)", flush=True)
+    looks = [parse_look(t) for t in args.looks] + [((t,), 0.0) for t in args.thresholds] or [SHIPPED]
     cases = [c for c in CASES if args.only is None or c[0] in args.only]
     for group, folder, per_channel in [g for g in GROUPS if args.groups is None or g[0] in args.groups]:
         photos = group_photos(folder, args.data_root, args.photos)
         print(f"\n{group} ({folder}, {len(photos)} photos)\n")
-        heads = [f"ROAD > {t}{' (shipped)' if t == LEFTOVER_ROAD else ''}" for t in args.thresholds]
+        heads = [look_name(look) for look in looks]
         print("| case | without the look | " + " | ".join(heads) + " | the rule looks at | first pass changed "
               "away from 0 and 255: least, most | the look's time / the model's (median) |")
         print("|---|---:|" + "---|" * len(heads) + "---:|---|---:|")
         for label, spec in cases:
             spec = replace(spec, per_channel=per_channel)
             base, away, cost, looked = [], [], [], 0
-            gains, filled = {t: [] for t in args.thresholds}, {t: [] for t in args.thresholds}
+            gains, filled = {look: [] for look in looks}, {look: [] for look in looks}
             for i, photo in enumerate(photos):
                 noisy = add_noise(photo, spec, seed=1000 + i)
                 reference = noisy if spec.density == 0 else photo  # a clean upload: against itself
@@ -129,15 +152,15 @@ def main() -> None:
                 away.append(changes.away / changes.size)
                 looked += leftovers_due(changes)
                 base.append(capped_psnr(reference, served))
-                for t in args.thresholds:
+                for look in looks:
                     started = time.perf_counter()
-                    out, count = fill_at(t, noisy, served, not args.value_road_only)
-                    if t == LEFTOVER_ROAD:
+                    out, count = fill_at(look, noisy, served, not args.value_road_only)
+                    if look == SHIPPED:
                         cost.append((time.perf_counter() - started) / result.seconds)
-                    gains[t].append(capped_psnr(reference, out) - base[-1])
-                    filled[t].append(count / out.size)
-            cells = " | ".join(f"{np.mean(gains[t]):+.2f} ({min(gains[t]):+.2f}; {np.mean(filled[t]):.4f})"
-                               for t in args.thresholds)
+                    gains[look].append(capped_psnr(reference, out) - base[-1])
+                    filled[look].append(count / out.size)
+            cells = " | ".join(f"{np.mean(gains[k]):+.2f} ({min(gains[k]):+.2f}; {np.mean(filled[k]):.4f})"
+                               for k in looks)
             timing = f"{np.median(cost):.3f}" if cost else "-"  # the shipped threshold not asked for
             print(f"| {label} | {np.mean(base):.2f} | {cells} | {looked} of {len(photos)} | "
                   f"{min(away):.5f}, {max(away):.5f} | {timing} |", flush=True)
