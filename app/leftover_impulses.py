@@ -63,6 +63,10 @@ LEFTOVER_MIN_AWAY = 0.003
 LEFTOVER_BAND_ROWS = 64  # rows judged at a time: ROAD's dozen arrays for a band, not for a 60 MP photo
 CONTEXT_ROWS = 3  # a band's 5x5 median of ROADs (2 rows past its edge), whose ROADs need the next row
 CHUNK = 1 << 16  # candidates a look judges at a time: their 3x3 neighbourhoods, a few MB
+# How far a candidate stands out is kept up to this (above every look's threshold, 100 * 257 for 16 bits), so
+# that 2 bytes hold it: a 60 MP photo may have 10 M candidates or more (4-8% of the values after salt-and-pepper
+# saved as JPEG, `python scripts/leftover_checks.py`), 14 bytes each.
+STANDS_CAP = 65535
 NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 
 
@@ -81,10 +85,10 @@ class Candidates:
     LEFTOVER_RELATIVE times the 5x5 median of that ROAD around it in the model's output (`apart`; `needs` is
     the least ROAD that does)."""
 
-    at: np.ndarray  # int64 flat indices, ascending
-    before: np.ndarray  # int64
-    needs: np.ndarray  # int64
-    now: np.ndarray  # int64
+    at: np.ndarray  # flat indices, ascending: int32 below 2**31 values (the pixel limit's 180 M), else int64
+    before: np.ndarray  # uint16, at most STANDS_CAP
+    needs: np.ndarray  # uint32
+    now: np.ndarray  # uint16, at most STANDS_CAP
     apart: np.ndarray  # bool
     left: np.ndarray  # bool: not taken yet
 
@@ -131,7 +135,8 @@ def _candidates(upload: np.ndarray, output: np.ndarray, top: int, floor: int, re
     import cv2  # where it is used, as app.imaging and app.impulse_share import it
 
     h, w = upload.shape[:2]
-    parts: list[tuple[np.ndarray, ...]] = []
+    index = np.int32 if upload.size < 2**31 else np.int64
+    parts: list[list] = []
     for y in range(0, h, LEFTOVER_BAND_ROWS):
         if check is not None:
             check()
@@ -149,9 +154,15 @@ def _candidates(upload: np.ndarray, output: np.ndarray, top: int, floor: int, re
         if relative:  # ROADs are integers: exceeding relative * m is reaching floor(relative * m) + 1
             around = cv2.medianBlur(difference_road.astype(np.float32), 5)[own].reshape(-1)[at]
             needs = np.floor(relative * around).astype(np.int64) + 1
-        parts.append((at + y * w * 3, stands[own].reshape(-1)[at].astype(np.int64), needs,
-                      difference_road[own].reshape(-1)[at] >= needs))
-    at, before, needs, apart = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        before = np.minimum(stands[own].reshape(-1)[at], STANDS_CAP).astype(np.uint16)
+        parts.append([(at + y * w * 3).astype(index), before, needs.astype(np.uint32),
+                      difference_road[own].reshape(-1)[at] >= needs])
+    fields = []
+    for i in range(4):  # a field at a time, each band's part freed once joined: the candidates held once
+        fields.append(np.concatenate([p[i] for p in parts]))
+        for p in parts:
+            p[i] = None
+    at, before, needs, apart = fields
     return Candidates(at, before, needs, before.copy(), apart, np.ones(at.size, bool))
 
 
@@ -229,9 +240,9 @@ def _stands(output: np.ndarray, at: np.ndarray, needs: np.ndarray, by_colour: bo
 
     value_road = road_of(values)
     if not by_colour:
-        return value_road, np.ones(at.size, bool)
+        return np.minimum(value_road, STANDS_CAP), np.ones(at.size, bool)
     difference_road = road_of(differences)
-    return np.minimum(value_road, difference_road), difference_road >= needs
+    return np.minimum(np.minimum(value_road, difference_road), STANDS_CAP), difference_road >= needs
 
 
 def _fills(output: np.ndarray, at: np.ndarray, top: int) -> np.ndarray:
