@@ -1,4 +1,4 @@
-"""A weight-free last look after the blind model: the impulses it left alone that still stand out, both from
+"""Weight-free last looks after the blind model: the impulses it left alone that still stand out, both from
 their neighbours and in their colour difference, are filled from the pixel's other channels.
 
 Why: the blind model's detector is cautious where impulses are few. With random-valued noise 0.05 per channel
@@ -13,29 +13,47 @@ a value is taken for a leftover impulse where
 
 - the model left it as uploaded, and it is not 0 or the maximum (those are the model's, and are kept where
   the model kept them: clipped highlights and shadows);
-- its ROAD and the ROAD of its colour difference both exceed LEFTOVER_ROAD;
+- its ROAD and the ROAD of its colour difference both exceed the look's threshold;
 - no neighbour in its channel is taken too (an impulse is a point; a run of such values is a fine coloured
   line);
 
 and it becomes the mean of its pixel's other two values plus the 3x3 median of the colour difference around
-it (the other channels are mostly clean where noise strikes channels one at a time).
+it (the other channels are mostly clean where noise strikes channels one at a time). Stop 45 made one such
+look, at 50.
 
-Measured on held-out training photos, never a test photo (`python scripts/leftover_checks.py --photos 8
---thresholds 40 50 60`: the first 8 held-out CBSD432 photos, and scikit-image's astronaut, coffee, chelsea and
-rocket, from another source; the int8 twin, as the CPU service runs it), mean gain over the blind model as
-served (its second pass included), least of a photo in brackets:
+Since stop 47 there are six, at 80, 70, 60, 50, 40 and 30 (`LEFTOVER_LEVELS`), each on the output as the looks
+before it left it. The strongest impulses go first, before the weaker values beside them stand out (one look
+leaves both, as it would a line), and a weaker impulse is then judged beside their fills, not beside them. Two
+rules keep the lower looks off texture: a neighbour that stood out above a look's threshold in the model's
+output still keeps a value from being taken by that look, once it has been filled too (else a texture is
+eaten one value a look); and a value is taken only where its colour difference's ROAD exceeds
+LEFTOVER_RELATIVE (3) times the 5x5 median of that ROAD around it in the model's output (a coloured texture
+stands out everywhere alike). The looks judge only the candidates (what stands out above the last threshold in
+the model's output: 1-8% of a noisy photo's values), and a candidate again only where a look filled a value
+next to it, so six looks cost about twice stop 45's one (below).
 
-- noise per channel, random-valued 0.01 / 0.02 / 0.05 / 0.1 / 0.2 / 0.3 / 0.4: +5.43 / +4.57 / +3.04 / +1.82
-  / +0.89 / +0.66 / +0.46 dB (least +0.16); scikit-image's: +4.00 / +3.49 / +2.49 / +1.59 / +1.02 / +0.76 /
-  +0.55 (least +0.42);
-- near-extreme 0.02 / 0.1 / 0.3 / 0.5: +3.33 / +0.67 / +0.50 / +0.15 (scikit-image's +2.83 / +1.01 / +0.64 /
-  +0.22); salt-and-pepper 0.1 then JPEG 90: +0.10 (+0.12);
-- noise per pixel: random-valued +0.29 to +1.33, near-extreme +0.05 to +0.77 (least of a photo -0.01);
-- where the rule does not look (below), it would cost: clean photos -2.7 / -3.7 dB (at over 60 dB), clean
-  JPEGs -0.3 / -0.9, exact salt-and-pepper -0.00 to -1.16.
-- After an 8-fold ensemble, which leaves such impulses too, on 4 held-out photos: random-valued 0.02 / 0.3
-  +4.14 / +0.44, near-extreme 0.5 +0.14 (`--ensemble 8 --photos 4 --groups "colour, per channel" --only ...`);
-  so it follows both.
+Measured on held-out training photos, never a test photo (`python scripts/leftover_checks.py --photos 16
+--looks 50/0 80,70,60,50,40,30/3 80,70,60,50,40,30/0 ...`, the module scripts/leftover_checks.py's docstring
+names: the first 16 held-out CBSD432 photos, and scikit-image's astronaut, coffee, chelsea and rocket, from
+another source; the int8 twin, as the CPU service runs it), mean gain over the blind model as served (its
+second pass included), stop 45's one look -> the six, least of a photo in brackets:
+
+- noise per channel, random-valued 0.01 / 0.02 / 0.05 / 0.1 / 0.2 / 0.3 / 0.4: +5.24 / +4.40 / +3.01 / +1.89 /
+  +0.97 / +0.67 / +0.46 dB -> +6.47 / +5.52 / +3.92 / +2.57 / +1.39 / +0.97 / +0.63 (least +0.16 -> +0.22);
+  scikit-image's: +4.06 / +3.51 / +2.52 / +1.61 / +1.03 / +0.77 / +0.56 -> +4.72 / +4.29 / +3.25 / +2.19 /
+  +1.46 / +1.09 / +0.76 (least +0.42 -> +0.54);
+- near-extreme 0.02 / 0.1 / 0.3 / 0.5: +3.64 / +1.03 / +0.54 / +0.17 -> +4.34 / +1.32 / +0.70 / +0.19
+  (scikit-image's +2.85 / +1.02 / +0.65 / +0.22 -> +3.19 / +1.34 / +0.86 / +0.27); salt-and-pepper 0.1 then
+  JPEG 90: +0.09 -> +0.10 (+0.12 -> +0.13);
+- noise per pixel: random-valued +0.26 to +1.16 -> +0.38 to +1.36, near-extreme +0.07 to +0.70 -> +0.08 to
+  +0.80 (least of a photo -0.01 both);
+- in every noisy row the least photo gains at least as much as with one look. Without the relative test the
+  six looks gain as much on CBSD432's photos, but the least photo (scikit-image's rocket, with its fine
+  coloured texture) gains less than with one look: random-valued 0.01 -0.31 (one look +1.11), near-extreme
+  0.02 -0.54 (+0.64);
+- where the rule does not look (below), the looks would cost: clean photos -2.7 / -6.0 dB (CBSD432's /
+  scikit-image's, at over 60 dB), clean JPEGs -1.2 / -1.9, exact salt-and-pepper -0.00 to -1.56; one look at
+  50 cost -1.8 / -4.2, -0.2 / -1.0 and -0.00 to -1.16.
 """
 
 from __future__ import annotations
@@ -55,10 +73,11 @@ LEFTOVER_LEVELS = (80, 70, 60, 50, 40, 30)
 # ... and where its colour difference's ROAD exceeds this many times the 5x5 median of that ROAD around it in
 # the model's output: an impulse stands out from its surroundings, a coloured texture's values do not (0: off).
 LEFTOVER_RELATIVE = 3.0
-# The look runs where the model's first pass changed at least this share of a colour photo's values that were
-# not 0 or the maximum: 0.006 at the least with random-valued noise 0.01 per channel, 0.00002 at the most on
-# clean photos, clean JPEGs and exact salt-and-pepper, where the look has nothing to find and would cost
-# (-2.7 dB on clean photos at over 70 dB, -0.07 on salt-and-pepper 0.02).
+# The looks run where the model's first pass changed at least this share of a colour photo's values that were
+# not 0 or the maximum: 0.0049 at the least with random-valued noise 0.01 (per pixel; 0.0055 per channel),
+# 0.00002 at the most on clean photos, clean JPEGs and exact salt-and-pepper, where the looks have nothing to
+# find and would cost (-2.7 dB on clean photos at over 60 dB, -0.30 on salt-and-pepper 0.02; the module's
+# docstring).
 LEFTOVER_MIN_AWAY = 0.003
 LEFTOVER_BAND_ROWS = 64  # rows judged at a time: ROAD's dozen arrays for a band, not for a 60 MP photo
 CONTEXT_ROWS = 3  # a band's 5x5 median of ROADs (2 rows past its edge), whose ROADs need the next row

@@ -4,22 +4,30 @@ on held-out training photos (split as `fit` splits them; never a test photo) and
 photos, and what its rule reads from the model's first pass.
 
   python scripts/leftover_checks.py --photos 8                   # about 8 minutes on 2 cores
-  python scripts/leftover_checks.py --photos 16 --looks 50/0 80,70,60,50,40,30/3 80,70,60,50,40,30/0
+  python scripts/leftover_checks.py --photos 16 --looks 50/0 80,70,60,50,40,30/3 80,70,60,50,40,30/0 \
+      100,80,70,60,50,40,30/3 80,70,60,50,40,30/4 80,70,60,50,40/3 80,70,60,50/3   # stop 47's choice, ~12 min
   python scripts/leftover_checks.py --photos 8 --thresholds 40 50 60 --groups "colour, per channel"
   python scripts/leftover_checks.py --photos 4 --ensemble 8 --groups "colour, per channel" --only "clean" \
       "random-valued 0.02" "random-valued 0.3" "near-extreme 0.5"
   python scripts/leftover_checks.py --photos 8 --value-road-only --thresholds 50 90 --groups "colour, per channel"
+  python scripts/leftover_checks.py --float --table-changes CBSD68 CBSD68-exposure1.6 CBSD68-clean-jpeg90
 
-Each row: the mean PSNR (dB) of the model as the service runs it without the look (its second pass where
-due), and the gain of each look asked for (the shipped one marked), mean and least of a photo, with the share
-of values it filled. `--looks LEVELS/RELATIVE`: looks at each threshold of LEVELS, high to low, taking values
-whose colour difference's ROAD exceeds RELATIVE times its 5x5 median around them too (0: no such test;
-`LEFTOVER_LEVELS`, `LEFTOVER_RELATIVE`: stop 47); `--thresholds T ...`: one look each, at T, with no relative
-test (stop 45's look, at 50); the rule's choice (`leftovers_due`: photos it looks at) and the
-share of values the first pass changed away from 0 and 255 (least, most), which the rule reads; and the
-look's time over the model's (its passes), at the shipped threshold (the photos are 481x321, so a few tiles).
-The gains are
-those of the look wherever it runs, so the rows where the rule does not look show what it would cost there.
+Each row: the mean PSNR (dB) of the model as the service runs it without the looks (its second pass where
+due), and the gain of each look asked for (the shipped one marked, and the default when none is asked for),
+mean and least of a photo, with the share of values it filled; the rule's choice (`leftovers_due`: photos it
+looks at) and the share of values the first pass changed away from 0 and 255 (least, most), which the rule
+reads; and each look's time over the model's (its passes; the photos are 481x321, so a few tiles). The gains
+are those of the looks wherever they run, so the rows where the rule does not look show what they would cost
+there.
+
+`--looks LEVELS/RELATIVE`: one look at each threshold of LEVELS, high to low, which also takes only values
+whose colour difference's ROAD exceeds RELATIVE times its 5x5 median around them (0: no such test; the
+service's `LEFTOVER_LEVELS` and `LEFTOVER_RELATIVE`, stop 47). `--thresholds T ...`: one look at T with no
+such test each: stop 45's look at 50, as it was (the candidates and the fills the same; tested).
+
+`--table-changes [TABLE ...]` (stop 47): for the committed tables named (docs/eval; none: all), which cells the
+looks can move, per cell the photos they run on and the mean change from stop 45's look to the shipped ones
+(`table_changes`); with `--float`, for the float model's rows.
 
 Groups: colour photos (CBSD432's held-out share) with noise per channel and per pixel, and scikit-image's
 astronaut, coffee, chelsea and rocket (from another source) per channel. The model runs as the CPU service
@@ -31,6 +39,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from second_pass_checks import capped_psnr  # identical outputs count as 100 dB, as the tables do
@@ -69,6 +78,7 @@ GROUPS = (  # (label, photo folder or "scikit-image", noise per channel)
     ("scikit-image, per channel", "scikit-image", True),
 )
 SCIKIT_IMAGE = ("astronaut", "coffee", "chelsea", "rocket")
+EVAL = Path(__file__).resolve().parents[1] / "docs" / "eval"
 
 
 Look = tuple[tuple[int, ...], float]  # (thresholds, relative), as `fill_leftovers` takes them
@@ -105,6 +115,46 @@ def group_photos(folder: str, data_root: str, count: int) -> list[np.ndarray]:
     return [read_photo(p) for p in held_out[:count]]
 
 
+def table_changes(model, tables: list[str], data_root: str, ensemble: int, eval_dir: Path = EVAL) -> None:
+    """`--table-changes` (stop 47): which committed tables' cells the looks can move. Each table's uploads are
+    remade from its command (`training.evaluate.uploads`, as the table's were); the model's first pass on each
+    colour upload tells whether the looks run there (`leftovers_due`); where they do, the served output (its
+    second pass where due) is filled by stop 45's one look and by the shipped looks, and the cell's mean PSNR
+    change over all its photos is printed. A cell with no photo looked at cannot move, for the model, its twin
+    or `auto` (which returns this model's output or the default's, which never looks)."""
+    import json
+    import shlex
+
+    from training.__main__ import build_parser
+    from training.evaluate import NoiseKind, noise_modes, table_photos, uploads
+
+    print(f"model: {model.name}" + (f", x{ensemble}" if ensemble > 1 else "") + "; per cell: photos the looks run "
+          "on, and the mean PSNR change (dB, over all the cell's photos) from stop 45's one look to the shipped looks")
+    print("\n| table | noise | density | photos looked at | mean change |\n|---|---|---:|---:|---:|")
+    for summary in sorted(eval_dir.glob("*/summary.json")):
+        if tables and summary.parent.name not in tables:
+            continue
+        args = build_parser().parse_args(shlex.split(json.loads(summary.read_text())["command"])[3:])
+        files, images = table_photos(Path(args.data.replace("../shared/data", data_root)), args.limit, args.exposure)
+        cells: dict[tuple[str, float], list[float]] = {}
+        kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
+        for _, noise, density, reference, noisy in uploads(files, images, args.densities,
+                                                           noise_modes(images, args.noise), kind):
+            cell = cells.setdefault((noise, density), [])
+            if noisy.ndim != 3:  # grey: never looked at
+                continue
+            image = DecodedImage(noisy)
+            first = model.denoiser.denoise(image, ensemble, second_pass=False, leftovers=False).image.pixels
+            if not leftovers_due(pass_changes(noisy, first, 255)):
+                continue
+            served = model.denoiser.denoise(image, ensemble, leftovers=False).image.pixels
+            before, after = fill_at(((50,), 0.0), noisy, served)[0], fill_at(SHIPPED, noisy, served)[0]
+            cell.append(capped_psnr(reference, after) - capped_psnr(reference, before))
+        for (noise, density), changes in cells.items():
+            print(f"| {summary.parent.name} | {noise} | {density:g} | {len(changes)} of {len(files)} | "
+                  f"{sum(changes) / len(files):+.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="blind-unet")
@@ -118,12 +168,16 @@ def main() -> None:
     parser.add_argument("--ensemble", type=int, default=1, choices=(1, 8))
     parser.add_argument("--value-road-only", action="store_true",
                         help="the value's ROAD alone, without its colour difference's: what the colour adds")
+    parser.add_argument("--table-changes", nargs="*", default=None,
+                        help="which committed tables' cells the looks move (names in docs/eval; none: every table)")
     args = parser.parse_args()
 
     registry = ModelRegistry(Settings(models_dir=REPO_MODELS, default_model=None, prefer_int8=not args.float))
     registry.load()
     registry.warm_up()
     model = registry.get(args.model)
+    if args.table_changes is not None:
+        return table_changes(model, args.table_changes, args.data_root, args.ensemble)
     print(f"model: {model.name}" + (f", x{args.ensemble}" if args.ensemble > 1 else "")
           + (", the look by the value's ROAD alone" if args.value_road_only else "") + f"; up to {args.photos}"
           " photos per group; mean PSNR (dB) without the look, and the look's gain (least of a photo; share of "
@@ -135,11 +189,12 @@ def main() -> None:
         print(f"\n{group} ({folder}, {len(photos)} photos)\n")
         heads = [look_name(look) for look in looks]
         print("| case | without the look | " + " | ".join(heads) + " | the rule looks at | first pass changed "
-              "away from 0 and 255: least, most | the look's time / the model's (median) |")
+              "away from 0 and 255: least, most | each look's time / the model's (median) |")
         print("|---|---:|" + "---|" * len(heads) + "---:|---|---:|")
         for label, spec in cases:
             spec = replace(spec, per_channel=per_channel)
-            base, away, cost, looked = [], [], [], 0
+            base, away, looked = [], [], 0
+            cost: dict[Look, list[float]] = {look: [] for look in looks}
             gains, filled = {look: [] for look in looks}, {look: [] for look in looks}
             for i, photo in enumerate(photos):
                 noisy = add_noise(photo, spec, seed=1000 + i)
@@ -155,13 +210,12 @@ def main() -> None:
                 for look in looks:
                     started = time.perf_counter()
                     out, count = fill_at(look, noisy, served, not args.value_road_only)
-                    if look == SHIPPED:
-                        cost.append((time.perf_counter() - started) / result.seconds)
+                    cost[look].append((time.perf_counter() - started) / result.seconds)
                     gains[look].append(capped_psnr(reference, out) - base[-1])
                     filled[look].append(count / out.size)
             cells = " | ".join(f"{np.mean(gains[k]):+.2f} ({min(gains[k]):+.2f}; {np.mean(filled[k]):.4f})"
                                for k in looks)
-            timing = f"{np.median(cost):.3f}" if cost else "-"  # the shipped threshold not asked for
+            timing = " / ".join(f"{np.median(cost[k]):.3f}" for k in looks)
             print(f"| {label} | {np.mean(base):.2f} | {cells} | {looked} of {len(photos)} | "
                   f"{min(away):.5f}, {max(away):.5f} | {timing} |", flush=True)
 

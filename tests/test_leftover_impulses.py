@@ -233,8 +233,8 @@ def test_the_look_runs_where_the_first_pass_changed_values_away_from_the_extreme
 
 
 @pytest.mark.parametrize("spec, looks", [
-    ({"kind": "random-valued", "density": 0.02}, True),  # 38.14 -> 42.53 dB on this crop
-    ({"kind": "random-valued", "density": 0.02, "per_channel": False}, True),  # 36.53 -> 37.66
+    ({"kind": "random-valued", "density": 0.02}, True),  # 38.21 -> 43.21 dB on this crop (stop 47)
+    ({"kind": "random-valued", "density": 0.02, "per_channel": False}, True),  # 36.69 -> 38.00
     ({"kind": "salt-pepper", "density": 0.1}, False),
     ({"kind": "salt-pepper", "density": 0.0}, False),
 ])
