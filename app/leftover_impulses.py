@@ -29,12 +29,13 @@ output still keeps a value from being taken by that look, once it has been fille
 eaten one value a look); and a value is taken only where its colour difference's ROAD exceeds
 LEFTOVER_RELATIVE (3) times the 5x5 median of that ROAD around it in the model's output (a coloured texture
 stands out everywhere alike). The looks judge only the candidates (what stands out above the last threshold in
-the model's output: 1-8% of a noisy photo's values), and a candidate again only where a look filled a value
-next to it, so six looks cost about twice stop 45's one (below).
+the model's output), and a candidate again only where a look filled a value next to it, so six looks cost
+about 1.5-1.8 times stop 45's one: 0.09-0.17 of the model's time on the held-out photos below, against
+0.06-0.11 (docs/model-design.md, stop 47).
 
 Measured on held-out training photos, never a test photo (`python scripts/leftover_checks.py --photos 16
---looks 50/0 80,70,60,50,40,30/3 80,70,60,50,40,30/0 ...`, the module scripts/leftover_checks.py's docstring
-names: the first 16 held-out CBSD432 photos, and scikit-image's astronaut, coffee, chelsea and rocket, from
+--looks 50/0 80,70,60,50,40,30/3 80,70,60,50,40,30/0 ...`, in full in that script's docstring: the first 16
+held-out CBSD432 photos, and scikit-image's astronaut, coffee, chelsea and rocket, from
 another source; the int8 twin, as the CPU service runs it), mean gain over the blind model as served (its
 second pass included), stop 45's one look -> the six, least of a photo in brackets:
 
@@ -83,8 +84,7 @@ LEFTOVER_BAND_ROWS = 64  # rows judged at a time: ROAD's dozen arrays for a band
 CONTEXT_ROWS = 3  # a band's 5x5 median of ROADs (2 rows past its edge), whose ROADs need the next row
 CHUNK = 1 << 16  # candidates a look judges at a time: their 3x3 neighbourhoods, a few MB
 # How far a candidate stands out is kept up to this (above every look's threshold, 100 * 257 for 16 bits), so
-# that 2 bytes hold it: a 60 MP photo may have 10 M candidates or more (4-8% of the values after salt-and-pepper
-# saved as JPEG, `python scripts/leftover_checks.py`), 14 bytes each.
+# that 2 bytes hold it: a 60 MP photo has 180 M values, and a noisy one millions of candidates, 14 bytes each.
 STANDS_CAP = 65535
 NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 
