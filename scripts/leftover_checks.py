@@ -122,11 +122,7 @@ def table_changes(model, tables: list[str], data_root: str, ensemble: int, eval_
     second pass where due) is filled by stop 45's one look and by the shipped looks, and the cell's mean PSNR
     change over all its photos is printed. A cell with no photo looked at cannot move, for the model, its twin
     or `auto` (which returns this model's output or the default's, which never looks)."""
-    import json
-    import shlex
-
-    from training.__main__ import build_parser
-    from training.evaluate import NoiseKind, noise_modes, table_photos, uploads
+    from training.evaluate import committed_uploads
 
     print(f"model: {model.name}" + (f", x{ensemble}" if ensemble > 1 else "") + "; per cell: photos the looks run "
           "on, and the mean PSNR change (dB, over all the cell's photos) from stop 45's one look to the shipped looks")
@@ -134,12 +130,9 @@ def table_changes(model, tables: list[str], data_root: str, ensemble: int, eval_
     for summary in sorted(eval_dir.glob("*/summary.json")):
         if tables and summary.parent.name not in tables:
             continue
-        args = build_parser().parse_args(shlex.split(json.loads(summary.read_text())["command"])[3:])
-        files, images = table_photos(Path(args.data.replace("../shared/data", data_root)), args.limit, args.exposure)
+        files, cases = committed_uploads(summary.parent, data_root)
         cells: dict[tuple[str, float], list[float]] = {}
-        kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
-        for _, noise, density, reference, noisy in uploads(files, images, args.densities,
-                                                           noise_modes(images, args.noise), kind):
+        for _, noise, density, reference, noisy in cases:
             cell = cells.setdefault((noise, density), [])
             if noisy.ndim != 3:  # grey: never looked at
                 continue

@@ -155,13 +155,9 @@ def k_changes(score: str | None = None, tables: list[str] | None = None, data_ro
               eval_dir: Path = ROOT / "docs" / "eval") -> None:
     """The `--k-changes` table (see the module's docstring): the tables in `eval_dir`, their photos found under
     `data_root` (their commands name ../shared/data)."""
-    import json
-    import shlex
-
     from app.impulse_share import photo_shares, solid_rule_shares
-    from training.__main__ import build_parser
     from training.architectures.prefill_unet import KEEP_STEPS
-    from training.evaluate import NoiseKind, noise_modes, table_photos, uploads
+    from training.evaluate import committed_uploads
 
     steps = np.asarray(KEEP_STEPS, np.float32)
     denoiser = None
@@ -181,13 +177,8 @@ def k_changes(score: str | None = None, tables: list[str] | None = None, data_ro
     for summary in sorted(eval_dir.glob("*/summary.json")):
         if tables and summary.parent.name not in tables:
             continue
-        command = json.loads(summary.read_text())["command"]
-        args = build_parser().parse_args(shlex.split(command)[3:])  # after "python -m training"
-        data = Path(args.data.replace("../shared/data", str(data_root)))
-        files, images = table_photos(data, args.limit, args.exposure)
-        kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
+        files, cases = committed_uploads(summary.parent, data_root)
         changed: dict[tuple[str, float], list[float]] = {}
-        cases = uploads(files, images, args.densities, noise_modes(images, args.noise), kind)
         for _, noise, density, reference, noisy in cases:
             ours, solid = photo_shares(noisy, 255), solid_rule_shares(noisy, 255)
             cell = changed.setdefault((noise, density), [])

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
@@ -44,8 +43,7 @@ from app.noise import NoiseSpec, impulse_estimate
 from app.quality import psnr
 from app.registry import AUTO, ModelRegistry
 from app.settings import MAX_PIXELS, REPO_MODELS, Settings
-from training.__main__ import build_parser
-from training.evaluate import PSNR_CAP, NoiseKind, noise_modes, table_photos, uploads
+from training.evaluate import PSNR_CAP, committed_uploads, table_photos
 
 EVAL = Path(__file__).resolve().parents[1] / "docs" / "eval"
 
@@ -159,15 +157,11 @@ def light_table(photos: list[np.ndarray], registry: ModelRegistry) -> None:
 
 def table_uploads_under_the_floor(table: Path, data_root: str) -> dict[tuple[str, float], int]:
     """{(noise mode, density): uploads whose estimate is under LEFT_ALONE_MIN_IMPULSES} for a committed table,
-    its uploads remade from its recorded command, read by `training`'s own parser (its defaults included) and
-    made by `training.evaluate.uploads`, as the table's were."""
-    args = build_parser().parse_args(shlex.split(json.loads((table / "summary.json").read_text())["command"])[3:])
-    files, images = table_photos(Path(args.data.replace("../shared/data", data_root)), args.limit, args.exposure)
-    modes = noise_modes(images, args.noise)
-    counts = {(mode, density): 0 for mode in modes for density in args.densities}
-    kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
-    for _, mode, density, _, noisy in uploads(files, images, args.densities, modes, kind):
-        counts[mode, density] += impulse_estimate(noisy).fraction < pipeline.LEFT_ALONE_MIN_IMPULSES
+    its uploads remade from its recorded command (`training.evaluate.committed_uploads`), as the table's were."""
+    counts: dict[tuple[str, float], int] = {}
+    for _, mode, density, _, noisy in committed_uploads(table, data_root)[1]:
+        under = impulse_estimate(noisy).fraction < pipeline.LEFT_ALONE_MIN_IMPULSES
+        counts[mode, density] = counts.get((mode, density), 0) + under
     return counts
 
 

@@ -156,6 +156,23 @@ def uploads(files: list[Path], images: list[np.ndarray], densities: Sequence[flo
                 yield (path, noise, density, *corrupt(clean, density, noise == "per-channel", seed, kind))
 
 
+def committed_uploads(table: Path, data_root: str | Path = "../shared/data",
+                      ) -> tuple[list[Path], Iterator[tuple[Path, str, float, np.ndarray, np.ndarray]]]:
+    """A committed table's photo files and its uploads (`uploads`), remade from the command its summary.json
+    records, read by `training`'s own parser (its defaults included); the command's ../shared/data is read under
+    `data_root`. What scripts that ask about the committed tables' uploads remake (scripts/unseen_checks.py
+    --tables, share_checks.py --k-changes, leftover_checks.py --table-changes)."""
+    import shlex
+
+    from training.__main__ import build_parser  # here: training.__main__ imports this module
+
+    command = json.loads((table / "summary.json").read_text())["command"]
+    args = build_parser().parse_args(shlex.split(command)[3:])  # after "python -m training"
+    files, images = table_photos(Path(args.data.replace("../shared/data", str(data_root))), args.limit, args.exposure)
+    kind = NoiseKind(args.kind, args.spread, args.jpeg_quality)
+    return files, uploads(files, images, args.densities, noise_modes(images, args.noise), kind)
+
+
 def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], noises: tuple[str, ...] | None = None,
              methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True,
              exposure: float = 1.0, x8: tuple[str, ...] = (), kind: NoiseKind = NoiseKind(),
