@@ -11,8 +11,8 @@ second way, which texture does not: in its colour difference (the value minus th
 two), since colour varies far more slowly than brightness (the premise of the model's own chroma input). So
 a value is taken for a leftover impulse where
 
-- the model left it as uploaded, and it is not 0 or the maximum (those are the model's, and are kept where
-  the model kept them: clipped highlights and shadows);
+- it is not 0 or the maximum, as uploaded or in the model's output (an uploaded extreme is the model's own
+  case, exact salt-and-pepper; an extreme in its output is kept: clipped highlights and shadows);
 - its ROAD and the ROAD of its colour difference both exceed the look's threshold;
 - no neighbour in its channel is taken too (an impulse is a point; a run of such values is a fine coloured
   line);
@@ -97,8 +97,8 @@ def leftovers_due(changes: PassChanges) -> bool:
 
 @dataclass
 class Candidates:
-    """The values that may be taken by some look: those the model left as uploaded, not 0 or the maximum,
-    standing out above the last look's threshold in the model's output. Flat indices into the (H, W, 3) photo,
+    """The values that may be taken by some look: those not 0 or the maximum, as uploaded or in the model's
+    output, standing out above the last look's threshold in the model's output. Flat indices into the (H, W, 3) photo,
     with how far each stood out there (`before`: the lesser of its two ROADs), how far it stands out now, as
     the looks so far left the output (`now`), and whether its colour difference's ROAD now exceeds
     LEFTOVER_RELATIVE times the 5x5 median of that ROAD around it in the model's output (`apart`; `needs` is
@@ -114,7 +114,7 @@ class Candidates:
 
 def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int, check: Callable[[], None] | None = None,
                    levels: tuple[int, ...] = LEFTOVER_LEVELS, relative: float = LEFTOVER_RELATIVE,
-                   by_colour: bool = True) -> int:
+                   by_colour: bool = True, kept_only: bool = False) -> int:
     """Fill `output`'s leftover impulses in place and say how many values were filled: `upload` and `output`
     are the (H, W, 3) colour values before and after the model, uint8 or uint16, `top` their maximum.
 
@@ -124,32 +124,33 @@ def fill_leftovers(upload: np.ndarray, output: np.ndarray, top: int, check: Call
     written after it (a candidate is judged again only where a look filled a value of a pixel next to it).
     In place, since a copy of a 60 MP output is 172 MB where the request's bound is 1.7 GB. `check()` runs
     before each band and each look and raises to stop the work, as between the model's tiles; `output` is then
-    as it was. `levels`, `relative` and `by_colour` (False: the value's ROAD alone, no relative test) are for
+    as it was. `levels`, `relative`, `by_colour` (False: the value's ROAD alone, no relative test) and
+    `kept_only` (True: only values the model left as uploaded, stop 47's looks) are for
     scripts/leftover_checks.py, which measures the alternatives; the service keeps the defaults."""
     scale = top // 255
     thresholds = sorted((level * scale for level in levels), reverse=True)
-    found = _candidates(upload, output, top, thresholds[-1], relative if by_colour else 0.0, by_colour, check)
-    done: list[np.ndarray] = []
+    found = _candidates(upload, output, top, thresholds[-1], relative if by_colour else 0.0, by_colour,
+                        kept_only, check)
+    done: list[tuple[np.ndarray, np.ndarray]] = []  # (where a look filled, what the output held there)
     try:
         for threshold in thresholds:
             if check is not None:
                 check()
             taken = _look(found, threshold, output.shape[1])
             at = found.at[taken]
+            done.append((at, output.reshape(-1)[at]))
             np.put(output, at, _fills(output, at, top))
             found.left[taken] = False
-            done.append(at)
             _judge_again(output, found, at, by_colour)
     except BaseException:
-        if done:  # a filled value was as uploaded (`Candidates`): the upload's value puts it back
-            every = np.concatenate(done)
-            np.put(output, every, upload.reshape(-1)[every])
+        for at, was in reversed(done):  # a value is filled once (`Candidates.left`); reversed all the same
+            np.put(output, at, was)
         raise
-    return int(sum(d.size for d in done))
+    return int(sum(at.size for at, _ in done))
 
 
 def _candidates(upload: np.ndarray, output: np.ndarray, top: int, floor: int, relative: float, by_colour: bool,
-                check: Callable[[], None] | None) -> Candidates:
+                kept_only: bool, check: Callable[[], None] | None) -> Candidates:
     """Every value that stands out above `floor` in the model's output (see `Candidates`), band by band."""
     import cv2  # where it is used, as app.imaging and app.impulse_share import it
 
@@ -166,7 +167,10 @@ def _candidates(upload: np.ndarray, output: np.ndarray, top: int, floor: int, re
         stands = road(band)
         if by_colour:
             stands = np.minimum(stands, difference_road)
-        eligible = (band == upload[lo:hi]) & (band != 0) & (band != top)
+        uploaded = upload[lo:hi]
+        eligible = (band != 0) & (band != top) & (uploaded != 0) & (uploaded != top)
+        if kept_only:
+            eligible &= band == uploaded
         own = slice(y - lo, end - lo)
         at = np.flatnonzero(eligible[own] & (stands[own] > floor))
         needs = np.zeros(at.size, np.int64)

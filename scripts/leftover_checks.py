@@ -20,13 +20,15 @@ reads; and each look's time over the model's (its passes; the photos are 481x321
 are those of the looks wherever they run, so the rows where the rule does not look show what they would cost
 there.
 
-`--looks LEVELS/RELATIVE`: one look at each threshold of LEVELS, high to low, which also takes only values
-whose colour difference's ROAD exceeds RELATIVE times its 5x5 median around them (0: no such test; the
-service's `LEFTOVER_LEVELS` and `LEFTOVER_RELATIVE`, stop 47). `--thresholds T ...`: one look at T with no
-such test each: stop 45's look at 50, as it was (the candidates and the fills the same; tested).
+`--looks LEVELS/RELATIVE[/kept]`: one look at each threshold of LEVELS, high to low, which also takes only
+values whose colour difference's ROAD exceeds RELATIVE times its 5x5 median around them (0: no such test; the
+service's `LEFTOVER_LEVELS` and `LEFTOVER_RELATIVE`, stop 47); with `/kept`, only on values the model left as
+uploaded (stop 47's looks; since stop 48 the looks judge the values the model changed too). `--thresholds
+T ...`: one look at T with no such test each, on kept values: stop 45's look at 50, as it was (the candidates
+and the fills the same; tested).
 
 `--table-changes [TABLE ...]` (stop 47): for the committed tables named (docs/eval; none: all), which cells the
-looks can move, per cell the photos they run on and the mean change from stop 45's look to the shipped ones
+looks can move, per cell the photos they run on and the mean change from stop 47's looks to the shipped ones
 (`table_changes`); with `--float`, for the float model's rows.
 
 Groups: colour photos (CBSD432's held-out share) with noise per channel and per pixel, and scikit-image's
@@ -81,29 +83,35 @@ SCIKIT_IMAGE = ("astronaut", "coffee", "chelsea", "rocket")
 EVAL = Path(__file__).resolve().parents[1] / "docs" / "eval"
 
 
-Look = tuple[tuple[int, ...], float]  # (thresholds, relative), as `fill_leftovers` takes them
-SHIPPED: Look = (tuple(LEFTOVER_LEVELS), LEFTOVER_RELATIVE)
+Look = tuple[tuple[int, ...], float, bool]  # (thresholds, relative, kept_only), as `fill_leftovers` takes them
+SHIPPED: Look = (tuple(LEFTOVER_LEVELS), LEFTOVER_RELATIVE, False)
+STOP_47: Look = (tuple(LEFTOVER_LEVELS), LEFTOVER_RELATIVE, True)  # the same looks, on values the model kept
 
 
 def parse_look(text: str) -> Look:
-    """"80,70,60/3" -> ((80, 70, 60), 3.0)."""
-    levels, _, relative = text.partition("/")
-    return tuple(int(t) for t in levels.split(",")), float(relative or 0)
+    """"80,70,60/3" -> ((80, 70, 60), 3.0, False); "80,70,60/3/kept" -> (..., True)."""
+    levels, relative, kept = (text.split("/") + ["", ""])[:3]
+    if kept not in ("", "kept"):
+        raise ValueError(f"a look is LEVELS/RELATIVE or LEVELS/RELATIVE/kept, not {text!r}")
+    return tuple(int(t) for t in levels.split(",")), float(relative or 0), kept == "kept"
 
 
 def look_name(look: Look) -> str:
-    levels, relative = look
+    levels, relative, kept_only = look
     name = ("ROAD > " if len(levels) == 1 else "looks ") + ",".join(map(str, levels))
-    return name + (f", x{relative:g} around" if relative else "") + (" (shipped)" if look == SHIPPED else "")
+    return (name + (f", x{relative:g} around" if relative else "") + (", kept values only" if kept_only else "")
+            + (" (shipped)" if look == SHIPPED else ""))
 
 
 def fill_at(look: Look, upload: np.ndarray, output: np.ndarray,
             by_colour: bool = True) -> tuple[np.ndarray, int]:
-    """(a copy of `output` filled by `fill_leftovers` with `look`'s thresholds and relative test, by the colour
-    difference too or by the value's ROAD alone, how many values it filled)."""
+    """(a copy of `output` filled by `fill_leftovers` with `look`'s thresholds, relative test and choice of
+    values (those the model kept, or any), by the colour difference too or by the value's ROAD alone, how many
+    values it filled)."""
     filled = output.copy()
-    levels, relative = look
-    return filled, fill_leftovers(upload, filled, 255, levels=levels, relative=relative, by_colour=by_colour)
+    levels, relative, kept_only = look
+    return filled, fill_leftovers(upload, filled, 255, levels=levels, relative=relative, by_colour=by_colour,
+                                  kept_only=kept_only)
 
 
 def group_photos(folder: str, data_root: str, count: int) -> list[np.ndarray]:
@@ -119,13 +127,13 @@ def table_changes(model, tables: list[str], data_root: str, ensemble: int, eval_
     """`--table-changes` (stop 47): which committed tables' cells the looks can move. Each table's uploads are
     remade from its command (`training.evaluate.uploads`, as the table's were); the model's first pass on each
     colour upload tells whether the looks run there (`leftovers_due`); where they do, the served output (its
-    second pass where due) is filled by stop 45's one look and by the shipped looks, and the cell's mean PSNR
+    second pass where due) is filled by stop 47's looks and by the shipped ones, and the cell's mean PSNR
     change over all its photos is printed. A cell with no photo looked at cannot move, for the model, its twin
     or `auto` (which returns this model's output or the default's, which never looks)."""
     from training.evaluate import committed_uploads
 
     print(f"model: {model.name}" + (f", x{ensemble}" if ensemble > 1 else "") + "; per cell: photos the looks run "
-          "on, and the mean PSNR change (dB, over all the cell's photos) from stop 45's one look to the shipped looks")
+          "on, and the mean PSNR change (dB, over all the cell's photos) from stop 47's looks to the shipped ones")
     print("\n| table | noise | density | photos looked at | mean change |\n|---|---|---:|---:|---:|")
     for summary in sorted(eval_dir.glob("*/summary.json")):
         if tables and summary.parent.name not in tables:
@@ -141,7 +149,7 @@ def table_changes(model, tables: list[str], data_root: str, ensemble: int, eval_
             if not leftovers_due(pass_changes(noisy, first, 255)):
                 continue
             served = model.denoiser.denoise(image, ensemble, leftovers=False).image.pixels
-            before, after = fill_at(((50,), 0.0), noisy, served)[0], fill_at(SHIPPED, noisy, served)[0]
+            before, after = fill_at(STOP_47, noisy, served)[0], fill_at(SHIPPED, noisy, served)[0]
             cell.append(capped_psnr(reference, after) - capped_psnr(reference, before))
         for (noise, density), changes in cells.items():
             print(f"| {summary.parent.name} | {noise} | {density:g} | {len(changes)} of {len(files)} | "
@@ -153,7 +161,8 @@ def main() -> None:
     parser.add_argument("--model", default="blind-unet")
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--photos", type=int, default=8, help="photos per group (scikit-image has 4)")
-    parser.add_argument("--looks", nargs="*", default=[], help="LEVELS/RELATIVE, e.g. 80,70,60,50,40,30/3")
+    parser.add_argument("--looks", nargs="*", default=[],
+                        help="LEVELS/RELATIVE[/kept], e.g. 80,70,60,50,40,30/3")
     parser.add_argument("--thresholds", type=int, nargs="*", default=[], help="one look at each, no relative test")
     parser.add_argument("--float", action="store_true", help="the float model, not its int8 twin")
     parser.add_argument("--only", nargs="*", default=None, help="case labels to run (default: all)")
@@ -175,7 +184,7 @@ def main() -> None:
           + (", the look by the value's ROAD alone" if args.value_road_only else "") + f"; up to {args.photos}"
           " photos per group; mean PSNR (dB) without the look, and the look's gain (least of a photo; share of "
           "values filled)", flush=True)
-    looks = [parse_look(t) for t in args.looks] + [((t,), 0.0) for t in args.thresholds] or [SHIPPED]
+    looks = [parse_look(t) for t in args.looks] + [((t,), 0.0, True) for t in args.thresholds] or [SHIPPED]
     cases = [c for c in CASES if args.only is None or c[0] in args.only]
     for group, folder, per_channel in [g for g in GROUPS if args.groups is None or g[0] in args.groups]:
         photos = group_photos(folder, args.data_root, args.photos)

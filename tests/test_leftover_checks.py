@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.conftest import load_script
@@ -19,16 +20,23 @@ def test_fill_at_fills_a_copy_with_the_looks_asked_for(astronaut):
     checks = load_script("leftover_checks")
     noisy = add_noise(np.ascontiguousarray(astronaut[:96, :96]), NoiseSpec("random-valued", 0.05), seed=3)
     kept = noisy.copy()
-    one = lambda t: ((t,), 0.0)
+    one = lambda t: ((t,), 0.0, True)
     low, high = checks.fill_at(one(30), noisy, noisy)[1], checks.fill_at(one(200), noisy, noisy)[1]
     assert low > checks.fill_at(one(50), noisy, noisy)[1] > high
     by_value = checks.fill_at(one(50), noisy, noisy, by_colour=False)[0]  # the value's ROAD alone: other values
     assert (by_value != checks.fill_at(one(50), noisy, noisy)[0]).any()
     assert checks.fill_at(checks.SHIPPED, noisy, noisy)[1] > checks.fill_at(one(50), noisy, noisy)[1]
     np.testing.assert_array_equal(noisy, kept)
-    assert checks.parse_look("80,70,60/3") == ((80, 70, 60), 3.0) and checks.parse_look("50") == ((50,), 0.0)
-    assert checks.look_name(((50,), 0.0)) == "ROAD > 50"
+    # a model that moved every value by one: stop 47's looks (kept values only) take none, the shipped ones take
+    moved = np.where((noisy > 0) & (noisy < 255), noisy + 1, noisy)  # every value but 0 and 255 moved
+    assert checks.fill_at(checks.STOP_47, noisy, moved)[1] == 0 < checks.fill_at(checks.SHIPPED, noisy, moved)[1]
+    assert checks.parse_look("80,70,60/3") == ((80, 70, 60), 3.0, False)
+    assert checks.parse_look("50") == ((50,), 0.0, False) and checks.parse_look("50/0/kept") == ((50,), 0.0, True)
+    with pytest.raises(ValueError):
+        checks.parse_look("50/0/all")
+    assert checks.look_name(((50,), 0.0, False)) == "ROAD > 50"
     assert checks.look_name(checks.SHIPPED) == "looks 80,70,60,50,40,30, x3 around (shipped)"
+    assert checks.look_name(checks.STOP_47) == "looks 80,70,60,50,40,30, x3 around, kept values only"
 
 
 def test_the_table_runs_on_held_out_photos(tmp_path, astronaut, monkeypatch, capsys):
@@ -47,7 +55,8 @@ def test_the_table_runs_on_held_out_photos(tmp_path, astronaut, monkeypatch, cap
     rows = [line for line in out.splitlines() if line.startswith(("| clean |", "| random"))]
     assert len(rows) == 2
     assert "| 0 of 1 |" in rows[0] and "| 1 of 1 |" in rows[1]
-    assert "| looks 80,70,60,50,40,30, x3 around (shipped) | ROAD > 40 | ROAD > 50 |" in out
+    assert ("| looks 80,70,60,50,40,30, x3 around (shipped) | ROAD > 40, kept values only | ROAD > 50, kept values "
+            "only |") in out
     assert rows[1].rstrip(" |").count(" / ") == 2  # each look's time
 
 

@@ -34,7 +34,7 @@ def filled(upload: np.ndarray, output: np.ndarray, top: int = 255, check=None, *
 
 
 def _whole_photo_looks(upload: np.ndarray, served: np.ndarray, levels=LEFTOVER_LEVELS,
-                       relative=LEFTOVER_RELATIVE) -> np.ndarray:
+                       relative=LEFTOVER_RELATIVE, kept_only=False) -> np.ndarray:
     """The cascade as the module's docstring says it, on the whole photo at once with whole-array operations:
     what the module's bands, candidates and sparse looks must give (uint8)."""
     def measures(out):
@@ -42,7 +42,7 @@ def _whole_photo_looks(upload: np.ndarray, served: np.ndarray, levels=LEFTOVER_L
         others = (values.sum(axis=2, keepdims=True) - values) // 2
         difference = values - others
         apart = road(difference)
-        eligible = (out == upload) & (out != 0) & (out != 255)
+        eligible = (out != 0) & (out != 255) & (upload != 0) & (upload != 255) & ((out == upload) | (not kept_only))
         return np.where(eligible, np.minimum(road(out), apart), 0), apart, others, difference
 
     def next_to(mask):
@@ -90,21 +90,30 @@ def test_a_value_struck_in_one_channel_is_filled_from_its_pixels_other_two():
     np.testing.assert_array_equal(out[unstruck], noisy[unstruck])
 
 
-def test_what_the_model_changed_extremes_lines_and_grey_are_left():
-    """Not taken for leftovers: values the model changed (its own), 0 and the maximum (clipped content the
-    model kept), two standing out side by side (a fine coloured line), and a value struck in all three
-    channels alike (its colour difference is unchanged: brightness texture, not an impulse in a channel)."""
+def test_what_the_model_moved_is_judged_too_extremes_lines_and_grey_are_left():
+    """A value the model moved but left standing out is taken (since stop 48: the model moves many impulses
+    part of the way; stop 47's looks, `kept_only`, left it), unless it was uploaded as 0 or the maximum (exact
+    salt-and-pepper, the model's own). Not taken: 0 and the maximum in the output (clipped content the model
+    kept), two standing out side by side (a fine coloured line), and a value struck in all three channels alike
+    (its colour difference is unchanged: brightness texture, not an impulse in a channel)."""
     clean = _smooth()
     noisy = _struck(clean)
-    model_changed = noisy.copy()
-    model_changed[5, 7, 0] = int(clean[5, 7, 0]) + 70  # the model's own output here, odd as it looks: kept
+    model_moved = noisy.copy()
+    model_moved[5, 7, 0] = int(clean[5, 7, 0]) + 70  # moved from 200 part of the way: still an impulse
     noisy[5, 7, 0] = 200
-    out = filled(noisy, model_changed, 255)[0]
-    assert out[5, 7, 0] == model_changed[5, 7, 0]
+    out = filled(noisy, model_moved, 255)[0]
+    assert abs(int(out[5, 7, 0]) - int(clean[5, 7, 0])) <= 1
     assert all(out[y, x, c] != noisy[y, x, c] for y, x, c, _ in STRUCK[1:])
+    assert filled(noisy, model_moved, 255, kept_only=True)[0][5, 7, 0] == model_moved[5, 7, 0]
+    noisy[5, 7, 0] = 255  # uploaded as salt: the model's
+    assert filled(noisy, model_moved, 255)[0][5, 7, 0] == model_moved[5, 7, 0]
     extremes = clean.copy()
     extremes[20, 30, 0], extremes[10, 10, 1] = 255, 0
     out = filled(extremes, extremes, 255)[0]
+    assert out[20, 30, 0] == 255 and out[10, 10, 1] == 0
+    near = extremes.copy()
+    near[20, 30, 0], near[10, 10, 1] = 250, 4  # uploaded near the extremes, clipped by the model: kept
+    out = filled(near, extremes, 255)[0]
     assert out[20, 30, 0] == 255 and out[10, 10, 1] == 0
     # Their pixels' other values, whose colour differences an extreme shifts, are taken by the looks below 50
     # here (the stripes give every value a ROAD of about 42); stop 45's one look at 50 took none. Keeping them
@@ -147,16 +156,17 @@ def test_bands_give_the_whole_photos_values(astronaut, monkeypatch):
         if len(calls) > 3:
             raise TimeoutError("stop")
 
-    kept = noisy.copy()
+    moved = np.where((noisy > 1) & (noisy < 254), noisy + 1, noisy)  # a model that moved values, a little
+    kept = moved.copy()
     with pytest.raises(TimeoutError):
         fill_leftovers(noisy, kept, 255, check)
     assert len(calls) == 4
-    np.testing.assert_array_equal(kept, noisy)  # stopped: nothing written
+    np.testing.assert_array_equal(kept, moved)  # stopped: nothing written
     monkeypatch.setattr(leftover_impulses, "LEFTOVER_BAND_ROWS", 64)  # 3 bands, then a check before each look
-    assert filled(noisy, noisy, 255, stop_after(3 + 2, TimeoutError), levels=(80, 70))[1] > 0  # 2 looks: done
+    assert filled(noisy, moved, 255, stop_after(3 + 2, TimeoutError), levels=(80, 70))[1] > 0  # 2 looks: done
     with pytest.raises(TimeoutError):
         fill_leftovers(noisy, kept, 255, stop_after(3 + 2, TimeoutError))  # stopped before the third look
-    np.testing.assert_array_equal(kept, noisy)  # two looks had written: put back
+    np.testing.assert_array_equal(kept, moved)  # two looks had written: the output's own values put back
 
 
 @pytest.mark.parametrize("kind, density", [("random-valued", 0.05), ("impulse-range", 0.3), ("random-valued", 0.3)])
@@ -175,9 +185,12 @@ def test_the_cascade_is_the_whole_photo_version_of_it(astronaut, monkeypatch, ki
     monkeypatch.setattr(leftover_impulses, "LEFTOVER_BAND_ROWS", 7)
     monkeypatch.setattr(leftover_impulses, "CHUNK", 100)
     np.testing.assert_array_equal(filled(noisy, served)[0], expected)
-    one = _whole_photo_looks(noisy, served, levels=(50,), relative=0)  # stop 45's look, on the whole photo
-    np.testing.assert_array_equal(filled(noisy, served, levels=(50,), relative=0)[0], one)
+    one = _whole_photo_looks(noisy, served, levels=(50,), relative=0, kept_only=True)  # stop 45's look
+    np.testing.assert_array_equal(filled(noisy, served, levels=(50,), relative=0, kept_only=True)[0], one)
     assert (one != expected).any()
+    kept = _whole_photo_looks(noisy, served, kept_only=True)  # stop 47's looks: on values the model kept
+    np.testing.assert_array_equal(filled(noisy, served, kept_only=True)[0], kept)
+    assert (kept != expected).any()
 
 
 def test_a_strong_impulse_beside_a_weaker_standing_value_is_taken_first():
