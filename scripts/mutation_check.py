@@ -624,7 +624,7 @@ MUTANTS: list[Mutant] = [
     m("leftovers: grey photos looked at", "app/leftover_impulses.py",
       "return changes.colour and changes.away >=", "return changes.away >=", "tests/test_leftover_impulses.py"),
     m("leftovers: the value's ROAD alone (texture taken too)", "app/leftover_impulses.py",
-      "by_colour: bool = True) -> int:", "by_colour: bool = False) -> int:",
+      "by_colour: bool = True, kept_only", "by_colour: bool = False, kept_only",
       "tests/test_leftover_impulses.py"),
     m("leftovers: the colour difference's ROAD alone", "app/leftover_impulses.py",
       "    return np.minimum(np.minimum(value_road, difference_road), STANDS_CAP), difference_road >= needs",
