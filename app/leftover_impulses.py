@@ -120,9 +120,9 @@ def leftovers_due(changes: PassChanges) -> bool:
 @dataclass
 class Candidates:
     """The values that may be taken by some look: those not 0 or the maximum, as uploaded or in the model's
-    output, standing out above the last look's threshold in the model's output. Flat indices into the (H, W, 3) photo,
-    with how far each stood out there (`before`: the lesser of its two ROADs), how far it stands out now, as
-    the looks so far left the output (`now`), and whether its colour difference's ROAD now exceeds
+    output, standing out above the last look's threshold in the model's output. Flat indices into the (H, W, 3)
+    photo, with how far each stood out there (`before`: the lesser of its two ROADs), how far it stands out
+    now, as the looks so far left the output (`now`), and whether its colour difference's ROAD now exceeds
     LEFTOVER_RELATIVE times the 5x5 median of that ROAD around it in the model's output (`apart`; `needs` is
     the least ROAD that does)."""
 
