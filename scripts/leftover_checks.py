@@ -163,7 +163,8 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=8, help="photos per group (scikit-image has 4)")
     parser.add_argument("--looks", nargs="*", default=[],
                         help="LEVELS/RELATIVE[/kept], e.g. 80,70,60,50,40,30/3")
-    parser.add_argument("--thresholds", type=int, nargs="*", default=[], help="one look at each, no relative test")
+    parser.add_argument("--thresholds", type=int, nargs="*", default=[],
+                        help="one look at each, no relative test, on kept values (stop 45's)")
     parser.add_argument("--float", action="store_true", help="the float model, not its int8 twin")
     parser.add_argument("--only", nargs="*", default=None, help="case labels to run (default: all)")
     parser.add_argument("--groups", nargs="*", default=None, help="group labels to run (default: all)")

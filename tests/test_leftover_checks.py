@@ -27,7 +27,7 @@ def test_fill_at_fills_a_copy_with_the_looks_asked_for(astronaut):
     assert (by_value != checks.fill_at(one(50), noisy, noisy)[0]).any()
     assert checks.fill_at(checks.SHIPPED, noisy, noisy)[1] > checks.fill_at(one(50), noisy, noisy)[1]
     np.testing.assert_array_equal(noisy, kept)
-    # a model that moved every value by one: stop 47's looks (kept values only) take none, the shipped ones take
+    # a model that moved every value by one: stop 47's looks (kept values only) take none, the shipped ones some
     moved = np.where((noisy > 0) & (noisy < 255), noisy + 1, noisy)  # every value but 0 and 255 moved
     assert checks.fill_at(checks.STOP_47, noisy, moved)[1] == 0 < checks.fill_at(checks.SHIPPED, noisy, moved)[1]
     assert checks.parse_look("80,70,60/3") == ((80, 70, 60), 3.0, False)
