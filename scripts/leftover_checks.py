@@ -130,15 +130,12 @@ def table_changes(model, tables: list[str], data_root: str, ensemble: int, eval_
     second pass where due) is filled by stop 47's looks and by the shipped ones, and the cell's mean PSNR
     change over all its photos is printed. A cell with no photo looked at cannot move, for the model, its twin
     or `auto` (which returns this model's output or the default's, which never looks)."""
-    from training.evaluate import committed_uploads
+    from training.evaluate import committed_tables
 
     print(f"model: {model.name}" + (f", x{ensemble}" if ensemble > 1 else "") + "; per cell: photos the looks run "
           "on, and the mean PSNR change (dB, over all the cell's photos) from stop 47's looks to the shipped ones")
     print("\n| table | noise | density | photos looked at | mean change |\n|---|---|---:|---:|---:|")
-    for summary in sorted(eval_dir.glob("*/summary.json")):
-        if tables and summary.parent.name not in tables:
-            continue
-        files, cases = committed_uploads(summary.parent, data_root)
+    for name, files, cases in committed_tables(eval_dir, tables, data_root):
         cells: dict[tuple[str, float], list[float]] = {}
         for _, noise, density, reference, noisy in cases:
             cell = cells.setdefault((noise, density), [])
@@ -152,7 +149,7 @@ def table_changes(model, tables: list[str], data_root: str, ensemble: int, eval_
             before, after = fill_at(STOP_47, noisy, served)[0], fill_at(SHIPPED, noisy, served)[0]
             cell.append(capped_psnr(reference, after) - capped_psnr(reference, before))
         for (noise, density), changes in cells.items():
-            print(f"| {summary.parent.name} | {noise} | {density:g} | {len(changes)} of {len(files)} | "
+            print(f"| {name} | {noise} | {density:g} | {len(changes)} of {len(files)} | "
                   f"{sum(changes) / len(files):+.3f} |", flush=True)
 
 

@@ -157,7 +157,7 @@ def k_changes(score: str | None = None, tables: list[str] | None = None, data_ro
     `data_root` (their commands name ../shared/data)."""
     from app.impulse_share import photo_shares, solid_rule_shares
     from training.architectures.prefill_unet import KEEP_STEPS
-    from training.evaluate import committed_uploads
+    from training.evaluate import committed_tables
 
     steps = np.asarray(KEEP_STEPS, np.float32)
     denoiser = None
@@ -174,10 +174,7 @@ def k_changes(score: str | None = None, tables: list[str] | None = None, data_ro
     print("| table | noise | density | photos whose k changes |" +
           (f" {score}'s output changes | its mean change (dB) |" if score else ""))
     print("|---|---|---:|---:|" + ("---:|---:|" if score else ""))
-    for summary in sorted(eval_dir.glob("*/summary.json")):
-        if tables and summary.parent.name not in tables:
-            continue
-        files, cases = committed_uploads(summary.parent, data_root)
+    for name, files, cases in committed_tables(eval_dir, tables, data_root):
         changed: dict[tuple[str, float], list[float]] = {}
         for _, noise, density, reference, noisy in cases:
             ours, solid = photo_shares(noisy, 255), solid_rule_shares(noisy, 255)
@@ -192,7 +189,7 @@ def k_changes(score: str | None = None, tables: list[str] | None = None, data_ro
         for (noise, density), moves in changed.items():
             gains = [gain for gain, _ in moves]
             mean = f" {sum(1 for _, differs in moves if differs)} | {sum(gains) / len(files):+.3f} |" if score else ""
-            print(f"| {summary.parent.name} | {noise} | {density:g} | {len(moves)} of {len(files)} |{mean}", flush=True)
+            print(f"| {name} | {noise} | {density:g} | {len(moves)} of {len(files)} |{mean}", flush=True)
 
 
 def main() -> None:

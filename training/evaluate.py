@@ -173,6 +173,18 @@ def committed_uploads(table: Path, data_root: str | Path = "../shared/data",
     return files, uploads(files, images, args.densities, noise_modes(images, args.noise), kind)
 
 
+def committed_tables(eval_dir: Path, names: list[str], data_root: str | Path = "../shared/data",
+                     ) -> Iterator[tuple[str, list[Path], Iterator[tuple[Path, str, float, np.ndarray, np.ndarray]]]]:
+    """Each committed table in `eval_dir` (those in `names`; none named: every one), in name order, with its
+    photo files and uploads (`committed_uploads`): what share_checks.py --k-changes and leftover_checks.py
+    --table-changes walk."""
+    for summary in sorted(eval_dir.glob("*/summary.json")):
+        if names and summary.parent.name not in names:
+            continue
+        files, cases = committed_uploads(summary.parent, data_root)
+        yield summary.parent.name, files, cases
+
+
 def evaluate(data: Path, densities: tuple[float, ...], model_paths: list[Path], noises: tuple[str, ...] | None = None,
              methods: list[str] | None = None, limit: int = 0, threads: int = 0, progress: bool = True,
              exposure: float = 1.0, x8: tuple[str, ...] = (), kind: NoiseKind = NoiseKind(),
